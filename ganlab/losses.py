@@ -1,0 +1,66 @@
+"""GAN losses on discriminator logits, as the lecture teaches them, plus the regularisers.
+
+Every D here outputs raw scores (logits / critic values); the sigmoid lives inside the BCE losses.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+LOSSES = ("bce", "minimax", "lsgan", "hinge", "wgan-gp")
+
+
+def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+    """Discriminator loss for logits on real and fake samples; ``real_target`` < 1 is one-sided label
+    smoothing (Salimans et al. 2016), used by the BCE and LSGAN losses."""
+    if kind in ("bce", "minimax"):
+        return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, real_target))
+                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+    if kind == "lsgan":  # Mao et al. 2016: ½E[(D(x) − 1)²] + ½E[D(G(z))²]
+        return 0.5 * ((real - real_target) ** 2).mean() + 0.5 * (fake ** 2).mean()
+    if kind == "hinge":
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    if kind == "wgan-gp":
+        return fake.mean() - real.mean()
+    raise ValueError(f"unknown loss {kind!r}: use one of {', '.join(LOSSES)}.")
+
+
+def g_loss_per_sample(kind: str, fake: torch.Tensor) -> torch.Tensor:
+    """Generator loss per fake sample (N,), so that top-k updates can drop the worst ones."""
+    if kind == "bce":       # non-saturating: maximise log D(G(z))
+        return F.softplus(-fake)
+    if kind == "minimax":   # the original min log(1 − D(G(z))): saturates when D is confident
+        return -F.softplus(fake)
+    if kind == "lsgan":
+        return 0.5 * (fake - 1) ** 2
+    if kind in ("hinge", "wgan-gp"):
+        return -fake
+    raise ValueError(f"unknown loss {kind!r}: use one of {', '.join(LOSSES)}.")
+
+
+def g_loss(kind: str, fake: torch.Tensor, top_k: int | None = None) -> torch.Tensor:
+    """Mean generator loss; with ``top_k`` only the k samples D rates most realistic count (Sinha et al. 2020)."""
+    if top_k is not None and top_k < fake.shape[0]:
+        fake = fake.topk(top_k).values
+    return g_loss_per_sample(kind, fake).mean()
+
+
+def gradient_penalty(d, real: torch.Tensor, fake: torch.Tensor, labels=None, generator=None) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): E[(‖∇D(x̂)‖ − 1)²] on random interpolates of real and fake."""
+    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    t = torch.rand(shape, generator=generator, device=real.device)
+    x = (real.detach() + t * (fake.detach() - real.detach())).requires_grad_(True)
+    (grad,) = torch.autograd.grad(d(x, labels).sum(), x, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def r1_penalty(d, real: torch.Tensor, labels=None) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): E[‖∇D(x)‖²] on real data (multiply by γ/2)."""
+    x = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(d(x, labels).sum(), x, create_graph=True)
+    return grad.square().flatten(1).sum(1).mean()
+
+
+def top_k_count(batch: int, epoch: float, gamma: float = 0.99, nu: float = 0.5) -> int:
+    """Sinha et al. 2020's schedule: k = max(γ^epoch · B, ν · B)."""
+    return max(int(batch * gamma ** epoch), int(batch * nu), 1)

@@ -1,0 +1,226 @@
+"""The one generator interface every ganlab family implements, and its Hub/safetensors plumbing.
+
+A family subclasses :class:`GANGenerator`, sets ``family`` and ``config_class`` and implements
+``forward(z, labels) -> image``; sampling, seeds, labels, truncation and checkpoint I/O live here once.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from torch import nn
+
+from .. import latent
+
+MAX_SAMPLES = 1024  # cap on n for sample(): larger batches belong in a loop over generate()
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder, file or config that cannot be loaded; the message names the file and the problem."""
+
+
+def init_weights_dcgan(module: nn.Module) -> None:
+    """DCGAN's initialisation (Radford et al. 2015): conv/linear weights N(0, 0.02), BatchNorm weights N(1, 0.02)."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def build_config(config_class: type, config: Any) -> Any:
+    """Turn a dict (from config.json) into the family's config dataclass, refusing unknown or missing keys."""
+    if dataclasses.is_dataclass(config):
+        return config
+    if not isinstance(config, dict):
+        raise CheckpointError(f"the model config must be a JSON object, got {type(config).__name__}.")
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(config) - fields)
+    if unknown:
+        raise CheckpointError(f"unknown {config_class.__name__} fields {unknown}; expected a subset of {sorted(fields)}.")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
+    return config_class(**values)
+
+
+class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=["gan", "ganlab"]):
+    """Base class of every ganlab generator.
+
+    Attributes every family has: ``z_dim``, ``num_classes`` (0 = unconditional), ``class_names``,
+    ``image_size``, ``channels``; ``info`` holds the checkpoint's metadata (dataset, training summary,
+    metrics) when the model was loaded from a folder.
+    """
+
+    family: ClassVar[str] = ""
+    config_class: ClassVar[type] = object
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = build_config(self.config_class, config)
+        if self.config.num_classes and len(self.config.class_names) not in (0, self.config.num_classes):
+            raise ValueError(f"class_names has {len(self.config.class_names)} names for {self.config.num_classes} classes.")
+        self.info: dict = {}
+        self._directions: dict[int, tuple[str, torch.Tensor, torch.Tensor]] = {}
+
+    # -- the interface ---------------------------------------------------------------------------------
+    @property
+    def z_dim(self) -> int:
+        return self.config.z_dim
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes
+
+    @property
+    def class_names(self) -> list[str]:
+        names = list(self.config.class_names)
+        return names or [str(i) for i in range(self.num_classes)]
+
+    @property
+    def image_size(self) -> int:
+        return self.config.image_size
+
+    @property
+    def channels(self) -> int:
+        return self.config.channels
+
+    @property
+    def latent_dist(self) -> str:
+        return getattr(self.config, "latent_dist", "normal")
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Training path: raw generator output (N, C, H, W) for latents (N, z_dim)."""
+        raise NotImplementedError
+
+    def generate(self, z: torch.Tensor, labels=None, truncation: float = 1.0) -> torch.Tensor:
+        """Images (N, C, H, W) in [-1, 1] for latents ``z`` (N, z_dim); ``truncation`` ψ shrinks z towards the
+        prior's mean (ψ = 0 gives the average output)."""
+        z = self.check_latents(z)
+        labels = self.check_labels(labels, z.shape[0])
+        return self(latent.truncate_z(z, truncation), labels).clamp(-1, 1)
+
+    def latents(self, n: int, seed: int = 0) -> torch.Tensor:
+        """The latents (n, z_dim) that ``sample(n, seed)`` uses."""
+        self.check_n(n)
+        return latent.seeded_latents(n, self.z_dim, seed, self.latent_dist)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0, labels=None, truncation: float = 1.0) -> np.ndarray:
+        """``n`` images as uint8 (n, H, W, C), identical for the same seed. Conditional models draw random
+        classes from the same seed when ``labels`` is None."""
+        self.check_n(n)
+        g = latent.rng(seed)
+        z = latent.seeded_latents(n, self.z_dim, seed, self.latent_dist)
+        if labels is None and self.num_classes:
+            g.manual_seed(int(seed) ^ 0x5EED)
+            labels = torch.randint(self.num_classes, (n,), generator=g)
+        return to_uint8(self.generate(z, labels, truncation))
+
+    # -- checks shared by every entry point -----------------------------------------------------------
+    @staticmethod
+    def check_n(n: int) -> int:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise ValueError(f"n must be a whole number, got {n!r}.")
+        if not 1 <= n <= MAX_SAMPLES:
+            raise ValueError(f"n must be between 1 and {MAX_SAMPLES}, got {n}.")
+        return int(n)
+
+    def check_latents(self, z: torch.Tensor) -> torch.Tensor:
+        z = torch.as_tensor(z, dtype=torch.float32)
+        if z.dim() != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f"latents must have shape (N, {self.z_dim}), got {tuple(z.shape)}.")
+        if not torch.isfinite(z).all():
+            raise ValueError("latents contain NaN or infinite values.")
+        return z.to(self.device)
+
+    def check_labels(self, labels, n: int) -> torch.Tensor | None:
+        """Validate ``labels`` (None, an int, or a sequence of n ints) and return a (n,) LongTensor or None."""
+        if labels is None:
+            if self.num_classes:
+                raise ValueError(f"this conditional model needs class labels (0–{self.num_classes - 1}).")
+            return None
+        if not self.num_classes:
+            raise ValueError("this model is unconditional: it takes no class labels.")
+        if isinstance(labels, (int, np.integer)) and not isinstance(labels, bool):
+            labels = [int(labels)] * n
+        t = torch.as_tensor(labels)
+        if t.dtype.is_floating_point or t.dtype == torch.bool or t.dim() != 1:
+            raise ValueError("labels must be an int or a list of ints.")
+        if t.shape[0] != n:
+            raise ValueError(f"got {t.shape[0]} labels for {n} latents.")
+        bad = t[(t < 0) | (t >= self.num_classes)]
+        if bad.numel():
+            raise ValueError(f"class {int(bad[0])} is out of range: this model has classes 0–{self.num_classes - 1}.")
+        return t.long().to(self.device)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # -- latent directions (cached per model) ---------------------------------------------------------
+    def latent_directions(self, k: int = 8, n: int = 4096) -> tuple[str, torch.Tensor, torch.Tensor]:
+        """Principal directions of the latent space the sliders move in: ("z", dirs, std) from PCA of
+        sampled z here; StyleGAN overrides this with PCA of w (Härkönen et al. 2020, GANSpace)."""
+        if k not in self._directions:
+            z = latent.seeded_latents(n, self.z_dim, seed=12345, dist=self.latent_dist)
+            self._directions[k] = ("z",) + latent.principal_directions(z, k)
+        return self._directions[k]
+
+    # -- Hub mixin: safetensors only, strict ----------------------------------------------------------
+    @classmethod
+    def _from_pretrained(cls, *, model_id, revision, cache_dir, force_download, local_files_only, token,
+                         map_location: str = "cpu", strict: bool = True, **model_kwargs):
+        """Strict, safetensors-only load (the mixin's default would fall back to unpickling a .bin file)."""
+        if os.path.isdir(model_id):
+            model_file = os.path.join(model_id, "model.safetensors")
+        else:
+            model_file = hf_hub_download(repo_id=model_id, filename="model.safetensors", revision=revision,
+                                         cache_dir=cache_dir, force_download=force_download, token=token,
+                                         local_files_only=local_files_only)
+        model = cls(**model_kwargs)
+        load_weights(model, model_file, map_location)
+        return model.eval()
+
+
+def load_weights(model: nn.Module, path: str, device: str = "cpu") -> None:
+    """Load a safetensors file into ``model`` strictly; every failure names the file and the problem."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: file not found (a checkpoint needs model.safetensors).")
+    try:
+        state = load_file(path, device=str(device))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: not a valid safetensors file ({e}).") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: weights do not match the config: missing {missing[:5]}, unexpected {unexpected[:5]}.")
+    for key, tensor in state.items():
+        if tensor.shape != expected[key].shape:
+            raise CheckpointError(f"{path}: tensor {key!r} has shape {tuple(tensor.shape)}, the config expects "
+                                  f"{tuple(expected[key].shape)}.")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path}: tensor {key!r} contains NaN or infinite values.")
+    model.load_state_dict(state, strict=True)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) floats in [-1, 1] → (N, H, W, C) uint8."""
+    x = ((images.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    return math.floor((size + 2 * padding - kernel) / stride) + 1

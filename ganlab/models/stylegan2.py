@@ -1,0 +1,282 @@
+"""StyleGAN2 at CPU scale (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN").
+
+Follows NVlabs' ``networks_stylegan2.py`` in structure, reduced for 32×32 greyscale data on a CPU:
+- mapping network z → w: pixel norm, an MLP of equalised-lr layers (lr multiplier 0.01), optional class
+  embedding joined to z (``num_classes == 0`` means unconditional), and a ``w_avg`` buffer tracked during
+  training so that the truncation centre travels with the weights;
+- synthesis network: a learned 4×4 constant, modulated + demodulated 3×3 convolutions (weight demodulation
+  replaces AdaIN), per-layer noise inputs with a learned strength, ToRGB outputs summed through skip
+  connections (the "skip" generator), bilinear upsampling instead of the FIR filters;
+- ``num_ws`` styles, one per conv layer plus the last ToRGB, so that per-layer truncation (ψ with a cutoff) and
+  style mixing work;
+- a residual discriminator with minibatch standard deviation and, when conditional, a projection term.
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import latent
+from .base import GANGenerator
+
+
+@dataclass
+class StyleGAN2Config:
+    z_dim: int = 64                  # input latent size
+    w_dim: int = 128                 # intermediate latent (W) size
+    mapping_layers: int = 4          # depth of the mapping MLP (8 in the paper)
+    mapping_lr_mul: float = 0.01     # learning-rate multiplier of the mapping network
+    channels_base: int = 64          # feature maps at 4×4 and 8×8; halved at each resolution from 16×16 on
+    channels_max: int = 128          # cap on feature maps at any resolution
+    image_size: int = 32             # output side: a power of two ≥ 8
+    channels: int = 1                # 1 = greyscale
+    num_classes: int = 0             # 0 = unconditional; > 0 joins a class embedding to z in the mapping
+    class_names: tuple = ()
+    w_avg_beta: float = 0.995        # decay of the tracked w average used for truncation
+    latent_dist: str = "normal"      # z ~ N(0, I)
+
+    @property
+    def resolutions(self) -> list[int]:
+        return [2**i for i in range(2, int(math.log2(self.image_size)) + 1)]
+
+    def channels_at(self, res: int) -> int:
+        return min(self.channels_max, self.channels_base * 8 // max(res, 8))
+
+
+class EqualLinear(nn.Module):
+    """Fully connected layer with equalised learning rate (weights scaled at run time, Karras et al. 2018)."""
+
+    def __init__(self, in_features, out_features, bias_init=0.0, lr_mul=1.0, activation=False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init)))
+        self.scale = lr_mul / math.sqrt(in_features)
+        self.lr_mul = lr_mul
+        self.activation = activation
+
+    def forward(self, x):
+        x = F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
+        return F.leaky_relu(x, 0.2) * math.sqrt(2) if self.activation else x
+
+
+def normalize_2nd_moment(x, eps=1e-8):
+    return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
+
+
+class MappingNetwork(nn.Module):
+    def __init__(self, c: StyleGAN2Config, num_ws: int):
+        super().__init__()
+        self.num_ws = num_ws
+        self.embed = EqualLinear(c.num_classes, c.w_dim) if c.num_classes else None
+        dims = [c.z_dim + (c.w_dim if c.num_classes else 0)] + [c.w_dim] * c.mapping_layers
+        self.layers = nn.Sequential(*[EqualLinear(i, o, lr_mul=c.mapping_lr_mul, activation=True)
+                                      for i, o in zip(dims[:-1], dims[1:])])
+        self.register_buffer("w_avg", torch.zeros(c.w_dim))
+        self.num_classes, self.beta = c.num_classes, c.w_avg_beta
+
+    def forward(self, z, labels=None, update_w_avg=False):
+        x = normalize_2nd_moment(z)                                           # pixel norm of z
+        if self.embed is not None:
+            y = self.embed(F.one_hot(labels, self.num_classes).float())
+            x = torch.cat([x, normalize_2nd_moment(y)], dim=1)
+        w = self.layers(x)                                                    # (N, w_dim)
+        if update_w_avg:
+            self.w_avg.copy_(w.detach().mean(0).lerp(self.w_avg, self.beta))
+        return w.unsqueeze(1).repeat(1, self.num_ws, 1)                       # (N, num_ws, w_dim)
+
+
+def modulated_conv2d(x, weight, styles, demodulate=True, padding=1):
+    """Modulated convolution: weights scaled per sample by the style, then demodulated (each output map
+    normalised to unit expected variance). Computed as NVlabs' non-fused path does: scale the input, run one
+    shared convolution, scale the output; the same maths as per-sample weights, and much faster on a CPU.
+    x (N, I, H, W), weight (O, I, k, k), styles (N, I)."""
+    n, in_ch = x.shape[:2]
+    x = F.conv2d(x * styles.view(n, in_ch, 1, 1), weight, padding=padding)   # (N, O, H, W)
+    if demodulate:
+        dcoefs = (weight.unsqueeze(0) * styles.view(n, 1, in_ch, 1, 1)).square().sum(dim=[2, 3, 4])
+        x = x * (dcoefs + 1e-8).rsqrt().view(n, -1, 1, 1)
+    return x
+
+
+class SynthesisLayer(nn.Module):
+    def __init__(self, in_ch, out_ch, w_dim, resolution, up=False):
+        super().__init__()
+        self.up, self.resolution = up, resolution
+        self.affine = EqualLinear(w_dim, in_ch, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, 3, 3))
+        self.scale = 1 / math.sqrt(in_ch * 9)
+        self.bias = nn.Parameter(torch.zeros(out_ch))
+        self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.register_buffer("noise_const", torch.randn(resolution, resolution))
+
+    def forward(self, x, w, noise_mode="random"):
+        if self.up:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        styles = self.affine(w) * self.scale
+        x = modulated_conv2d(x, self.weight, styles)
+        if noise_mode == "random":
+            x = x + torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
+        elif noise_mode == "const":
+            x = x + self.noise_const * self.noise_strength
+        return F.leaky_relu(x + self.bias.view(1, -1, 1, 1), 0.2) * math.sqrt(2)
+
+
+class ToRGB(nn.Module):
+    def __init__(self, in_ch, out_ch, w_dim):
+        super().__init__()
+        self.affine = EqualLinear(w_dim, in_ch, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, 1, 1))
+        self.scale = 1 / math.sqrt(in_ch)
+        self.bias = nn.Parameter(torch.zeros(out_ch))
+
+    def forward(self, x, w):
+        styles = self.affine(w) * self.scale
+        return modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0) + self.bias.view(1, -1, 1, 1)
+
+
+class SynthesisNetwork(nn.Module):
+    """4×4 constant → [conv] → per resolution [up-conv, conv] → ToRGB at each resolution, summed (skips)."""
+
+    def __init__(self, c: StyleGAN2Config):
+        super().__init__()
+        res = c.resolutions
+        self.const = nn.Parameter(torch.randn(c.channels_at(4), 4, 4))
+        self.convs = nn.ModuleList([SynthesisLayer(c.channels_at(4), c.channels_at(4), c.w_dim, 4)])
+        self.torgbs = nn.ModuleList([ToRGB(c.channels_at(4), c.channels, c.w_dim)])
+        for r in res[1:]:
+            self.convs.append(SynthesisLayer(c.channels_at(r // 2), c.channels_at(r), c.w_dim, r, up=True))
+            self.convs.append(SynthesisLayer(c.channels_at(r), c.channels_at(r), c.w_dim, r))
+            self.torgbs.append(ToRGB(c.channels_at(r), c.channels, c.w_dim))
+        self.num_ws = len(self.convs) + 1
+
+    def forward(self, ws, noise_mode="random"):
+        x = self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)              # (N, C4, 4, 4)
+        x = self.convs[0](x, ws[:, 0], noise_mode)
+        img = self.torgbs[0](x, ws[:, 1])                                     # (N, C, 4, 4)
+        for i, torgb in enumerate(self.torgbs[1:]):
+            x = self.convs[1 + 2 * i](x, ws[:, 1 + 2 * i], noise_mode)        # up-conv: (N, Cr, r, r)
+            x = self.convs[2 + 2 * i](x, ws[:, 2 + 2 * i], noise_mode)
+            img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False)
+            img = img + torgb(x, ws[:, 3 + 2 * i])
+        return img
+
+
+class Generator(GANGenerator):
+    family = "stylegan2"
+    config_class = StyleGAN2Config
+
+    def __init__(self, config):
+        super().__init__(config)
+        c = self.config
+        if c.image_size < 8 or c.image_size & (c.image_size - 1):
+            raise ValueError(f"StyleGAN2 image_size must be a power of two ≥ 8, got {c.image_size}.")
+        self.synthesis_net = SynthesisNetwork(c)
+        self.num_ws = self.synthesis_net.num_ws
+        self.mapping_net = MappingNetwork(c, self.num_ws)
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        return self.mapping_net.w_avg
+
+    def mapping(self, z, labels=None, truncation: float = 1.0, cutoff: int | None = None) -> torch.Tensor:
+        """z (N, z_dim) → w (N, num_ws, w_dim), truncated towards ``w_avg`` on the first ``cutoff`` layers."""
+        z = self.check_latents(z)
+        labels = self.check_labels(labels, z.shape[0])
+        return latent.truncate_w(self.mapping_net(z, labels), self.w_avg, truncation, cutoff)
+
+    def synthesis(self, w, noise_mode: str = "const") -> torch.Tensor:
+        """w (N, num_ws, w_dim) → images (N, C, H, W) in [-1, 1]. ``noise_mode``: "const" (fixed per-layer
+        noise, deterministic), "random" (fresh noise each call) or "none"."""
+        if noise_mode not in ("const", "random", "none"):
+            raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}.")
+        if w.dim() != 3 or w.shape[1:] != (self.num_ws, self.config.w_dim):
+            raise ValueError(f"w must have shape (N, {self.num_ws}, {self.config.w_dim}), got {tuple(w.shape)}.")
+        return self.synthesis_net(w, noise_mode).clamp(-1, 1)
+
+    def generate(self, z, labels=None, truncation: float = 1.0, cutoff: int | None = None,
+                 noise_mode: str = "const") -> torch.Tensor:
+        return self.synthesis(self.mapping(z, labels, truncation, cutoff), noise_mode)
+
+    def forward(self, z, labels=None, mixing_prob: float = 0.0, update_w_avg: bool = False):
+        """Training path: random noise, optional style-mixing regularisation, raw (unclamped) output."""
+        ws = self.mapping_net(z, labels, update_w_avg=update_w_avg)
+        if mixing_prob > 0 and torch.rand([]) < mixing_prob:
+            cut = int(torch.randint(1, self.num_ws, []))
+            ws2 = self.mapping_net(torch.randn_like(z), labels)
+            ws = torch.cat([ws[:, :cut], ws2[:, cut:]], dim=1)
+        return self.synthesis_net(ws, "random")
+
+    def style_mix(self, w_a: torch.Tensor, w_b: torch.Tensor, layers) -> torch.Tensor:
+        """w_a with the styles of ``layers`` (indices into num_ws) taken from w_b."""
+        w = w_a.clone()
+        idx = list(layers)
+        w[:, idx] = w_b[:, idx]
+        return w
+
+    def layer_groups(self) -> dict[str, range]:
+        """Coarse / middle / fine style layers, as the StyleGAN paper splits them by resolution."""
+        n = self.num_ws
+        a, b = max(1, round(n * 0.375)), max(2, round(n * 0.75))
+        return {"coarse": range(0, a), "middle": range(a, b), "fine": range(b, n)}
+
+    def latent_directions(self, k: int = 8, n: int = 4096):
+        """PCA of w (GANSpace, Härkönen et al. 2020): directions (k, w_dim) to add to every style."""
+        if k not in self._directions:
+            z = latent.seeded_latents(n, self.z_dim, seed=12345)
+            labels = torch.arange(n) % self.num_classes if self.num_classes else None
+            with torch.no_grad():
+                w = self.mapping_net(z.to(self.device), None if labels is None else labels.to(self.device))[:, 0]
+            self._directions[k] = ("w",) + latent.principal_directions(w.cpu(), k)
+        return self._directions[k]
+
+
+class DiscriminatorBlock(nn.Module):
+    def __init__(self, in_ch, out_ch):
+        super().__init__()
+        self.conv0 = nn.Conv2d(in_ch, in_ch, 3, padding=1)
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.skip = nn.Conv2d(in_ch, out_ch, 1, bias=False)
+
+    def forward(self, x):
+        y = F.avg_pool2d(self.skip(x), 2)
+        x = F.leaky_relu(self.conv0(x), 0.2)
+        x = F.avg_pool2d(F.leaky_relu(self.conv1(x), 0.2), 2)
+        return (x + y) / math.sqrt(2)                                        # residual, variance preserving
+
+
+class Discriminator(nn.Module):
+    """Residual D: fromRGB → blocks down to 4×4 → minibatch std → conv → fc → logit (+ projection if conditional)."""
+
+    def __init__(self, config, mbstd_group: int = 4):
+        super().__init__()
+        c = config if isinstance(config, StyleGAN2Config) else StyleGAN2Config(**config)
+        res = c.resolutions[::-1]                                             # 32, 16, 8, 4
+        self.from_rgb = nn.Conv2d(c.channels, c.channels_at(res[0]), 1)
+        self.blocks = nn.Sequential(*[DiscriminatorBlock(c.channels_at(r), c.channels_at(r // 2)) for r in res[:-1]])
+        ch = c.channels_at(4)
+        self.mbstd_group = mbstd_group
+        self.conv = nn.Conv2d(ch + 1, ch, 3, padding=1)
+        self.fc = nn.Linear(ch * 16, ch)
+        self.out = nn.Linear(ch, 1)
+        self.project = nn.Embedding(c.num_classes, ch) if c.num_classes else None
+
+    def minibatch_std(self, x):
+        n, c, h, w = x.shape
+        g = min(self.mbstd_group, n)
+        while n % g:
+            g -= 1
+        y = x.reshape(g, -1, c, h, w).std(dim=0, unbiased=False).mean(dim=[1, 2, 3])   # (N/g,)
+        y = y.reshape(-1, 1, 1, 1).repeat(g, 1, h, w)
+        return torch.cat([x, y], dim=1)
+
+    def forward(self, x, labels=None):
+        x = F.leaky_relu(self.from_rgb(x), 0.2)
+        x = self.blocks(x)                                                    # (N, C4, 4, 4)
+        x = F.leaky_relu(self.conv(self.minibatch_std(x)), 0.2)
+        h = F.leaky_relu(self.fc(x.flatten(1)), 0.2)                         # (N, C4)
+        out = self.out(h).squeeze(1)
+        if self.project is not None:
+            out = out + (h * self.project(labels)).sum(1) / math.sqrt(h.shape[1])
+        return out

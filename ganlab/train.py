@@ -1,0 +1,302 @@
+"""Train a ganlab generator: the alternating GAN loop, resumable, deterministic, data-parallel under torchrun.
+
+Each step: ``d_steps`` discriminator updates on a real batch and a detached fake batch, then one generator
+update through the frozen discriminator; then the EMA of G. The lecture's tricks are options of this one loop:
+loss variants, D steps per G step, one-sided label smoothing, top-k generator updates, R1 / gradient penalty,
+EMA. Every few minutes (and on Ctrl-C / SIGTERM) the full train state goes to ``OUT/train_state/`` as
+safetensors + JSON, and the EMA generator to ``OUT/`` as a loadable checkpoint.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+from torchvision.utils import make_grid, save_image
+from tqdm import tqdm
+
+from . import checkpoint, data, losses
+from .models import CONFIGS, FAMILIES
+
+
+@dataclass
+class TrainConfig:
+    family: str                               # mlp | dcgan | cgan | stylegan2
+    dataset: str = "mnist"                    # mnist | fashion-mnist
+    out: str = "runs/model"                   # run folder = checkpoint folder
+    data_dir: str = "data"                    # torchvision-layout data folder (downloaded there if missing)
+    steps: int = 5000                         # generator updates (``epochs`` overrides when set)
+    epochs: float = 0.0                       # passes over the training set, counted in D batches
+    batch: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple = (0.5, 0.999)               # Adam betas; the lecture: β1 0.5, else D's loss drops to zero
+    loss: str = "bce"                         # bce (non-saturating) | minimax | lsgan | hinge | wgan-gp
+    d_steps: int = 1                          # D updates per G update
+    label_smoothing: float = 1.0              # real target for D (0.9 = one-sided label smoothing)
+    ema: float = 0.0                          # EMA decay of G's weights (0 = off; 0.999 typical)
+    r1: float = 0.0                           # R1 γ (0 = off), applied lazily every ``r1_every`` steps
+    r1_every: int = 16
+    gp: float = 10.0                          # gradient-penalty λ for wgan-gp
+    top_k: float = 0.0                        # top-k G updates: final fraction ν kept (0 = off; Sinha: 0.5)
+    mixing: float = 0.9                       # StyleGAN2 style-mixing regularisation probability
+    seed: int = 0
+    model: dict = field(default_factory=dict)  # overrides of the family's config dataclass
+    sample_every: int = 500                   # sample grid from fixed noise every N steps
+    save_minutes: float = 3.0                 # train-state save interval
+    limit: int = 0                            # use only the first N training images (tests, quick tries)
+    threads: int = 0                          # torch CPU threads (0 = torch's default)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig):
+        if cfg.family not in FAMILIES:
+            raise ValueError(f"unknown family {cfg.family!r}: use one of {', '.join(FAMILIES)}.")
+        if cfg.loss not in losses.LOSSES:
+            raise ValueError(f"unknown loss {cfg.loss!r}: use one of {', '.join(losses.LOSSES)}.")
+        self.cfg = cfg
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("gloo")
+        self.out = Path(cfg.out)
+        family = FAMILIES[cfg.family]
+        names = data.class_names(cfg.dataset)
+        model_cfg = {"class_names": names if cfg.family in ("cgan",) else (), **cfg.model}
+        if cfg.family == "stylegan2" and model_cfg.get("num_classes"):
+            model_cfg.setdefault("class_names", names)
+        if cfg.family != "cgan" and not model_cfg.get("num_classes"):
+            model_cfg["class_names"] = names  # unconditional: kept for evaluation and display only
+        torch.manual_seed(cfg.seed)  # initial weights; training randomness below uses its own generators
+        self.G = family.Generator(CONFIGS[cfg.family](**{k: tuple(v) if isinstance(v, list) else v
+                                                          for k, v in model_cfg.items()}))
+        self.D = family.Discriminator(self.G.config)
+        self.G_ema = copy.deepcopy(self.G).eval() if cfg.ema else None
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas))
+        r1_scale = cfg.r1_every / (cfg.r1_every + 1) if cfg.r1 else 1.0   # lazy-regularisation correction
+        betas_d = tuple(b ** r1_scale for b in cfg.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d * r1_scale, betas=betas_d)
+        self.x, self.y = data.load_tensors(cfg.dataset, cfg.data_dir, True, self.G.image_size, cfg.limit or None)
+        self.schedule = data.BatchSchedule(len(self.x), cfg.batch, cfg.seed, self.rank, self.world)
+        self.total_steps = (int(cfg.epochs * self.schedule.per_epoch / cfg.d_steps) if cfg.epochs else cfg.steps)
+        self.gen = torch.Generator().manual_seed(cfg.seed * 7919 + self.rank)   # z, fake labels, GP mixing
+        self.step, self.batches, self.elapsed = 0, 0, 0.0
+        self.fixed_z = self.G.latents(min(64, 8 * 8), seed=cfg.seed)
+        self.fixed_y = torch.arange(len(self.fixed_z)) % self.G.num_classes if self.G.num_classes else None
+
+    # -- one step ---------------------------------------------------------------------------------------
+    def next_real(self):
+        idx = self.schedule.indices(self.batches)
+        self.batches += 1
+        return self.x[idx], (self.y[idx] if self.conditional else None)
+
+    @property
+    def conditional(self) -> bool:
+        return self.G.num_classes > 0
+
+    def fake_batch(self, n, update_w_avg=False):
+        z = torch.randn(n, self.G.z_dim, generator=self.gen) if self.G.latent_dist == "normal" else \
+            torch.rand(n, self.G.z_dim, generator=self.gen) * 2 - 1
+        y = torch.randint(self.G.num_classes, (n,), generator=self.gen) if self.conditional else None
+        kw = {"mixing_prob": self.cfg.mixing, "update_w_avg": update_w_avg} if self.cfg.family == "stylegan2" else {}
+        return self.G(z, y, **kw), y
+
+    def train_step(self) -> dict:
+        c = self.cfg
+        self.G.train(), self.D.train()
+        for k in range(c.d_steps):
+            real, y_real = self.next_real()
+            with torch.no_grad():
+                fake, y_fake = self.fake_batch(real.shape[0])
+            d_real, d_fake = self.D(real, y_real), self.D(fake, y_fake)
+            loss_d = losses.d_loss(c.loss, d_real, d_fake, c.label_smoothing)
+            if c.loss == "wgan-gp":
+                loss_d = loss_d + c.gp * losses.gradient_penalty(self.D, real, fake, y_real if y_fake is None else y_fake, self.gen)
+            if c.r1 and k == 0 and self.step % c.r1_every == 0:
+                loss_d = loss_d + c.r1 / 2 * c.r1_every * losses.r1_penalty(self.D, real, y_real)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.sync_grads(self.D)
+            self.opt_d.step()
+        fake, y_fake = self.fake_batch(real.shape[0], update_w_avg=True)
+        for p in self.D.parameters():
+            p.requires_grad_(False)
+        d_out = self.D(fake, y_fake)
+        top_k = None
+        if c.top_k:
+            top_k = losses.top_k_count(d_out.shape[0], self.batches / self.schedule.per_epoch, nu=c.top_k)
+        loss_g = losses.g_loss(c.loss, d_out, top_k)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        for p in self.D.parameters():
+            p.requires_grad_(True)
+        self.sync_grads(self.G)
+        self.opt_g.step()
+        if self.G_ema is not None:
+            with torch.no_grad():
+                for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
+                    pe.lerp_(p, 1 - c.ema)
+                for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
+                    be.copy_(b)
+        self.step += 1
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
+                "d_real": torch.sigmoid(d_real).mean().item(), "d_fake": torch.sigmoid(d_fake).mean().item()}
+
+    def sync_grads(self, module):
+        """Average gradients over processes (data parallelism, as DDP does; also works with R1's double
+        backward, which DDP does not support)."""
+        if self.world > 1:
+            for p in module.parameters():
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad /= self.world
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    def fit(self, resume: bool = False, max_steps: int | None = None) -> dict:
+        """Train to ``total_steps`` (or ``max_steps`` more steps); returns the last logged losses."""
+        if resume:
+            self.load_state()
+        target = self.total_steps if max_steps is None else min(self.total_steps, self.step + max_steps)
+        main = self.rank == 0
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "samples").mkdir(exist_ok=True)
+        log_path = self.out / "train_log.csv"
+        stop = {"flag": False}
+        old = signal.signal(signal.SIGTERM, lambda *a: stop.update(flag=True)) if main and _main_thread() else None
+        last_save, t0, stats = time.time(), time.time() - self.elapsed, {}
+        bar = tqdm(total=target, initial=self.step, disable=not main, mininterval=1 if os.isatty(2) else 30,
+                   desc=f"{self.cfg.family} {self.cfg.dataset}")
+        try:
+            with open(log_path, "a", newline="") if main else open(os.devnull, "w") as f:
+                log = csv.writer(f)
+                if main and f.tell() == 0:
+                    log.writerow(["step", "seconds", "loss_d", "loss_g", "d_real", "d_fake"])
+                while self.step < target and not stop["flag"]:
+                    stats = self.train_step()
+                    self.elapsed = time.time() - t0
+                    if main and (self.step % 10 == 0 or self.step == target):
+                        log.writerow([self.step, round(self.elapsed, 2)] + [round(v, 5) for v in stats.values()])
+                        bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items()}, refresh=False)
+                    bar.update(1)
+                    if main and self.step % self.cfg.sample_every == 0:
+                        self.save_samples(self.out / "samples" / f"step{self.step:07d}.png")
+                    if time.time() - last_save > self.cfg.save_minutes * 60:
+                        f.flush()
+                        self.save_state()
+                        last_save = time.time()
+        except KeyboardInterrupt:
+            print("\ninterrupted: saving the train state so that --resume continues from here")
+        finally:
+            bar.close()
+            self.save_state()
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+        if main:
+            self.save_samples(self.out / "samples.png")
+            plot_losses(log_path, self.out / "losses.png")
+        return stats
+
+    # -- outputs ----------------------------------------------------------------------------------------
+    @property
+    def final_G(self):
+        return self.G_ema if self.G_ema is not None else self.G
+
+    @torch.no_grad()
+    def save_samples(self, path: Path):
+        g = self.final_G
+        was = g.training
+        g.eval()
+        imgs = g.generate(self.fixed_z, self.fixed_y)
+        g.train(was)
+        save_image(make_grid(imgs, nrow=8, normalize=True, value_range=(-1, 1), padding=1), path)
+
+    def summary(self) -> dict:
+        c = dataclasses.asdict(self.cfg)
+        c = {k: v for k, v in c.items() if k not in ("out", "data_dir", "threads", "sample_every", "save_minutes")}
+        return {"command": getattr(self, "command", ""), "steps": self.step, "images_seen": self.step * self.cfg.batch * self.cfg.d_steps,
+                "wall_seconds": round(self.elapsed, 1), "processes": self.world, "ema": bool(self.cfg.ema),
+                "device": "cpu", "torch": torch.__version__, "settings": c}
+
+    def save_state(self):
+        """Everything needed to continue exactly: G, D, EMA, both optimizers, step counters, RNG states."""
+        if self.rank != 0:
+            return
+        d = self.out / "train_state"
+        d.mkdir(parents=True, exist_ok=True)
+        tensors = {f"G.{k}": v for k, v in self.G.state_dict().items()}
+        tensors.update({f"D.{k}": v for k, v in self.D.state_dict().items()})
+        if self.G_ema is not None:
+            tensors.update({f"E.{k}": v for k, v in self.G_ema.state_dict().items()})
+        meta = {"step": self.step, "batches": self.batches, "elapsed": self.elapsed,
+                "config": dataclasses.asdict(self.cfg)}
+        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            sd = opt.state_dict()
+            meta[name] = {"param_groups": sd["param_groups"]}
+            for pid, st in sd["state"].items():
+                for k, v in st.items():
+                    tensors[f"{name}.{pid}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.gen"] = self.gen.get_state()
+        tmp = d / "state.safetensors.tmp"
+        save_file({k: v.contiguous().clone() for k, v in tensors.items()}, str(tmp))
+        (d / "state.json.tmp").write_text(json.dumps(meta, indent=1))
+        os.replace(tmp, d / "state.safetensors")
+        os.replace(d / "state.json.tmp", d / "state.json")
+        checkpoint.save(self.final_G, self.out, dataset=self.cfg.dataset, training=self.summary())
+
+    def load_state(self):
+        d = self.out / "train_state"
+        if not (d / "state.json").is_file():
+            raise FileNotFoundError(f"{d}: no train state to resume from.")
+        meta = json.loads((d / "state.json").read_text())
+        t = load_file(str(d / "state.safetensors"))
+        self.G.load_state_dict({k[2:]: v for k, v in t.items() if k.startswith("G.")}, strict=True)
+        self.D.load_state_dict({k[2:]: v for k, v in t.items() if k.startswith("D.")}, strict=True)
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict({k[2:]: v for k, v in t.items() if k.startswith("E.")}, strict=True)
+        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            state: dict = {}
+            for k, v in t.items():
+                if k.startswith(name + "."):
+                    _, pid, key = k.split(".", 2)
+                    state.setdefault(int(pid), {})[key] = v
+            opt.load_state_dict({"state": state, "param_groups": meta[name]["param_groups"]})
+        torch.set_rng_state(t["rng.torch"])
+        self.gen.set_state(t["rng.gen"])
+        self.step, self.batches, self.elapsed = meta["step"], meta["batches"], meta["elapsed"]
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def plot_losses(csv_path: Path, png_path: Path) -> None:
+    """D and G losses against steps, from the run's CSV log."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(open(csv_path)))
+    if not rows:
+        return
+    steps = [int(r["step"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
+    for key in ("loss_d", "loss_g"):
+        ax.plot(steps, [float(r[key]) for r in rows], label=key.replace("loss_", "") + " loss", lw=0.8)
+    ax.set_xlabel("step"), ax.legend(), ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png_path)
+    plt.close(fig)

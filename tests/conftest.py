@@ -1,0 +1,50 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganlab import checkpoint
+from ganlab.models import FAMILIES
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = os.environ.get("GANLAB_DATA_DIR", str((ROOT.parent / "shared" / "data").resolve()))
+
+# tiny configs: every family in a few kB, so tests run in seconds on a CPU
+TINY = {
+    "mlp": {"z_dim": 8, "g_hidden": 16, "d_hidden": 8},
+    "dcgan": {"z_dim": 8, "g_fc": 16, "g_channels": 8, "d_channels": 4, "d_fc": 8},
+    "cgan": {"z_dim": 8, "g_fc": 16, "g_channels": 8, "d_channels": 4, "d_fc": 8, "embed_dim": 4,
+             "num_classes": 10, "class_names": tuple(str(i) for i in range(10))},
+    "stylegan2": {"z_dim": 8, "w_dim": 16, "mapping_layers": 2, "channels_base": 8, "image_size": 16},
+}
+
+
+def tiny_generator(family: str, seed: int = 0, **overrides):
+    torch.manual_seed(seed)
+    m = FAMILIES[family]
+    g = m.Generator(m.Generator.config_class(**{**TINY[family], **overrides}))
+    with torch.no_grad():  # move StyleGAN's w_avg and noise strengths off zero so that they are exercised
+        for name, p in g.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.1)
+        if family == "stylegan2":
+            g.mapping_net.w_avg.normal_()
+    return g.eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory):
+    """A folder per family with a tiny random-weights checkpoint (never shipped: tests only)."""
+    root = tmp_path_factory.mktemp("ckpts")
+    for family in FAMILIES:
+        checkpoint.save(tiny_generator(family), root / f"tiny-{family}", dataset="mnist",
+                        training={"steps": 0, "note": "random weights for tests"})
+    return root
+
+
+def has_data() -> bool:
+    return (Path(DATA_DIR) / "MNIST" / "raw").is_dir()
+
+
+needs_data = pytest.mark.skipif(not has_data(), reason=f"no MNIST in {DATA_DIR}")
