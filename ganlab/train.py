@@ -211,11 +211,32 @@ class Trainer:
     # -- outputs ----------------------------------------------------------------------------------------
     @property
     def final_G(self):
-        return self.G_ema if self.G_ema is not None else self.G
+        """The generator to ship: the EMA copy when training with EMA, with BatchNorm statistics recomputed for
+        the averaged weights (BigGAN's "standing statistics"); G's own running stats belong to G's weights."""
+        if self.G_ema is None:
+            return self.G
+        if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in self.G_ema.modules()):
+            return self.G_ema
+        g = copy.deepcopy(self.G_ema)
+        gen = torch.Generator().manual_seed(self.cfg.seed + self.step)
+        for m in g.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.reset_running_stats()
+                m.momentum = None  # cumulative average over the passes below
+        g.train()
+        with torch.no_grad():
+            for _ in range(8):
+                z = torch.randn(256, g.z_dim, generator=gen)
+                y = torch.randint(g.num_classes, (256,), generator=gen) if g.num_classes else None
+                g(z, y)
+        for m in g.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.momentum = 0.1
+        return g.eval()
 
     @torch.no_grad()
-    def save_samples(self, path: Path):
-        g = self.final_G
+    def save_samples(self, path: Path, g=None):
+        g = g or self.final_G
         was = g.training
         g.eval()
         imgs = g.generate(self.fixed_z, self.fixed_y)
