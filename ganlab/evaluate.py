@@ -43,10 +43,10 @@ K_NN = 3                    # k of the k-NN manifolds (Kynkäänniemi et al. use
 BATCH = 500                 # generator / classifier batch when extracting features
 MIN_CLASS_FRACTION = 0.05   # the bar for each class's share of unconditional samples
 EVAL_SEED = 0               # batch i of generated samples uses seed EVAL_SEED + i
-AUGMENT = {                 # training augmentation per dataset: digits vary in position, and flipping a digit
-    "mnist": {"max_shift": 2, "flip": False},            # changes it; clothes are centred and size-normalised,
-    "fashion-mnist": {"max_shift": 0, "flip": True},     # and mirror images of clothes are still the same class
-}
+AUGMENT = {                 # training augmentation per dataset, as measured over 3 epochs: ±2 px shifts help on
+    "mnist": {"max_shift": 2, "flip": False},            # digits (99.2 %); on Fashion-MNIST, whose items are
+    "fashion-mnist": {"max_shift": 0, "flip": False},    # centred, shifts (89.6 %) and flips (90.5 %) both cost
+}                                                        # accuracy against none (90.8 %)
 DATASET_INFO = {            # dataset → (Hugging Face dataset id, licence id, licence name, homepage)
     "mnist": ("ylecun/mnist", "cc-by-sa-3.0", "CC BY-SA 3.0", "http://yann.lecun.com/exdb/mnist/"),
     "fashion-mnist": ("zalando-datasets/fashion_mnist", "mit", "MIT", "https://github.com/zalandoresearch/fashion-mnist"),

@@ -144,9 +144,10 @@ class Trainer:
         self.sync_grads(self.G)
         self.opt_g.step()
         if self.G_ema is not None:
+            beta = min(c.ema, (1 + self.step) / (10 + self.step))  # warm-up: early EMA forgets the random init
             with torch.no_grad():
                 for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
-                    pe.lerp_(p, 1 - c.ema)
+                    pe.lerp_(p, 1 - beta)
                 for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
                     be.copy_(b)
         self.step += 1

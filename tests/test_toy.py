@@ -248,7 +248,7 @@ def test_checkpoint_round_trip(tmp_path):
         assert sorted(zf.namelist()) == ["toy2d/config.json", "toy2d/model.safetensors"]
         zf.extractall(tmp_path)
     G, D, meta = from_pretrained(tmp_path / "toy2d")
-    assert meta["training"]["iterations"] == 20 and meta["config"]["latent_dim"] == 4
+    assert meta["training"]["iterations"] == 20 and meta["config"]["latent_dim"] == 2
     z = t.eval_z[:16]
     np.testing.assert_allclose(G(torch.from_numpy(z)).detach().numpy(), t.generate(z), rtol=1e-5, atol=1e-6)
     x = t.reference[:16]
