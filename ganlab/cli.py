@@ -155,7 +155,7 @@ def cmd_train(a, argv) -> None:
                       mixing=a.mixing, seed=a.seed, model=a.model_config, sample_every=a.sample_every,
                       save_minutes=a.save_minutes, limit=a.limit, threads=a.threads)
     trainer = Trainer(cfg)
-    trainer.command = "python -m ganlab " + shlex.join(argv)
+    trainer.command = "python -m ganlab " + shlex.join(x for x in argv if x != "--resume")  # the reproducing command
     trainer.fit(resume=a.resume)
     print(f"saved {out} at step {trainer.step}")
 
