@@ -101,7 +101,7 @@ def write_card(folder: str | Path, metrics: dict | None = None) -> Path:
     lines = front + [
         f"# {name}",
         "",
-        f"A {kind}**{family_name}** generator of {model.image_size}×{model.image_size} greyscale images, trained on "
+        f"{'An' if kind.startswith('u') else 'A'} {kind}**{family_name}** generator of {model.image_size}×{model.image_size} greyscale images, trained on "
         f"**{data_name}** on a CPU with ganlab, a small library for learning and showing GANs.",
         "",
     ]

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import re
+import tempfile
 from pathlib import Path
 
 from .models import FAMILIES, CheckpointError, GANGenerator
@@ -126,11 +127,12 @@ def save(model: GANGenerator, folder: str | Path, dataset: str = "", training: d
         "training": training or {},
     }
     folder.mkdir(parents=True, exist_ok=True)
-    card = folder / "README.md"
-    had_card = card.exists()
-    model.save_pretrained(folder, config=config)
-    if not had_card and card.exists():
-        card.unlink()  # the mixin writes a generic card; ganlab writes its own (ganlab.card)
+    # write into a scratch folder, then move each file into place atomically: a reader (the app, an evaluation)
+    # never sees a half-written checkpoint while a training run saves
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".saving-") as tmp:
+        model.save_pretrained(tmp, config=config)  # the mixin's generic README.md stays behind: ganlab.card writes ours
+        for name in ("model.safetensors", "config.json"):
+            os.replace(Path(tmp) / name, folder / name)
     return folder
 
 
