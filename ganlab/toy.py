@@ -852,7 +852,7 @@ class ToyTrainer:
     def train_for(self, seconds: float, max_steps: int | None = None) -> int:
         """Train for about ``seconds`` of wall time (at most max_steps iterations); return iterations done."""
         start = time.perf_counter()
-        done, chunk = 0, 8
+        done, chunk = 0, max(1, int(min(seconds, 0.02) * self.last_its_per_second)) or 4
         while True:
             n = chunk if max_steps is None else min(chunk, max_steps - done)
             if n <= 0:
@@ -1060,13 +1060,14 @@ def draw_dots(image: np.ndarray, pixels: np.ndarray, rgb, radius: int = 1) -> No
     h, w = image.shape[:2]
     p = np.round(pixels).astype(np.int64)
     p = p[(p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)]
-    for dy in range(-radius, radius + 1):
-        for dx in range(-radius, radius + 1):
-            image[np.clip(p[:, 1] + dy, 0, h - 1), np.clip(p[:, 0] + dx, 0, w - 1)] = rgb
+    d = np.arange(-radius, radius + 1)
+    rows = np.clip(p[:, 1, None, None] + d[None, :, None], 0, h - 1)  # (N, k, 1)
+    cols = np.clip(p[:, 0, None, None] + d[None, None, :], 0, w - 1)  # (N, 1, k)
+    image[rows, cols] = rgb  # one fancy-indexed write for all N·k² pixels
 
 
 def render_plane(trainer: ToyTrainer, size: int = 400, show_heatmap: bool = True, show_manifold: bool = True,
-                 show_gradients: bool = True, n_arrows: int = 48):
+                 show_gradients: bool = True, n_arrows: int = 32):
     """The data plane: D's heatmap, axes, G's manifold, real (green) and fake (purple) points, the naive G's
     points (orange), and arrows along -dL_G/dx on some fakes. Returns a PIL RGB image (size × size)."""
     from PIL import Image, ImageDraw
@@ -1157,21 +1158,14 @@ def render_curves(series: list[tuple[np.ndarray, np.ndarray, tuple, str]], title
     return image
 
 
-@_one_blas_thread
-def render_frame(trainer: ToyTrainer, size: int = 400, refresh_metrics: bool = True, **plane_options) -> np.ndarray:
-    """The whole picture: plane (size × size) and, to its right, losses, mean D(real)/D(fake) and the
-    distances (measured now if refresh_metrics and not yet at this iteration). Returns (size, size + 360, 3)
-    uint8."""
+def render_curve_panels(trainer: ToyTrainer, height: int = 400, width: int = 360):
+    """Losses, mean D(real)/D(fake) and the distances, stacked: a PIL image (width × height)."""
     from PIL import Image
 
-    log = trainer.metric_log
-    if log.n == 0 or (refresh_metrics and log.x[log.n - 1] < trainer.iteration):
-        trainer.metrics()
-    frame = Image.new("RGB", (size + 360, size), PANEL_BG)
-    frame.paste(render_plane(trainer, size, **plane_options), (0, 0))
+    image = Image.new("RGB", (width, height), PANEL_BG)
     log, mlog = trainer.log, trainer.metric_log
     x_max = max(trainer.iteration, 1)
-    h = size // 3
+    h = height // 3
     probability = trainer.config.model.d_output == "sigmoid"
     panels = [
         ([(*log.series("d_loss"), (30, 90, 180), "D"), (*log.series("g_loss"), FAKE_RGB, "G")], "loss", None),
@@ -1182,7 +1176,24 @@ def render_frame(trainer: ToyTrainer, size: int = 400, refresh_metrics: bool = T
          "distance", None),
     ]
     for i, (series, title, y_range) in enumerate(panels):
-        frame.paste(render_curves(series, title, 360, h, y_range, x_max), (size, i * h))
+        image.paste(render_curves(series, title, width, h, y_range, x_max), (0, i * h))
+    return image
+
+
+@_one_blas_thread
+def render_frame(trainer: ToyTrainer, size: int = 400, refresh_metrics: bool = True, curves=None,
+                 **plane_options) -> np.ndarray:
+    """The whole picture: the plane (size × size) and, to its right, the curve panels (360 wide; pass
+    ``curves`` from render_curve_panels to reuse them). The distances are measured now if refresh_metrics
+    and not yet at this iteration. Returns (size, size + 360, 3) uint8."""
+    from PIL import Image
+
+    log = trainer.metric_log
+    if log.n == 0 or (refresh_metrics and log.x[log.n - 1] < trainer.iteration):
+        trainer.metrics()
+    frame = Image.new("RGB", (size + 360, size), PANEL_BG)
+    frame.paste(render_plane(trainer, size, **plane_options), (0, 0))
+    frame.paste(curves if curves is not None else render_curve_panels(trainer, size), (size, 0))
     return np.asarray(frame)
 
 

@@ -353,3 +353,14 @@ def test_tab_start_frames_pause_reset(live_app, tmp_path):
     bad.write_text("x,y\n1,2\n3,oops\n")
     with pytest.raises(AppError, match="line 3"):
         client.predict(csv_file=handle_file(str(bad)), api_name="/live_use_csv")
+
+    from PIL import Image
+
+    canvas = np.zeros((100, 100, 4), np.uint8)
+    canvas[50, 10:90] = (0, 0, 0, 255)
+    Image.fromarray(canvas).save(tmp_path / "drawing.png")
+    drawing = {"background": None, "layers": [], "composite": handle_file(str(tmp_path / "drawing.png"))}
+    _, status, dataset = client.predict(drawing=drawing, api_name="/live_use_drawing")
+    assert "80 points" in status and dataset["value"] == "points"
+    with pytest.raises(AppError, match="empty"):
+        client.predict(drawing={"background": None, "layers": [], "composite": None}, api_name="/live_use_drawing")

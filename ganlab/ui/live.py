@@ -2,7 +2,7 @@
 
 Every browser session has its own run (a ganlab.toy.ToyTrainer) in a registry keyed by Gradio's session
 hash. Training only happens inside the Start event, a generator: it trains the session's run for a short time
-budget, renders a frame, yields it, and repeats about 11 times a second until Pause, Reset, a cap, or the page
+budget, renders a frame, yields it, and repeats about 12 times a second until Pause, Reset, a cap, or the page
 closing (Gradio cancels a closed page's events and the unload event drops its run). Streaming from one event
 avoids a request round trip per frame, which on a busy 2-core server costs 0.2 s or more: a gr.Timer at 0.1 s
 could not keep 10 frames/s there. This module only wires; the maths lives in ganlab.toy.
@@ -27,16 +27,17 @@ from PIL import Image
 from ganlab import toy
 from ganlab.models.toy import ACTIVATIONS, ToyConfig
 
-FRAME_SECONDS = 0.09        # target time between frames while training (render + train budget)
-MIN_TRAIN_BUDGET = 0.02     # seconds of training per frame, at least, however slow rendering is
-METRICS_SECONDS = 0.3       # the distances (JS, sliced W) are re-measured at most this often
+FRAME_SECONDS = 0.08        # target time between frames while training (render + train budget)
+MIN_TRAIN_BUDGET = 0.01     # seconds of training per frame, at least, however slow rendering is
+METRICS_SECONDS = 1.0       # the distances (JS, sliced W) are re-measured at most this often
+CURVES_SECONDS = 0.3        # the curve panels are redrawn at most this often (the plane every frame)
 MAX_RUNNING = 4             # runs that may train at once on this server
 MAX_RUN_SECONDS = 300.0     # a run pauses itself after this much training since its last Start
 MAX_RUN_ITERATIONS = 1_000_000  # ... or this many iterations since its last Start
 STALE_SECONDS = 20.0        # a "running" run that has not produced a frame for this long no longer counts
 IDLE_DROP_SECONDS = 3600.0  # runs untouched for this long are dropped (pages that never unloaded)
 MAX_GIF_FRAMES = 200        # frames kept for the GIF; when full, every other one is dropped
-JPEG_QUALITY = 90
+JPEG_QUALITY = 85
 PRESETS = {"recommended (fast)": toy.default_config, "lecture (parabola)": toy.lecture_config}
 
 INTRO = """\
@@ -78,6 +79,8 @@ class LiveRun:
     last_tick: float = field(default_factory=time.monotonic)   # when the run last produced a frame
     last_metrics: float = 0.0
     stream: int = 0                     # id of the Start event currently streaming this run
+    curves: object = None               # the last curve panels (PIL image) and when they were drawn
+    last_curves: float = 0.0
     last_seen: float = field(default_factory=time.monotonic)
     gif_frames: list = field(default_factory=list)  # JPEG bytes
     gif_every: int = 1                  # keep every gif_every-th frame
@@ -94,7 +97,7 @@ class LiveSessions:
         self.runs: dict[str, LiveRun] = {}
         self.points: dict[str, np.ndarray] = {}  # each session's own data, once drawn or uploaded
         self.lock = threading.Lock()
-        self.tmp = Path(tempfile.mkdtemp(prefix="ganlab-live-"))
+        self.tmp: Path | None = None  # created on the first export
 
     def get(self, key: str) -> LiveRun | None:
         run = self.runs.get(key)
@@ -137,9 +140,12 @@ class LiveSessions:
         else:
             with self.lock:
                 self.drop(key, locked=True)
-        shutil.rmtree(self.tmp / _safe(key), ignore_errors=True)
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp / _safe(key), ignore_errors=True)
 
     def session_dir(self, key: str) -> Path:
+        if self.tmp is None:
+            self.tmp = Path(tempfile.mkdtemp(prefix="ganlab-live-"))
         folder = self.tmp / _safe(key)
         folder.mkdir(parents=True, exist_ok=True)
         return folder
@@ -197,12 +203,17 @@ def _frame_html(jpeg: bytes) -> str:
 
 
 def _render(run: LiveRun, record: bool) -> str:
-    """Render the run's frame as JPEG-in-HTML (no files: ten frames a second must not fill Gradio's cache)."""
+    """Render the run's frame as JPEG-in-HTML (no files: ten frames a second must not fill Gradio's cache).
+    The plane is drawn every frame; the distances and the curve panels are refreshed less often."""
     now = time.monotonic()
     refresh = now - run.last_metrics >= METRICS_SECONDS
     if refresh:
         run.last_metrics = now
-    frame = toy.render_frame(run.trainer, refresh_metrics=refresh)
+    if run.curves is None or now - run.last_curves >= CURVES_SECONDS or refresh:
+        if refresh:
+            run.trainer.metrics()
+        run.curves, run.last_curves = toy.render_curve_panels(run.trainer), now
+    frame = toy.render_frame(run.trainer, refresh_metrics=False, curves=run.curves)
     buffer = io.BytesIO()
     Image.fromarray(frame).save(buffer, "JPEG", quality=JPEG_QUALITY)
     jpeg = buffer.getvalue()
@@ -363,6 +374,8 @@ def build_live_tab(max_running: int = MAX_RUNNING) -> LiveSessions:
                 render_seconds = time.monotonic() - started
             run.last_tick = time.monotonic()
             yield html, _status(run)
+        if sessions.runs.get(key) is not run or run.stream != stream:
+            return  # reset, or another Start took over: its frames must not be overwritten by this one's
         with run.lock:
             html = _render(run, record=False)
         yield html, _status(run)
