@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--r1", type=float, default=0.0, help="R1 γ (0 = off)")
     t.add_argument("--top-k", type=float, default=0.0, help="top-k G updates: final fraction kept (0 = off)")
     t.add_argument("--mixing", type=float, default=0.9, help="StyleGAN2 style-mixing probability")
+    t.add_argument("--mode-seeking", type=float, default=0.0, help="λ of MSGAN's mode-seeking term (0 = off)")
     t.add_argument("--model-config", type=json.loads, default={}, help="JSON overrides of the family's config")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--sample-every", type=int, default=500)
@@ -152,7 +153,7 @@ def cmd_train(a, argv) -> None:
     cfg = TrainConfig(family=a.family, dataset=a.dataset, out=str(out), data_dir=a.data_dir, steps=a.steps,
                       epochs=a.epochs, batch=a.batch, lr_g=lr_g, lr_d=lr_d, betas=tuple(a.betas), loss=a.loss,
                       d_steps=a.d_steps, label_smoothing=a.label_smoothing, ema=a.ema, r1=a.r1, top_k=a.top_k,
-                      mixing=a.mixing, seed=a.seed, model=a.model_config, sample_every=a.sample_every,
+                      mixing=a.mixing, mode_seeking=a.mode_seeking, seed=a.seed, model=a.model_config, sample_every=a.sample_every,
                       save_minutes=a.save_minutes, limit=a.limit, threads=a.threads)
     trainer = Trainer(cfg)
     trainer.command = "python -m ganlab " + shlex.join(x for x in argv if x != "--resume")  # the reproducing command

@@ -61,6 +61,14 @@ def r1_penalty(d, real: torch.Tensor, labels=None) -> torch.Tensor:
     return grad.square().flatten(1).sum(1).mean()
 
 
+def mode_seeking(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Mode-seeking term (Mao et al. 2019, MSGAN): pairs (first half, second half) of a batch share labels;
+    penalise images that differ little relative to how much their latents differ, 1 / (|ΔG| / |Δz| + ε)."""
+    h = fake.shape[0] // 2
+    ratio = (fake[:h] - fake[h:2 * h]).abs().mean() / (z[:h] - z[h:2 * h]).abs().mean()
+    return 1 / (ratio + eps)
+
+
 def top_k_count(batch: int, epoch: float, gamma: float = 0.99, nu: float = 0.5) -> int:
     """Sinha et al. 2020's schedule: k = max(γ^epoch · B, ν · B)."""
     return max(int(batch * gamma ** epoch), int(batch * nu), 1)

@@ -49,6 +49,7 @@ class TrainConfig:
     gp: float = 10.0                          # gradient-penalty λ for wgan-gp
     top_k: float = 0.0                        # top-k G updates: final fraction ν kept (0 = off; Sinha: 0.5)
     mixing: float = 0.9                       # StyleGAN2 style-mixing regularisation probability
+    mode_seeking: float = 0.0                 # λ of the mode-seeking term (Mao et al. 2019, MSGAN; 0 = off)
     seed: int = 0
     model: dict = field(default_factory=dict)  # overrides of the family's config dataclass
     sample_every: int = 500                   # sample grid from fixed noise every N steps
@@ -105,12 +106,16 @@ class Trainer:
     def conditional(self) -> bool:
         return self.G.num_classes > 0
 
-    def fake_batch(self, n, update_w_avg=False):
+    def fake_batch(self, n, update_w_avg=False, paired=False):
+        """G's output for n fresh latents (and random labels); ``paired``: the second half repeats the first
+        half's labels, for the mode-seeking term. Returns (images, labels, z)."""
         z = torch.randn(n, self.G.z_dim, generator=self.gen) if self.G.latent_dist == "normal" else \
             torch.rand(n, self.G.z_dim, generator=self.gen) * 2 - 1
         y = torch.randint(self.G.num_classes, (n,), generator=self.gen) if self.conditional else None
+        if paired and y is not None:
+            y[n // 2: 2 * (n // 2)] = y[: n // 2]
         kw = {"mixing_prob": self.cfg.mixing, "update_w_avg": update_w_avg} if self.cfg.family == "stylegan2" else {}
-        return self.G(z, y, **kw), y
+        return self.G(z, y, **kw), y, z
 
     def train_step(self) -> dict:
         c = self.cfg
@@ -118,7 +123,7 @@ class Trainer:
         for k in range(c.d_steps):
             real, y_real = self.next_real()
             with torch.no_grad():
-                fake, y_fake = self.fake_batch(real.shape[0])
+                fake, y_fake, _ = self.fake_batch(real.shape[0])
             d_real, d_fake = self.D(real, y_real), self.D(fake, y_fake)
             loss_d = losses.d_loss(c.loss, d_real, d_fake, c.label_smoothing)
             if c.loss == "wgan-gp":
@@ -129,7 +134,7 @@ class Trainer:
             loss_d.backward()
             self.sync_grads(self.D)
             self.opt_d.step()
-        fake, y_fake = self.fake_batch(real.shape[0], update_w_avg=True)
+        fake, y_fake, z = self.fake_batch(real.shape[0], update_w_avg=True, paired=c.mode_seeking > 0)
         for p in self.D.parameters():
             p.requires_grad_(False)
         d_out = self.D(fake, y_fake)
@@ -137,6 +142,8 @@ class Trainer:
         if c.top_k:
             top_k = losses.top_k_count(d_out.shape[0], self.batches / self.schedule.per_epoch, nu=c.top_k)
         loss_g = losses.g_loss(c.loss, d_out, top_k)
+        if c.mode_seeking:
+            loss_g = loss_g + c.mode_seeking * losses.mode_seeking(fake, z)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         for p in self.D.parameters():

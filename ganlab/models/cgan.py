@@ -18,6 +18,7 @@ from . import dcgan
 class CGANConfig(dcgan.DCGANConfig):
     num_classes: int = 10
     class_names: tuple = tuple(str(i) for i in range(10))
+    d_projection: bool = True       # D also scores <embed(y), features> (projection discriminator)
 
 
 class Generator(dcgan.Generator):
@@ -49,12 +50,14 @@ class Discriminator(dcgan.Discriminator):
         super().__init__(config, in_channels=config.channels + 1)
         c = config
         self.label_map = nn.Embedding(c.num_classes, c.image_size**2)      # label → one extra input channel
-        self.project = nn.Embedding(c.num_classes, c.d_fc)                 # projection discriminator term
+        self.project = nn.Embedding(c.num_classes, c.d_fc) if c.d_projection else None  # projection term
         nn.init.normal_(self.label_map.weight, 0, 0.02)
-        nn.init.normal_(self.project.weight, 0, 0.02)
+        if self.project is not None:
+            nn.init.normal_(self.project.weight, 0, 0.02)
         self.side = c.image_size
 
     def forward(self, x, labels=None):
         lab = self.label_map(labels).view(-1, 1, self.side, self.side)      # (N, 1, H, W)
         h = self.fc(self.conv(torch.cat([x, lab], dim=1)))                 # (N, d_fc)
-        return self.out(h).squeeze(1) + (h * self.project(labels)).sum(1)  # (N,) logits
+        out = self.out(h).squeeze(1)                                        # (N,) logits
+        return out if self.project is None else out + (h * self.project(labels)).sum(1)
