@@ -2,7 +2,7 @@
 import argparse
 import os
 
-from ganlab.ui import build_app
+from ganlab.ui import build_app, launch_kwargs
 
 
 def main():
@@ -12,7 +12,7 @@ def main():
     p.add_argument("--share", action="store_true", help="also print a public gradio.live link")
     a = p.parse_args()
     demo = build_app()
-    demo.launch(server_name=a.host, server_port=a.port, share=a.share)
+    demo.launch(server_name=a.host, server_port=a.port, share=a.share, **launch_kwargs())
 
 
 if __name__ == "__main__":

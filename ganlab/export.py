@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, PngImagePlugin
-from torchvision.utils import make_grid
 
 from . import latent
 from .models.base import to_uint8
@@ -40,6 +39,7 @@ def fit_scale(side: int, target: int = 256, max_side: int = MAX_SIDE) -> int:
 
 def grid(images: np.ndarray, nrow: int | None = None, scale: int = 1, padding: int = 1) -> np.ndarray:
     """A grid of (N, H, W, C) uint8 images (torchvision's make_grid), upscaled by ``scale``."""
+    from torchvision.utils import make_grid  # imported here: torchvision's import costs the app's start time
     t = torch.from_numpy(images).permute(0, 3, 1, 2)
     nrow = nrow or int(np.ceil(np.sqrt(len(images))))
     g = make_grid(t, nrow=nrow, padding=padding, pad_value=255).permute(1, 2, 0).numpy()
@@ -100,3 +100,77 @@ def interpolation_frames(model, seeds, frames: int, method: str = "lerp", loop: 
         imgs = generate_images(model, path, labels, truncation)
     scale = fit_scale(imgs.shape[1], size, max(size, imgs.shape[1]))
     return np.stack([upscale(im, scale) for im in imgs])
+
+
+# -- the app's views: latents edited by sliders, StyleGAN's W, class morphs -----------------------------------
+MAX_GRID = 64           # most images in one grid
+MAX_FRAMES = 240        # most frames in one interpolation
+
+
+@torch.no_grad()
+def edit_codes(model, z: torch.Tensor, labels=None, truncation: float = 1.0, *, cutoff: int | None = None,
+               coords=(), directions=(), mix_z: torch.Tensor | None = None, mix_layers=()) -> torch.Tensor:
+    """The codes a view renders from: latents ``z`` (N, z_dim) with ``coords`` added to their first coordinates
+    and moved ``directions`` standard deviations along the model's principal directions.
+
+    For a model with a W space (StyleGAN2) the codes are w (N, num_ws, w_dim): mapped, truncated (ψ on the
+    first ``cutoff`` layers), moved along the principal directions of W (GANSpace), then the styles of
+    ``mix_layers`` are taken from ``mix_z``'s w (style mixing). Otherwise the codes are z (N, z_dim) and
+    truncation is applied when rendering. Either way :func:`render_codes` turns them into images and
+    :func:`latent.keyframe_path` can interpolate between them."""
+    z = latent.shift_coordinates(model.check_latents(z).cpu(), coords)
+    space, dirs, std = model.latent_directions(max(len(directions), 1))
+    if not hasattr(model, "synthesis"):
+        if mix_layers:
+            raise ValueError("style mixing needs a StyleGAN model.")
+        return latent.move_along(z, dirs, std, directions) if any(directions) else z
+    w = model.mapping(z, labels, truncation, cutoff).cpu()                        # (N, num_ws, w_dim)
+    if any(directions):
+        w = latent.move_along(w, dirs, std, directions) if space == "w" else \
+            model.mapping(latent.move_along(z, dirs, std, directions), labels, truncation, cutoff).cpu()
+    if mix_layers:
+        if mix_z is None:
+            raise ValueError("style mixing needs a second latent.")
+        w_b = model.mapping(mix_z.expand(len(w), -1), labels, truncation, cutoff).cpu()
+        w = model.style_mix(w, w_b, mix_layers)
+    return w
+
+
+@torch.no_grad()
+def render_codes(model, codes: torch.Tensor, labels=None, truncation: float = 1.0, noise_mode: str = "const",
+                 batch: int = 64, callback=None) -> np.ndarray:
+    """uint8 (N, H, W, C) images of codes from :func:`edit_codes` (or a path between them), in batches;
+    ``callback(done, total)`` after each batch (for progress bars)."""
+    out = []
+    for i in range(0, len(codes), batch):
+        chunk = codes[i:i + batch]
+        if codes.dim() == 3:                                                      # w (N, num_ws, w_dim)
+            out.append(to_uint8(model.synthesis(chunk.to(model.device), noise_mode)))
+        else:
+            lab = labels[i:i + batch] if isinstance(labels, (list, tuple, torch.Tensor, np.ndarray)) else labels
+            out.append(to_uint8(model.generate(chunk, lab, truncation)))
+        if callback:
+            callback(min(i + batch, len(codes)), len(codes))
+    return np.concatenate(out)
+
+
+@torch.no_grad()
+def class_morph(model, z: torch.Tensor, classes, frames: int, method: str = "lerp", loop: bool = False,
+                truncation: float = 1.0) -> np.ndarray:
+    """uint8 frames (T, H, W, C) of a conditional model (one with ``generate_embedded``) at the fixed latent
+    ``z`` (1, z_dim), walking through the label embeddings of ``classes``; frame 0 is class classes[0]."""
+    if not hasattr(model, "generate_embedded"):
+        raise ValueError("interpolating between classes needs a conditional model with a label embedding.")
+    classes = model.check_labels(list(classes), len(classes))
+    emb = model.embed.weight[classes].detach()                                   # (K, embed_dim)
+    path = latent.keyframe_path(emb, frames, method, loop)                        # (T, embed_dim)
+    return to_uint8(model.generate_embedded(z.expand(frames, -1), path, truncation))
+
+
+def fit_grid(images: np.ndarray, nrow: int | None = None, target: int = 256, max_side: int = MAX_SIDE) -> np.ndarray:
+    """A grid of (N, H, W, C) uint8 images upscaled crisply (nearest) so that its longer side reaches ``target``
+    px without exceeding ``max_side``; one image is upscaled alone, without a border."""
+    if len(images) == 1:
+        return upscale(images[0], fit_scale(max(images.shape[1:3]), target, max_side))
+    g = grid(images, nrow)[..., :images.shape[-1]]                               # make_grid makes grey RGB
+    return upscale(g, fit_scale(max(g.shape[:2]), target, max_side))

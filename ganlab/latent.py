@@ -143,3 +143,29 @@ def principal_directions(samples: torch.Tensor, k: int) -> tuple[torch.Tensor, t
     dirs = dirs * sign
     std = s[:k] / math.sqrt(max(x.shape[0] - 1, 1))
     return dirs.to(samples.dtype), std.to(samples.dtype)
+
+
+def shift_coordinates(x: torch.Tensor, offsets: Sequence[float]) -> torch.Tensor:
+    """``x`` (N, D) with ``offsets`` added to its first len(offsets) coordinates (the app's z[i] sliders)."""
+    offsets = torch.as_tensor(list(offsets), dtype=x.dtype)
+    if offsets.numel() > x.shape[-1]:
+        raise ValueError(f"{offsets.numel()} coordinate offsets for a {x.shape[-1]}-d latent.")
+    if not torch.isfinite(offsets).all():
+        raise ValueError("coordinate offsets must be finite numbers.")
+    x = x.clone()
+    x[..., :offsets.numel()] += offsets
+    return x
+
+
+def move_along(x: torch.Tensor, directions: torch.Tensor, std: torch.Tensor, amounts: Sequence[float]) -> torch.Tensor:
+    """``x`` moved by amounts[j] standard deviations along each principal direction j:
+    x + Σ_j amounts[j] · std[j] · directions[j]. ``x`` (N, D) or (N, L, D) (every layer moves the same);
+    ``directions`` (k, D) and ``std`` (k,) as :func:`principal_directions` returns them, k ≥ len(amounts)."""
+    amounts = torch.as_tensor(list(amounts), dtype=x.dtype)
+    if amounts.numel() > directions.shape[0]:
+        raise ValueError(f"{amounts.numel()} direction amounts for {directions.shape[0]} directions.")
+    if not torch.isfinite(amounts).all():
+        raise ValueError("direction amounts must be finite numbers.")
+    k = amounts.numel()
+    shift = (amounts * std[:k].to(x.dtype)) @ directions[:k].to(x)            # (D,)
+    return x + shift

@@ -1,0 +1,286 @@
+"""Benchmark of the Gradio app on the bundled checkpoints (whatever `ganlab.list_models()` finds). Loopback only.
+
+    python bench/app.py                       # prints its figures; a few minutes on a busy 2-core machine
+    python bench/app.py --screenshots assets  # instead: README screenshots and GIFs with headless Chromium
+
+1. per-image generation time (p50, batch 1) of every model: the network alone, and the app's whole view
+   (latents, render, crisp upscale, PNG with its settings);
+2. the `generate` round trip through gradio_client next to a trivial Gradio endpoint, alternating, same run
+   (target ≤ 1.3× the trivial one);
+3. a 60-frame 256-px GIF export, in process and through `interpolate` (target ≤ 1.5 s);
+4. app start to first response (`python app.py` until GET / answers) against a trivial Gradio app that
+   imports torch (target ≤ 1.3×), and the app's RSS with every model loaded.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from urllib.parse import urljoin
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import gradio as gr  # noqa: E402
+import torch  # noqa: E402
+from gradio_client import Client  # noqa: E402
+
+from ganlab import export, latent  # noqa: E402
+from ganlab.ui import build_app, launch_kwargs  # noqa: E402
+from ganlab.ui import generate as gen_tab  # noqa: E402
+from ganlab.ui import interpolate as walk_tab  # noqa: E402
+
+REPEATS = 30               # timed calls per figure (after warm-up)
+START_RUNS = 3             # cold starts of each app (alternating)
+TRIVIAL_APP = """
+import sys, torch, gradio as gr
+with gr.Blocks() as demo:
+    gr.Textbox(label="echo")
+demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[1]))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def p50(fn, repeats: int = REPEATS, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:7.1f} ms"
+
+
+def per_image(demo, names) -> None:
+    print("1. per-image generation time, p50 of", REPEATS, "(batch 1)")
+    app = demo.ganlab
+    for name in names:
+        model = app.registry.get(name)
+        z = latent.seed_latents([0], model.z_dim, model.latent_dist)
+        labels = [0] if model.num_classes else None
+        with torch.no_grad():
+            net = p50(lambda: model.generate(z, labels))
+        values = {"model": name, "seed": 0, "n": 1, "label": "0"}
+
+        def view():
+            img, v = gen_tab.render_view(app, values)
+            export.save_png(app.files.path("bench", ".png"), img, v)
+        print(f"   {name:22s} network {ms(net)}   app view (render + upscale + PNG) {ms(p50(view))}")
+
+
+def round_trip(url: str, name: str) -> None:
+    print("2. round trip through gradio_client, p50 of", REPEATS, "alternating calls")
+    with gr.Blocks() as trivial:
+        box = gr.Textbox()
+        gr.Button().click(lambda s: s, box, box, api_name="echo")
+    port = free_port()
+    trivial.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        for download in (False, True):
+            app_client = Client(url, verbose=False, download_files=tempfile.gettempdir() if download else False)
+            echo_client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            calls = {"trivial": lambda: echo_client.predict("x", api_name="/echo"),
+                     "generate": lambda: app_client.predict(model=name, seed=0, n=1, api_name="/generate")}
+            for fn in calls.values():
+                fn(), fn()
+            times = {k: [] for k in calls}
+            for _ in range(REPEATS):
+                for k, fn in calls.items():
+                    t = time.perf_counter()
+                    fn()
+                    times[k].append(time.perf_counter() - t)
+            a, b = statistics.median(times["generate"]), statistics.median(times["trivial"])
+            how = "and downloading the PNG" if download else "(result as a URL, as the page gets it)"
+            print(f"   generate {name} {how}: {ms(a)}   trivial endpoint {ms(b)}   ratio {a / b:.2f} (target ≤ 1.3)")
+    finally:
+        trivial.close()
+
+
+def gif_export(demo, url: str, names) -> None:
+    print("3. 60-frame GIF export (target ≤ 1.5 s)")
+    app = demo.ganlab
+    for name in names:
+        values = {"model": name, "keyframes": "0, 1, 2", "frames": 60, "fps": 10, "label": "0"}
+
+        def export_once():
+            frames, s = walk_tab.render_walk(app, values)
+            export.save_gif(app.files.path("bench", ".gif"), frames, 10, s)
+            return frames
+        side = export_once().shape[1]
+        print(f"   {name:22s} in process {ms(p50(export_once, repeats=5, warmup=0))}  ({side} px frames)")
+    client = Client(url, verbose=False, download_files=False)
+    t = p50(lambda: client.predict(model=names[0], keyframes="0, 1, 2", frames=60, fps=10, label="0",
+                                   api_name="/interpolate"), repeats=5, warmup=1)
+    print(f"   {names[0]:22s} through /interpolate {ms(t)}")
+
+
+def start_times(names) -> None:
+    print(f"4. start to first response (GET /), median of {START_RUNS} alternating cold starts")
+    trivial = Path(tempfile.mkdtemp()) / "trivial_app.py"
+    trivial.write_text(TRIVIAL_APP)
+    times: dict[str, list[float]] = {"trivial": [], "app": []}
+    rss = trivial_rss = 0
+    for run in range(START_RUNS):
+        for kind in ("trivial", "app"):
+            port = free_port()
+            cmd = ([sys.executable, str(trivial), str(port)] if kind == "trivial" else
+                   [sys.executable, str(ROOT / "app.py"), "--port", str(port)])
+            t = time.perf_counter()
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait_for(f"http://127.0.0.1:{port}/", proc)
+                times[kind].append(time.perf_counter() - t)
+                if kind == "trivial" and run == START_RUNS - 1:
+                    trivial_rss = vm_rss(proc.pid)
+                if kind == "app" and run == START_RUNS - 1:
+                    client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
+                    t = time.perf_counter()
+                    client.predict(model=names[0], seed=0, n=1, api_name="/generate")
+                    first = time.perf_counter() - t
+                    for name in names:
+                        client.predict(model=name, seed=0, n=1, api_name="/generate")
+                        client.predict(model=name, seed=0, n=1, pc0=1.0, api_name="/generate")  # directions too
+                    rss = vm_rss(proc.pid)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    a, b = statistics.median(times["app"]), statistics.median(times["trivial"])
+    print(f"   app {a:.2f} s   trivial app importing torch {b:.2f} s   ratio {a / b:.2f} (target ≤ 1.3)")
+    print(f"   then the first /generate (loads {names[0]} lazily): {ms(first)}")
+    print(f"5. RSS of the app with every model loaded ({len(names)}): {rss / 2**20:.0f} MiB "
+          f"(the trivial torch + Gradio app: {trivial_rss / 2**20:.0f} MiB)")
+    shutil.rmtree(trivial.parent, ignore_errors=True)
+
+
+def wait_for(url: str, proc, timeout: float = 300) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(url)
+
+
+def vm_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def screenshots(out: Path) -> None:
+    """README screenshots (Generate, Interpolate, Models) and GIFs (slider drag, an exported walk)."""
+    import imageio.v3 as iio
+    import numpy as np
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    demo = build_app()
+    names = demo.ganlab.registry.available()
+    cond = next((n for n in names if n.startswith("cgan")), None)
+    style = next((n for n in names if n.startswith("stylegan")), names[0])
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_kwargs())
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=args)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(180_000)
+        page.goto(f"http://127.0.0.1:{port}/")
+        image = page.locator("#generated img")
+        image.wait_for()
+
+        def pick(name):
+            before = image.get_attribute("src")
+            page.locator("#model-picker input").click()
+            page.get_by_role("option", name=re.compile(rf"· {re.escape(name)}$")).click()
+            page.wait_for_function("s => document.querySelector('#generated img')?.src !== s", arg=before)
+            time.sleep(1)
+
+        if cond:
+            pick(cond)
+            page.screenshot(path=out / "app-generate-classes.png", full_page=True)
+        pick(style)
+        page.screenshot(path=out / "app-generate.png", full_page=True)
+        frames = []                                   # drag PC 1 step by step and record the image area
+        box = page.locator("#generated").bounding_box()
+        page.locator("#pc0 input[type=range]").focus()
+        for key in ["ArrowRight"] * 15 + ["ArrowLeft"] * 30 + ["ArrowRight"] * 15:
+            before = image.get_attribute("src")
+            for _ in range(2):
+                page.keyboard.press(key)
+            page.wait_for_function("s => document.querySelector('#generated img')?.src !== s", arg=before)
+            time.sleep(0.2)
+            shot = page.screenshot(clip=box)
+            frames.append(np.asarray(Image.open(__import__("io").BytesIO(shot)).convert("RGB")))
+        iio.imwrite(out / "app-sliders.gif", np.stack(frames), extension=".gif", duration=100, loop=0)
+        page.get_by_role("tab", name="Interpolate").click()
+        page.get_by_role("button", name="Interpolate and export GIF").click()
+        link = page.locator("#walk-file a[href]").first
+        link.wait_for()
+        time.sleep(1)
+        page.screenshot(path=out / "app-interpolate.png", full_page=True)
+        gif = page.request.get(urljoin(f"http://127.0.0.1:{port}/", link.get_attribute("href")))
+        (out / "walk.gif").write_bytes(gif.body())
+        page.get_by_role("tab", name="Models").click()
+        time.sleep(1)
+        page.screenshot(path=out / "app-models.png", full_page=True)
+        browser.close()
+    demo.close()
+    print("wrote", ", ".join(sorted(p.name for p in out.iterdir() if p.name.startswith(("app-", "walk")))))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--screenshots", type=Path, help="write README screenshots and GIFs to this folder instead")
+    a = ap.parse_args()
+    if a.screenshots:
+        return screenshots(a.screenshots)
+    demo = build_app()
+    names = demo.ganlab.registry.load_all()
+    print(f"ganlab app benchmark · torch {torch.__version__} · {torch.get_num_threads()} threads · "
+          f"{os.cpu_count()} CPUs · load average {os.getloadavg()[0]:.1f} · models: {', '.join(names) or 'none'}")
+    if not names:
+        print("no trained model in checkpoints/ yet: nothing to measure.")
+        return
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        per_image(demo, names)
+        round_trip(url, names[0])
+        gif_export(demo, url, names)
+    finally:
+        demo.close()
+        demo.ganlab.files.cleanup()
+    start_times(names)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""ganlab's Gradio app, assembled from one module per tab: Generate, Interpolate, Models and Live training.
+
+    from ganlab.ui import build_app
+    build_app().launch()                     # or: python app.py [--host] [--port] [--share]
+
+Models load lazily from ``models_dir`` (default: checkpoints/) on first use and stay cached; only real
+checkpoints are served. Every event has an ``api_name`` (see the README) for gradio_client scripts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from ..registry import ModelRegistry
+from . import generate, interpolate, models
+from .common import CSS, App, TempFiles, model_choices
+
+CONCURRENCY = 2              # events running at once (this is a 2-core CPU app); GIF exports run one at a time
+QUEUE_SIZE = 64              # requests waiting beyond that are refused with "queue full"
+GRADIO_CACHE = (900, 1800)   # Gradio's copies of served files: swept every 15 min, kept 30 min
+
+HEADER = """\
+# ganlab: explore trained GANs
+Pick a generator, then draw samples, drag through its latent space and export walks as GIFs. Everything you
+make is downloadable, and each PNG and GIF carries the settings that made it (also shown as JSON).
+"""
+
+
+def build_app(models_dir: str | Path | None = None) -> gr.Blocks:
+    """The app's Blocks, queued with bounded concurrency; ``models_dir`` defaults to checkpoints/."""
+    app = App(ModelRegistry(models_dir), TempFiles())
+    choices = model_choices(app.registry)
+    with gr.Blocks(title="ganlab", delete_cache=GRADIO_CACHE) as demo:
+        gr.Markdown(HEADER)
+        picker = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="model",
+                             allow_custom_value=True, elem_id="model-picker",
+                             info="grouped by family: MLP GAN, DCGAN, conditional DCGAN, StyleGAN2")
+        models.build_info_panel(app, picker)
+        with gr.Tabs():
+            with gr.Tab("Generate"):
+                gen = generate.build_generate_tab(app, picker)
+            with gr.Tab("Interpolate"):
+                interpolate.build_interpolate_tab(app, gen)
+            with gr.Tab("Models"):
+                table = models.build_models_tab(app)
+            _live_tab()
+        demo.load(generate.page_load_handler(app, gen), picker, gen.all_outputs, api_name="page_load")
+        demo.load(lambda: models.model_rows(app.registry), None, table, api_name="models_on_load")
+    demo.ganlab = app               # tests and the benchmark reach the registry and temp dir through this
+    return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+
+
+def launch_kwargs() -> dict:
+    """What app.py passes to launch() besides host and port: the CSS (Gradio 6 takes it at launch)."""
+    return {"css": CSS}
+
+
+def _live_tab() -> None:
+    """The Live training tab, if its module is there (it is developed separately)."""
+    try:
+        from .live import build_live_tab
+    except ImportError:
+        return
+    with gr.Tab("Live training"):
+        build_live_tab()

@@ -1,0 +1,128 @@
+"""What the app's tabs share: the model registry, one bounded temp dir, friendly errors and settings JSON."""
+from __future__ import annotations
+
+import argparse
+import functools
+import html
+import inspect
+import json
+import shutil
+import tempfile
+import threading
+import uuid
+import weakref
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from ..card import FAMILY_NAMES
+from ..models import CheckpointError
+from ..registry import ModelRegistry
+
+MAX_TEMP_FILES = 200         # PNGs and GIFs the app keeps on disk; older ones are deleted (Gradio serves copies)
+CSS = """
+.crisp img { image-rendering: pixelated; }   /* upscaled pixels stay square however the browser resizes */
+"""
+
+
+class TempFiles:
+    """One temp dir for the app's outputs, holding at most ``max_files`` files (oldest deleted first) and
+    removed when the app is garbage-collected or the process exits."""
+
+    def __init__(self, max_files: int = MAX_TEMP_FILES):
+        self.dir = Path(tempfile.mkdtemp(prefix="ganlab-app-"))
+        self.max_files = max_files
+        self._files: deque[Path] = deque()
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.dir), True)
+
+    def path(self, stem: str, suffix: str) -> Path:
+        """A fresh path ``<dir>/<stem>-<random><suffix>``; evicts the oldest files beyond the cap."""
+        p = self.dir / f"{stem}-{uuid.uuid4().hex[:8]}{suffix}"
+        with self._lock:
+            self._files.append(p)
+            while len(self._files) > self.max_files:
+                self._files.popleft().unlink(missing_ok=True)
+        return p
+
+    def cleanup(self) -> None:
+        self._finalizer()
+
+
+@dataclass
+class App:
+    """The state every tab's callbacks use."""
+    registry: ModelRegistry
+    files: TempFiles
+
+
+def model_choices(registry: ModelRegistry) -> list[tuple[str, str]]:
+    """Dropdown choices ("DCGAN · dcgan-mnist", "dcgan-mnist") of the available models, grouped by family."""
+    return [(f"{FAMILY_NAMES.get(family, family)} · {name}", name)
+            for family, names in registry.grouped().items() for name in names]
+
+
+def friendly(fn):
+    """Turn the library's ValueError / CheckpointError into a gr.Error with its message, so that the page shows
+    the reason and keeps working. Keeps ``fn``'s signature (Gradio reads parameter names from it)."""
+    def convert(e: Exception):
+        return gr.Error(html.escape(str(e), quote=False), print_exception=False)
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except (ValueError, CheckpointError, argparse.ArgumentTypeError) as e:
+                raise convert(e) from None
+    else:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except (ValueError, CheckpointError, argparse.ArgumentTypeError) as e:
+                raise convert(e) from None
+    return wrapper
+
+
+def to_json(settings: dict) -> str:
+    return json.dumps(settings, indent=1, ensure_ascii=False)
+
+
+def parse_settings(text: str, keys) -> dict:
+    """The settings pasted into a JSON box (or read from a ganlab PNG/GIF), restricted to ``keys``."""
+    try:
+        settings = json.loads(text or "")
+    except json.JSONDecodeError as e:
+        raise ValueError(f"the settings are not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}).") from None
+    if not isinstance(settings, dict):
+        raise ValueError("the settings must be a JSON object like the one shown after generating.")
+    unknown = sorted(set(settings) - set(keys))
+    if unknown:
+        raise ValueError(f"unknown settings {unknown[:5]}; expected some of {sorted(keys)}.")
+    return settings
+
+
+def int_in(value, name: str, lo: int, hi: int) -> int:
+    """``value`` as a whole number in [lo, hi], else a ValueError naming ``name`` and the range."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, got {value!r}.") from None
+    if not f.is_integer():
+        raise ValueError(f"{name} must be a whole number, got {value!r}.")
+    if not lo <= f <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {int(f)}.")
+    return int(f)
+
+
+def float_in(value, name: str, lo: float, hi: float) -> float:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}.") from None
+    if not lo <= f <= hi:           # also refuses NaN
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {value!r}.")
+    return f

@@ -1,0 +1,229 @@
+"""The Gradio app, launched on a free port with tiny random checkpoints and driven through gradio_client by
+api_name, bad inputs included; plus the registry and the temp-file bound it relies on."""
+import json
+import shutil
+import socket
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganlab import export
+from ganlab.registry import ModelRegistry
+from ganlab.ui.common import TempFiles
+
+gradio_client = pytest.importorskip("gradio_client")
+
+API_NAMES = {"generate", "interpolate", "randomize", "reset_sliders", "select_model", "restore",
+             "restore_interpolation", "models", "model_info", "page_load", "interpolate_options"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def models_dir(tiny_checkpoints, tmp_path_factory):
+    """The tiny checkpoints plus three broken ones: garbage weights, bad JSON, and no weights yet."""
+    root = tmp_path_factory.mktemp("app-models")
+    for d in tiny_checkpoints.iterdir():
+        shutil.copytree(d, root / d.name)
+    shutil.copytree(root / "tiny-dcgan", root / "broken-weights")
+    (root / "broken-weights" / "model.safetensors").write_bytes(b"\x08" + b"\0" * 7 + b"not json")
+    shutil.copytree(root / "tiny-dcgan", root / "broken-shapes")
+    cfg = json.loads((root / "broken-shapes" / "config.json").read_text())
+    cfg["config"]["g_fc"] = 24                                     # weights no longer match the config
+    (root / "broken-shapes" / "config.json").write_text(json.dumps(cfg))
+    (root / "broken-json").mkdir()
+    (root / "broken-json" / "config.json").write_text("{not json")
+    (root / "mid-training").mkdir()
+    shutil.copy(root / "tiny-mlp" / "config.json", root / "mid-training" / "config.json")
+    return root
+
+
+@pytest.fixture(scope="module")
+def app(models_dir):
+    from ganlab.ui import build_app
+
+    demo = build_app(models_dir)
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    client = gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False)
+    yield demo, client
+    demo.close()
+    demo.ganlab.files.cleanup()
+    assert not demo.ganlab.files.dir.exists()
+
+
+def generate(client, **kw):
+    path, settings, caption = client.predict(**kw, api_name="/generate")
+    return np.asarray(Image.open(path)), json.loads(settings), path
+
+
+def gif_frames(path):
+    with Image.open(path) as im:
+        assert im.format == "GIF" and im.is_animated
+        frames = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            frames.append(np.asarray(im.convert("L")))
+        return np.stack(frames), im.info
+
+
+def test_every_action_has_an_api_name(app):
+    _, client = app
+    names = {n.lstrip("/") for n in client.view_api(print_info=False, return_format="dict")["named_endpoints"]}
+    assert API_NAMES <= names
+
+
+@pytest.mark.parametrize("model", ["tiny-mlp", "tiny-dcgan", "tiny-cgan", "tiny-stylegan2"])
+def test_generate_is_readable_reproducible_and_carries_its_settings(app, model):
+    _, client = app
+    img, settings, path = generate(client, model=model, seed=5, n=1)
+    assert 256 <= max(img.shape[:2]) <= export.MAX_SIDE
+    assert export.read_settings(path) == settings
+    again, _, _ = generate(client, **settings)                    # the JSON is the endpoint's own parameters
+    assert np.array_equal(img, again)
+    grid, _, _ = generate(client, model=model, seed=5, n=export.MAX_GRID, label="3")
+    assert max(grid.shape[:2]) <= export.MAX_SIDE
+
+
+def test_sliders_move_the_image_and_reset_restores_it(app):
+    _, client = app
+    base, _, _ = generate(client, model="tiny-dcgan", seed=2, n=1)
+    for kw in ({"z0": 2.5}, {"pc0": 3.0}):
+        moved, settings, _ = generate(client, model="tiny-dcgan", seed=2, n=1, **kw)
+        assert not np.array_equal(base, moved) and settings[next(iter(kw))] == next(iter(kw.values()))
+    out = client.predict(model="tiny-dcgan", seed=2, n=1, z0=2.5, pc3=-1.0, api_name="/reset_sliders")
+    assert list(out[:16]) == [0] * 16 and np.array_equal(base, np.asarray(Image.open(out[16])))
+
+
+def test_conditional_class_and_all_classes(app):
+    _, client = app
+    three, _, _ = generate(client, model="tiny-cgan", seed=0, n=1, label="3")
+    seven, _, _ = generate(client, model="tiny-cgan", seed=0, n=1, label="7")
+    assert not np.array_equal(three, seven)
+    every, settings, _ = generate(client, model="tiny-cgan", seed=0, n=2, label="all")
+    assert settings["label"] == "all" and every.shape[1] > 2 * every.shape[0]     # seeds in rows, classes in columns
+    _, settings, _ = generate(client, model="tiny-dcgan", seed=0, n=1, label="3")
+    assert settings["label"] is None                                              # unconditional: ignored
+    _, settings, _ = generate(client, model="tiny-dcgan", seed=0, n=1, mix=["fine"])
+    assert settings["mix"] == []                                                  # no style mixing outside StyleGAN
+
+
+def test_stylegan_mixing_noise_and_cutoff(app):
+    _, client = app
+    kw = dict(model="tiny-stylegan2", seed=4, n=1)
+    base, _, _ = generate(client, **kw)
+    assert not np.array_equal(base, generate(client, **kw, mix=["coarse"], mix_seed=9)[0])
+    assert not np.array_equal(base, generate(client, **kw, noise="none")[0])
+    assert not np.array_equal(generate(client, **kw, truncation=0.5, cutoff=1)[0],
+                              generate(client, **kw, truncation=0.5, cutoff=6)[0])
+    assert np.array_equal(generate(client, **kw, truncation=0.5, cutoff=6)[0],
+                          generate(client, **kw, truncation=0.5, cutoff=32)[0])    # beyond the layers = all
+
+
+@pytest.mark.parametrize("model, kw, view", [
+    ("tiny-dcgan", dict(keyframes="5, 9, 11", method="lerp", loop=False), {}),
+    ("tiny-stylegan2", dict(keyframes="5, 9", method="slerp"), {}),
+    ("tiny-cgan", dict(keyframes="5, 9"), {"label": "all"}),
+    ("tiny-cgan", dict(keyframes="5", mode="class", classes="2, 7", from_view=True), {"label": "2", "z1": 1.0}),
+    ("tiny-stylegan2", dict(keyframes="9", from_view=True), {"pc1": 2.0, "mix": ["fine"]}),
+])
+def test_interpolation_gif_starts_at_the_first_keyframe(app, model, kw, view):
+    _, client = app
+    preview, gif, settings, note = client.predict(model=model, seed=5, frames=12, fps=10, **kw, **view,
+                                                  api_name="/interpolate")
+    frames, info = gif_frames(gif)
+    assert len(frames) == 12 and info["duration"] == 100
+    assert json.loads(settings) == export.read_settings(gif)
+    first, _, _ = generate(client, model=model, seed=5, n=1, **view)
+    assert np.array_equal(frames[0], first.reshape(frames[0].shape[0], frames[0].shape[1], -1)[..., 0])
+    assert not np.array_equal(frames[0], frames[6])
+
+
+@pytest.mark.parametrize("endpoint, kw, message", [
+    ("/generate", dict(model="../checkpoints/tiny-dcgan"), "no paths"),
+    ("/generate", dict(model="/etc/passwd"), "no paths"),
+    ("/generate", dict(model="<img src=x onerror=alert(1)>"), "no paths or markup"),
+    ("/generate", dict(model="no-such-model"), "unknown model"),
+    ("/generate", dict(model="tiny-dcgan", n=65), "maximum"),
+    ("/generate", dict(model="tiny-dcgan", truncation=9), "maximum"),
+    ("/generate", dict(model="tiny-dcgan", seed=-1), "minimum"),
+    ("/generate", dict(model="tiny-cgan", label="10"), "between 0 and 9"),
+    ("/generate", dict(model="tiny-cgan", label="all", n=7), "n ≤ 6"),
+    ("/generate", dict(model="tiny-stylegan2", mix=["coarse", "pose"]), "not in the list of choices"),
+    ("/generate", dict(model="broken-weights"), "unavailable"),
+    ("/generate", dict(model="broken-shapes"), "unavailable"),
+    ("/interpolate", dict(model="tiny-dcgan", frames=241), "maximum"),
+    ("/interpolate", dict(model="tiny-dcgan", keyframes="7"), "at least two keyframes"),
+    ("/interpolate", dict(model="tiny-dcgan", keyframes="one, two"), "bad seed list"),
+    ("/interpolate", dict(model="tiny-dcgan", mode="class"), "conditional"),
+    ("/interpolate", dict(model="tiny-cgan", mode="class", classes="3, 12"), "out of range"),
+    ("/restore", dict(text="{not json", model="tiny-dcgan"), "not valid JSON"),
+    ("/restore", dict(text='{"model": "tiny-dcgan", "sed": 1}', model="tiny-dcgan"), "unknown settings"),
+])
+def test_bad_input_gets_a_clear_error_and_the_app_keeps_working(app, endpoint, kw, message):
+    _, client = app
+    with pytest.raises(gradio_client.exceptions.AppError, match=message):
+        client.predict(**kw, api_name=endpoint)
+    assert generate(client, model="tiny-mlp", seed=1, n=1)[0].size
+
+
+def test_restore_redraws_the_saved_view(app):
+    _, client = app
+    img, settings, _ = generate(client, model="tiny-stylegan2", seed=8, n=2, pc2=1.5, mix=["middle"])
+    out = client.predict(text=json.dumps(settings), model="tiny-mlp", api_name="/restore")
+    restored = [o for o in out if isinstance(o, str) and o.endswith(".png")]
+    assert len(restored) == 1 and np.array_equal(img, np.asarray(Image.open(restored[0])))
+
+
+def test_models_table_lists_broken_checkpoints_as_unavailable(app):
+    _, client = app
+    table = client.predict(api_name="/models")
+    rows = {r[0]: r for r in table["data"]}
+    assert {"tiny-mlp", "tiny-dcgan", "tiny-cgan", "tiny-stylegan2"} <= set(rows)
+    assert rows["tiny-dcgan"][-1] in ("available", "loaded")
+    for name in ("broken-weights", "broken-json", "mid-training"):
+        assert rows[name][-1].startswith("unavailable"), rows[name]
+    assert list(rows).index("tiny-mlp") < list(rows).index("tiny-dcgan") < list(rows).index("tiny-stylegan2")
+    info = client.predict(name="tiny-stylegan2", api_name="/model_info")
+    assert "StyleGAN2" in info and "parameters" in info
+
+
+def test_registry_is_lazy_cached_and_thread_safe(models_dir):
+    reg = ModelRegistry(models_dir)
+    assert not any(s.loaded for s in reg.status())
+    assert "broken-weights" not in reg.available() and "tiny-cgan" in reg.available()
+    assert list(reg.grouped()) == ["mlp", "dcgan", "cgan", "stylegan2"]
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(reg.get("tiny-stylegan2"))) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len({id(m) for m in got}) == 1 and got[0].info["name"] == "tiny-stylegan2"
+    assert [s.name for s in reg.status() if s.loaded] == ["tiny-stylegan2"]
+    assert reg.num_parameters("tiny-cgan") == reg.get("tiny-cgan").num_parameters()
+    assert ModelRegistry().root.name == "checkpoints"                  # the shipped app serves checkpoints/ only
+
+
+def test_temp_files_are_bounded_and_removed():
+    files = TempFiles(max_files=3)
+    paths = []
+    for _ in range(5):
+        paths.append(files.path("x", ".png"))
+        paths[-1].write_bytes(b"x")
+    assert sorted(files.dir.iterdir()) == sorted(paths[2:])
+    files.cleanup()
+    assert not files.dir.exists()
+
+
+def test_app_builds_and_explains_when_no_model_is_trained_yet(tmp_path):
+    from ganlab.ui import build_app
+
+    demo = build_app(tmp_path)
+    fn = next(f for f in demo.fns.values() if f.api_name == "page_load").fn
+    assert any("No trained model" in str(v) for v in fn(None).values())
+    demo.ganlab.files.cleanup()
