@@ -78,3 +78,25 @@ def test_slider_moves_the_image_and_the_gif_exports(url):
             assert '"keyframes"' in gif.info["comment"].decode()
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+def test_live_training_picture_changes_in_the_browser(url):
+    chromium, sync_playwright = browser_or_skip()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(url)
+            page.get_by_role("tab", name="Live training").click()
+            page.get_by_role("button", name="▶ Start").click()
+            first = page.locator("#live-frame img").first
+            first.wait_for()
+            src = first.get_attribute("src")
+            # a later frame of the same run is a different picture
+            page.wait_for_function("s => { const i = document.querySelector('#live-frame img');"
+                                   " return i && i.getAttribute('src') !== s; }", arg=src)
+            page.get_by_role("button", name="⏸ Pause").click()
+        finally:
+            browser.close()

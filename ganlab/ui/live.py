@@ -67,6 +67,9 @@ LIVE_CONTROLS = ("loss", "lr_g", "lr_d", "beta1_g", "beta2_g", "beta1_d", "beta2
 NET_CONTROLS = ("dataset", "latent_dim", "noise", "g_depth", "g_width", "g_activation", "d_depth", "d_width",
                 "d_activation", "optimizer", "seed")
 MODEL_FIELDS = {f.name for f in dataclasses.fields(ToyConfig)}
+FLOAT_CONTROLS = ("lr_g", "lr_d", "beta1_g", "beta2_g", "beta1_d", "beta2_d", "label_smoothing", "top_k",
+                  "gp_weight", "ema_decay")
+STR_CONTROLS = ("dataset", "loss", "noise", "g_activation", "d_activation", "optimizer")
 
 
 @dataclass
@@ -181,12 +184,25 @@ def _config_from_controls(values: dict) -> tuple[toy.ToyTrainConfig, int]:
     empty = [k for k, v in values.items() if v is None or v == ""]
     if empty:
         raise ValueError(f"please fill in: {', '.join(empty)}.")
-    model = ToyConfig(**{k: (int(v) if k in ("latent_dim", "g_depth", "g_width", "d_depth", "d_width") else v)
-                         for k, v in values.items() if k in MODEL_FIELDS})
-    ints = ("d_steps", "batch_size", "top_k_anneal_steps")
-    train = {k: (int(v) if k in ints else v) for k, v in values.items()
-             if k not in MODEL_FIELDS and k != "seed"}
-    return toy.ToyTrainConfig(model=model, **train), int(values["seed"])
+    ints = ("latent_dim", "g_depth", "g_width", "d_depth", "d_width", "d_steps", "batch_size", "top_k_anneal_steps",
+            "seed")
+    values = dict(values)
+    for k, v in values.items():      # API clients can send anything: wrong types, NaN, inf, huge numbers
+        if k in ints or k in FLOAT_CONTROLS:
+            try:
+                f = float(v)
+                values[k] = int(f) if k in ints else f
+            except (TypeError, ValueError, OverflowError):
+                raise ValueError(f"{k} must be a finite number, got {str(v)[:40]!r}.") from None
+            if k in ints and f != int(f):
+                raise ValueError(f"{k} must be a whole number, got {v!r}.")
+        elif k in STR_CONTROLS and not isinstance(v, str):
+            raise ValueError(f"{k} must be one of the listed choices, got {str(v)[:40]!r}.")
+    if not 0 <= values["seed"] <= 2**32 - 1:
+        raise ValueError(f"seed must be between 0 and {2**32 - 1}, got {values['seed']}.")
+    model = ToyConfig(**{k: v for k, v in values.items() if k in MODEL_FIELDS})
+    train = {k: v for k, v in values.items() if k not in MODEL_FIELDS and k != "seed"}
+    return toy.ToyTrainConfig(model=model, **train), values["seed"]
 
 
 def _controls_from_config(cfg: toy.ToyTrainConfig, seed: int) -> dict:
@@ -305,7 +321,7 @@ def build_live_tab(max_running: int = MAX_RUNNING) -> LiveSessions:
         step = gr.Button("Step (1 iteration)")
         reset = gr.Button("↺ Reset")
         refresh = gr.Button("refresh", visible=False)  # API only: /live_frame renders without training
-    frame = gr.HTML("<p>Press <b>Start</b>.</p>", label="training")
+    frame = gr.HTML("<p>Press <b>Start</b>.</p>", label="training", elem_id="live-frame")
     status = gr.Markdown(_status(None))
     with gr.Row():
         export_gif = gr.Button("export GIF")
