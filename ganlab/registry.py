@@ -181,7 +181,12 @@ def _check_header(path: Path) -> str:
             n = int.from_bytes(f.read(8), "little")
             if not 2 <= n <= min(size - 8, 100_000_000):
                 return "model.safetensors is not a valid safetensors file (bad header length)."
-            json.loads(f.read(n))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            header = json.loads(f.read(n))
+        end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, KeyError, IndexError, TypeError,
+            ValueError):
         return "model.safetensors is not a valid safetensors file (unreadable header)."
+    if 8 + n + end != size:          # a truncated (or padded) file: its tensors do not fit the header
+        return (f"model.safetensors is not a valid safetensors file (truncated or corrupt: the header describes "
+                f"{8 + n + end:,} bytes, the file has {size:,}).")
     return ""

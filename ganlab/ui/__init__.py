@@ -44,10 +44,11 @@ def build_app(models_dir: str | Path | None = None) -> gr.Blocks:
                 interpolate.build_interpolate_tab(app, gen)
             with gr.Tab("Models"):
                 table = models.build_models_tab(app)
-            _live_tab()
+            live = _live_tab()
         demo.load(generate.page_load_handler(app, gen), picker, gen.all_outputs, api_name="page_load")
         demo.load(lambda: models.model_rows(app.registry), None, table, api_name="models_on_load")
     demo.ganlab = app               # tests and the benchmark reach the registry and temp dir through this
+    demo.ganlab_live = live         # the Live training tab's sessions (None without that tab)
     return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
 
@@ -56,11 +57,11 @@ def launch_kwargs() -> dict:
     return {"css": CSS}
 
 
-def _live_tab() -> None:
-    """The Live training tab, if its module is there (it is developed separately)."""
+def _live_tab():
+    """The Live training tab, if its module is there (it is developed separately); returns its sessions."""
     try:
         from .live import build_live_tab
     except ImportError:
-        return
+        return None
     with gr.Tab("Live training"):
-        build_live_tab()
+        return build_live_tab()

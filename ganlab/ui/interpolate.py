@@ -16,6 +16,7 @@ OWN_KEYS = ["keyframes", "from_view", "mode", "classes", "method", "frames", "fp
 KEYS = [k for k in generate.KEYS if k != "n"] + OWN_KEYS
 DEFAULTS = {"keyframes": "0, 1, 2", "from_view": False, "mode": "latent", "classes": "0, 1", "method": "slerp",
             "frames": 60, "fps": 10.0, "loop": True}
+MAX_LIST_CHARS = 1000        # keyframe seeds / classes text
 MODES = [("between latents", "latent"), ("between classes (label embedding)", "class")]
 
 INTRO = """\
@@ -33,6 +34,11 @@ keyframe's image; *loop* walks back to the start, so the GIF repeats without a j
 
 def check_walk(values: dict) -> dict:
     w = {**DEFAULTS, **{k: values[k] for k in OWN_KEYS if values.get(k) is not None}}
+    for k in ("keyframes", "classes"):      # bounded before parsing: "0-9999," repeated would be millions of seeds
+        if len(str(w[k])) > MAX_LIST_CHARS:
+            raise ValueError(f"the {k} list is too long (at most {MAX_LIST_CHARS} characters).")
+    if len(parse_seeds(w["keyframes"])) > export.MAX_FRAMES:
+        raise ValueError(f"give at most {export.MAX_FRAMES} keyframes (a walk has at most that many frames).")
     w["keyframes"] = ", ".join(map(str, parse_seeds(w["keyframes"])))
     if w["mode"] not in dict(MODES).values():
         raise ValueError(f"mode must be 'latent' or 'class', got {w['mode']!r}.")
