@@ -13,8 +13,6 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from . import checkpoint
 from .models import FAMILIES, CheckpointError, GANGenerator
 
@@ -51,6 +49,7 @@ class ModelRegistry:
         self._failed: dict[str, tuple[float, str]] = {}      # name → (weights mtime, error) of a failed load
         self._lock = threading.Lock()                          # guards the dicts and the per-name locks
         self._loading: dict[str, threading.Lock] = {}
+        self._param_counts: dict[tuple[str, float], int] = {}   # (name, config.json mtime) → parameter count
 
     # -- listing --------------------------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -149,15 +148,21 @@ class ModelRegistry:
         return loaded
 
     def num_parameters(self, name: str) -> int | None:
-        """The generator's parameter count from its config alone (built on the meta device, no weights read)."""
+        """The generator's parameter count from its config alone (no weights read), cached per config.json.
+
+        The net is built on the CPU, as loading would build it: these are small models (milliseconds each),
+        whereas the meta device's random init imports torch._dynamo, which costs seconds at app start."""
         with self._lock:
             if name in self._models:
                 return self._models[name].num_parameters()
         try:
-            cfg = checkpoint.read_config(self.root / check_name(name))
-            with torch.device("meta"):
-                return FAMILIES[cfg["family"]].Generator(cfg["config"]).num_parameters()
-        except (CheckpointError, KeyError, TypeError, ValueError):
+            folder = self.root / check_name(name)
+            key = (name, _mtime(folder / "config.json"))
+            if key not in self._param_counts:
+                cfg = checkpoint.read_config(folder)
+                self._param_counts[key] = FAMILIES[cfg["family"]].Generator(cfg["config"]).num_parameters()
+            return self._param_counts[key]
+        except (CheckpointError, KeyError, TypeError, ValueError, RuntimeError):
             return None
 
 
