@@ -193,7 +193,8 @@ def vm_rss(pid: int) -> int:
 
 
 def screenshots(out: Path) -> None:
-    """README screenshots (Generate, Interpolate, Models) and GIFs (slider drag, an exported walk)."""
+    """README screenshots (Generate, Interpolate, Models, Live training) and GIFs (slider drag, an exported walk,
+    a live-training run)."""
     import imageio.v3 as iio
     import numpy as np
     from PIL import Image
@@ -251,9 +252,21 @@ def screenshots(out: Path) -> None:
         page.get_by_role("tab", name="Models").click()
         time.sleep(1)
         page.screenshot(path=out / "app-models.png", full_page=True)
+        page.get_by_role("tab", name="Live training").click()   # the parabola, trained live for 8 s
+        page.get_by_role("button", name="▶ Start").click()
+        page.locator("#live-frame img").wait_for()
+        time.sleep(8)
+        page.get_by_role("button", name="⏸ Pause").click()
+        time.sleep(1)
+        page.screenshot(path=out / "app-live.png", full_page=True)
+        page.get_by_role("button", name="export GIF").click()
+        link = page.locator("a[href$='.gif']").last
+        link.wait_for()
+        gif = page.request.get(urljoin(f"http://127.0.0.1:{port}/", link.get_attribute("href")))
+        (out / "live-training.gif").write_bytes(gif.body())
         browser.close()
     demo.close()
-    print("wrote", ", ".join(sorted(p.name for p in out.iterdir() if p.name.startswith(("app-", "walk")))))
+    print("wrote", ", ".join(sorted(p.name for p in out.iterdir() if p.name.startswith(("app-", "walk", "live-")))))
 
 
 def main() -> None:
