@@ -46,11 +46,11 @@ def models_dir(tiny_checkpoints, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(models_dir):
-    from ganlab.ui import build_app
+    from ganlab.ui import build_app, launch_kwargs
 
     demo = build_app(models_dir)
     port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_kwargs())
     client = gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False)
     yield demo, client
     demo.close()
@@ -221,7 +221,7 @@ def test_temp_files_are_bounded_and_removed():
 
 
 def test_app_builds_and_explains_when_no_model_is_trained_yet(tmp_path):
-    from ganlab.ui import build_app
+    from ganlab.ui import build_app, launch_kwargs
 
     demo = build_app(tmp_path)
     fn = next(f for f in demo.fns.values() if f.api_name == "page_load").fn

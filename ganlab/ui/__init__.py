@@ -62,8 +62,10 @@ def build_app(models_dir: str | Path | None = None, torch_threads: int | None = 
 
 
 def launch_kwargs() -> dict:
-    """What app.py passes to launch() besides host and port: the CSS (Gradio 6 takes it at launch)."""
-    return {"css": CSS}
+    """What app.py passes to launch() besides host and port: the CSS (Gradio 6 takes it at launch), and
+    ``show_error`` so that input Gradio itself refuses (a string where a number belongs, an unknown choice, from
+    an API client) gets Gradio's own explanation instead of a generic "error" (ganlab's messages are gr.Errors)."""
+    return {"css": CSS, "show_error": True}
 
 
 def _live_tab():
