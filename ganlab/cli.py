@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--model", required=True, help="bundled name, checkpoint folder or Hub repo id")
     g.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-7"), help="seeds, e.g. 0-7,42")
     g.add_argument("--out", type=Path, default=Path("out"), help="output folder")
-    g.add_argument("--class", dest="label", type=int, default=None, help="class index (conditional models)")
+    g.add_argument("--class", dest="label", type=parse_class, default=None,
+                   help="class index, or 'all': every seed in every class, a row per seed (conditional models)")
     g.add_argument("--truncation", type=float, default=1.0, help="truncation ψ (1 = off, 0 = average)")
     g.add_argument("--grid", action="store_true", help="also write grid.png with every seed")
     g.add_argument("--scale", type=int, default=1, help="nearest-neighbour upscaling factor for the PNGs")
@@ -106,23 +107,39 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def parse_class(text: str) -> int | str:
+    """--class: a class index, or "all"."""
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a class index or 'all', got {text!r}") from None
+
+
 def cmd_generate(a) -> None:
     import imageio.v3 as iio  # noqa: F401  (PNG writing goes through export)
     from . import export, latent
     from .checkpoint import load
 
     m = load(a.model)
-    labels = None if a.label is None else [a.label] * len(a.seeds)
-    z = latent.seed_latents(a.seeds, m.z_dim, m.latent_dist)
+    if a.label == "all" and not m.num_classes:
+        raise ValueError("--class all needs a conditional model; this one is unconditional.")
+    classes = list(range(m.num_classes)) if a.label == "all" else [a.label]
+    seeds = [s for s in a.seeds for _ in classes]                           # seed-major: a row per seed
+    labels = None if a.label is None else classes * len(a.seeds)
+    z = latent.seed_latents(seeds, m.z_dim, m.latent_dist)
     images = export.generate_images(m, z, labels, a.truncation)
     a.out.mkdir(parents=True, exist_ok=True)
-    for seed, img in zip(a.seeds, images):
-        meta = {"model": a.model, "seed": seed, "class": a.label, "truncation": a.truncation}
-        export.save_png(a.out / f"seed{seed:04d}.png", export.upscale(img, a.scale), meta)
+    for seed, label, img in zip(seeds, labels or [None] * len(seeds), images):
+        meta = {"model": a.model, "seed": seed, "class": label, "truncation": a.truncation}
+        name = f"seed{seed:04d}" + ("" if a.label != "all" else f"-class{label}")
+        export.save_png(a.out / f"{name}.png", export.upscale(img, a.scale), meta)
     if a.grid:
-        export.save_png(a.out / "grid.png", export.grid(images, scale=a.scale),
+        export.save_png(a.out / "grid.png", export.grid(images, nrow=len(classes) if a.label == "all" else None,
+                                                        scale=a.scale),
                         {"model": a.model, "seeds": a.seeds, "class": a.label, "truncation": a.truncation})
-    print(f"wrote {len(a.seeds)} images to {a.out}")
+    print(f"wrote {len(images)} images to {a.out}")
 
 
 def cmd_interpolate(a) -> None:

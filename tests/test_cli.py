@@ -40,6 +40,24 @@ def test_generate_writes_pngs_with_settings(tiny_checkpoints, tmp_path):
     assert (iio.imread(tmp_path / "one" / "seed0042.png") == iio.imread(tmp_path / "seed0042.png")).all()
 
 
+def test_generate_every_class_gives_a_row_per_seed(tiny_checkpoints, tmp_path):
+    model = str(tiny_checkpoints / "tiny-cgan")
+    m = __import__("ganlab").load(model)
+    k, size = m.num_classes, m.image_size
+    assert cli.main(["generate", "--model", model, "--seeds", "3,4", "--class", "all", "--out", str(tmp_path),
+                     "--grid"]) == 0
+    assert len(list(tmp_path.glob("seed*-class*.png"))) == 2 * k
+    assert read_settings(tmp_path / f"seed0004-class{k - 1}.png")["class"] == k - 1
+    grid = iio.imread(tmp_path / "grid.png")
+    assert grid.shape[:2] == (2 * (size + 1) + 1, k * (size + 1) + 1)          # 2 rows of k, 1-px padding
+    # the image of seed 4 in the last class is that of --class k-1 alone
+    assert cli.main(["generate", "--model", model, "--seeds", "4", "--class", str(k - 1), "--out",
+                     str(tmp_path / "one")]) == 0
+    assert (iio.imread(tmp_path / "one" / "seed0004.png") == iio.imread(tmp_path / f"seed0004-class{k - 1}.png")).all()
+    r = run("generate", "--model", str(tiny_checkpoints / "tiny-dcgan"), "--class", "all", "--out", str(tmp_path))
+    assert r.returncode != 0 and "unconditional" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_interpolate_writes_an_animated_gif(tiny_checkpoints, tmp_path):
     out = tmp_path / "walk.gif"
     model = str(tiny_checkpoints / "tiny-stylegan2")
