@@ -14,7 +14,9 @@ session, RSS not growing over the run.
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -53,6 +55,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def dir_usage(path: Path) -> tuple[int, float]:
     files = [p for p in Path(path).rglob("*") if p.is_file()] if Path(path).exists() else []
     return len(files), sum(p.stat().st_size for p in files) / 1e6
@@ -66,7 +74,7 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def start_server(port: int, gradio_tmp: Path):
-    env = {**__import__("os").environ, "GRADIO_TEMP_DIR": str(gradio_tmp), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(gradio_tmp), "GRADIO_ANALYTICS_ENABLED": "False"}
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     app_tmp = None
@@ -143,20 +151,23 @@ def main():
         def session(j: int):
             client = Client(url, verbose=False)
             job = client.submit(api_name="/live_start")
-            frames, first = 0, None
-            for _ in job:
+            frames, first, status = 0, None, ""
+            for out in job:
                 now = time.monotonic()
                 if now >= stop_at:
                     break
                 frames += 1
                 first = first or now
+                status = out[1] if isinstance(out, (list, tuple)) and len(out) > 1 else status
             window = max(1e-9, time.monotonic() - (first or time.monotonic()))
-            fps[j] = (frames, frames / window)
+            found = re.search(r"iteration \*\*([\d,]+)\*\*", str(status))
+            fps[j] = (frames, frames / window, int(found.group(1).replace(",", "")) if found else 0, window)
             client.predict(api_name="/live_pause")
             job.cancel()
 
         threads = [threading.Thread(target=session, args=(j,)) for j in range(a.sessions)]
         threads += [threading.Thread(target=user, args=(i,)) for i in range(a.users)]
+        cpu0 = cpu_seconds(proc.pid), sum(os.times()[:2]), time.monotonic()
         for t in threads:
             t.start()
         while any(t.is_alive() for t in threads):
@@ -165,6 +176,8 @@ def main():
         for t in threads:
             t.join()
         rss1, (files1, mb1), (gfiles1, gmb1) = rss_mb(proc.pid), dir_usage(app_tmp), dir_usage(gradio_tmp)
+        wall = time.monotonic() - cpu0[2]
+        server_cpu, client_cpu = cpu_seconds(proc.pid) - cpu0[0], sum(os.times()[:2]) - cpu0[1]
 
         done = sum(len(v) for v in latencies.values())
         nerr = sum(len(v) for v in errors.values())
@@ -175,11 +188,13 @@ def main():
             print(f"  {kind:12s} n={len(xs):4d}  p50 {pct(xs, .5):.3f} s  p95 {pct(xs, .95):.3f} s"
                   + (f"  errors {len(errors[kind])}: {errors[kind][:2]}" if errors.get(kind) else ""))
         gen_p95 = pct(latencies.get("generate", []) + latencies.get("slider", []), .95)
-        for j, (n, f) in sorted(fps.items()):
-            print(f"  live session {j}: {n} frames, {f:.1f} frames/s")
+        for j, (n, f, its, window) in sorted(fps.items()):
+            print(f"  live session {j}: {n} frames, {f:.1f} frames/s, {its:,} iterations ({its / window:,.0f} it/s)")
         half = stop_at - a.seconds / 2
         rss_half = next((r for t, r in rss_samples if t >= half), rss1)
         rss_all = [r for _, r in rss_samples]
+        print(f"CPU over the run ({os.cpu_count()} cores): the app {server_cpu / wall:.2f} cores, "
+              f"this load generator (gradio_client) {client_cpu / wall:.2f} cores")
         print(f"RSS start {rss0:.0f} MB, half-way {rss_half:.0f} MB, end {rss1:.0f} MB "
               f"(min {min(rss_all):.0f}, max {max(rss_all):.0f}, sampled every 2 s)")
         print(f"app temp dir: start {files0} files {mb0:.2f} MB, end {files1} files {mb1:.2f} MB")
@@ -206,7 +221,7 @@ def main():
             job.cancel()
         checks.append(f"live runs: 6 extra started, {6 - busy} trained, {busy} told the server is busy (cap 4)")
         print("limits: " + "; ".join(checks))
-        target_fps = all(f >= 5 for _, f in fps.values())
+        target_fps = all(f >= 5 for _, f, _, _ in fps.values())
         print(f"targets: errors {'OK' if nerr == 0 else 'MISSED'}; generate p95 {gen_p95:.3f} s "
               f"{'OK' if gen_p95 <= 1 else 'MISSED'}; live ≥ 5 frames/s {'OK' if target_fps else 'MISSED'}; "
               f"RSS growth over the run {rss1 - rss0:+.0f} MB, over its second half {rss1 - rss_half:+.0f} MB")
