@@ -20,7 +20,8 @@ from ..registry import ModelRegistry
 from . import generate, interpolate, models
 from .common import CSS, App, TempFiles, model_choices
 
-CONCURRENCY = 2              # events running at once (this is a 2-core CPU app); GIF exports run one at a time
+CONCURRENCY = 8              # events running at once: short requests (a few ms of model work, ~40 ms of Gradio's)
+                             # interleave instead of queueing behind each other; GIF exports run one at a time
 QUEUE_SIZE = 64              # requests waiting beyond that are refused with "queue full"
 GRADIO_CACHE = (900, 1800)   # Gradio's copies of served files: swept every 15 min, kept 30 min
 TORCH_THREADS = 1            # intra-op threads per request: the queue runs requests in parallel instead
