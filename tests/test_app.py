@@ -227,3 +227,19 @@ def test_app_builds_and_explains_when_no_model_is_trained_yet(tmp_path):
     fn = next(f for f in demo.fns.values() if f.api_name == "page_load").fn
     assert any("No trained model" in str(v) for v in fn(None).values())
     demo.ganlab.files.cleanup()
+
+
+def test_server_settings(app, monkeypatch):
+    """The app runs one torch thread per request and caps glibc's malloc arenas (an explicit env var wins)."""
+    import platform
+    import sys
+
+    import torch
+
+    from ganlab.ui import limit_malloc_arenas
+
+    assert torch.get_num_threads() == 1                                  # build_app set it
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert limit_malloc_arenas() is False
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert limit_malloc_arenas() is (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")
