@@ -1,4 +1,7 @@
+import json
 import os
+import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -41,6 +44,31 @@ def tiny_checkpoints(tmp_path_factory):
         checkpoint.save(tiny_generator(family), root / f"tiny-{family}", dataset="mnist",
                         training={"steps": 0, "note": "random weights for tests"})
     return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def copy_checkpoints(tiny: Path, root: Path) -> Path:
+    """``root`` holding a copy of every tiny checkpoint, for tests that add broken ones beside them."""
+    for d in tiny.iterdir():
+        shutil.copytree(d, root / d.name)
+    return root
+
+
+def checkpoint_variant(root: Path, name: str, source: str = "tiny-dcgan", **config) -> Path:
+    """A copy of ``root/source`` named ``name``, its config.json's model config overridden with ``config``
+    (shapes that no longer match the weights); returns the new folder."""
+    folder = root / name
+    shutil.copytree(root / source, folder)
+    if config:
+        cfg = json.loads((folder / "config.json").read_text())
+        cfg["config"].update(config)
+        (folder / "config.json").write_text(json.dumps(cfg))
+    return folder
 
 
 def has_data() -> bool:

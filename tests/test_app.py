@@ -2,7 +2,6 @@
 api_name, bad inputs included; plus the registry and the temp-file bound it relies on."""
 import json
 import shutil
-import socket
 import threading
 
 import numpy as np
@@ -13,30 +12,21 @@ from ganlab import export
 from ganlab.registry import ModelRegistry
 from ganlab.ui.common import TempFiles
 
+from .conftest import checkpoint_variant, copy_checkpoints, free_port
+
 gradio_client = pytest.importorskip("gradio_client")
 
 API_NAMES = {"generate", "interpolate", "randomize", "reset_sliders", "select_model", "restore",
              "restore_interpolation", "models", "model_info", "page_load", "interpolate_options"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def models_dir(tiny_checkpoints, tmp_path_factory):
     """The tiny checkpoints plus three broken ones: garbage weights, bad JSON, and no weights yet."""
-    root = tmp_path_factory.mktemp("app-models")
-    for d in tiny_checkpoints.iterdir():
-        shutil.copytree(d, root / d.name)
-    shutil.copytree(root / "tiny-dcgan", root / "broken-weights")
-    (root / "broken-weights" / "model.safetensors").write_bytes(b"\x08" + b"\0" * 7 + b"not json")
-    shutil.copytree(root / "tiny-dcgan", root / "broken-shapes")
-    cfg = json.loads((root / "broken-shapes" / "config.json").read_text())
-    cfg["config"]["g_fc"] = 24                                     # weights no longer match the config
-    (root / "broken-shapes" / "config.json").write_text(json.dumps(cfg))
+    root = copy_checkpoints(tiny_checkpoints, tmp_path_factory.mktemp("app-models"))
+    w = checkpoint_variant(root, "broken-weights") / "model.safetensors"
+    w.write_bytes(b"\x08" + b"\0" * 7 + b"not json")
+    checkpoint_variant(root, "broken-shapes", g_fc=24)             # weights no longer match the config
     (root / "broken-json").mkdir()
     (root / "broken-json" / "config.json").write_text("{not json")
     (root / "mid-training").mkdir()

@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 import pytest
 from PIL import Image
 
-from .test_app import free_port
+from .conftest import free_port
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]

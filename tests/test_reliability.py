@@ -6,7 +6,6 @@ import math
 import os
 import pickle
 import re
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_app import free_port
+from .conftest import checkpoint_variant, copy_checkpoints, free_port
 
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -36,21 +35,13 @@ class Evil:
 
 @pytest.fixture(scope="module")
 def rel_models(tiny_checkpoints, tmp_path_factory):
-    root = tmp_path_factory.mktemp("rel-models")
-    for d in tiny_checkpoints.iterdir():
-        shutil.copytree(d, root / d.name)
-    shutil.copytree(root / "tiny-dcgan", root / "broken-truncated")
-    w = root / "broken-truncated" / "model.safetensors"
+    root = copy_checkpoints(tiny_checkpoints, tmp_path_factory.mktemp("rel-models"))
+    w = checkpoint_variant(root, "broken-truncated") / "model.safetensors"
     w.write_bytes(w.read_bytes()[: w.stat().st_size // 2])          # the header survives, the tensors do not
-    shutil.copytree(root / "tiny-dcgan", root / "broken-shapes")
-    cfg = json.loads((root / "broken-shapes" / "config.json").read_text())
-    cfg["config"]["g_channels"] = 12
-    (root / "broken-shapes" / "config.json").write_text(json.dumps(cfg))
-    shutil.copytree(root / "tiny-dcgan", root / "broken-missing")
-    (root / "broken-missing" / "model.safetensors").unlink()
-    shutil.copytree(root / "tiny-dcgan", root / "broken-pickle")
+    checkpoint_variant(root, "broken-shapes", g_channels=12)
+    (checkpoint_variant(root, "broken-missing") / "model.safetensors").unlink()
     MARKER.unlink(missing_ok=True)
-    (root / "broken-pickle" / "model.safetensors").write_bytes(pickle.dumps(Evil()))
+    (checkpoint_variant(root, "broken-pickle") / "model.safetensors").write_bytes(pickle.dumps(Evil()))
     return root
 
 
