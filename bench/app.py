@@ -17,13 +17,11 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from urllib.parse import urljoin
 from pathlib import Path
 
@@ -34,6 +32,7 @@ import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
+from bench.common import free_port, rss_bytes, wait_for  # noqa: E402
 from ganlab import export, latent  # noqa: E402
 from ganlab.ui import build_app, launch_kwargs  # noqa: E402
 from ganlab.ui import generate as gen_tab  # noqa: E402
@@ -47,12 +46,6 @@ with gr.Blocks() as demo:
     gr.Textbox(label="echo")
 demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[1]))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def p50(fn, repeats: int = REPEATS, warmup: int = 2) -> float:
@@ -150,7 +143,7 @@ def start_times(names) -> None:
                 wait_for(f"http://127.0.0.1:{port}/", proc)
                 times[kind].append(time.perf_counter() - t)
                 if kind == "trivial" and run == START_RUNS - 1:
-                    trivial_rss = vm_rss(proc.pid)
+                    trivial_rss = rss_bytes(proc.pid)
                 if kind == "app" and run == START_RUNS - 1:
                     client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
                     t = time.perf_counter()
@@ -159,7 +152,7 @@ def start_times(names) -> None:
                     for name in names:
                         client.predict(model=name, seed=0, n=1, api_name="/generate")
                         client.predict(model=name, seed=0, n=1, pc0=1.0, api_name="/generate")  # directions too
-                    rss = vm_rss(proc.pid)
+                    rss = rss_bytes(proc.pid)
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
@@ -169,27 +162,6 @@ def start_times(names) -> None:
     print(f"5. RSS of the app with every model loaded ({len(names)}): {rss / 2**20:.0f} MiB "
           f"(the trivial torch + Gradio app: {trivial_rss / 2**20:.0f} MiB)")
     shutil.rmtree(trivial.parent, ignore_errors=True)
-
-
-def wait_for(url: str, proc, timeout: float = 300) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(url)
-
-
-def vm_rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def screenshots(out: Path) -> None:

@@ -17,14 +17,11 @@ import argparse
 import os
 import random
 import re
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
@@ -32,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gradio_client import Client  # noqa: E402
+
+from bench.common import cpu_seconds, free_port, rss_bytes, wait_for  # noqa: E402
 
 SERVER = """
 import sys
@@ -42,23 +41,8 @@ demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[1]), quiet=True, *
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return rss_bytes(pid) / 2**20
 
 
 def dir_usage(path: Path) -> tuple[int, float]:
@@ -83,15 +67,12 @@ def start_server(port: int, gradio_tmp: Path):
             app_tmp = Path(line.split(None, 1)[1].strip())
             break
     threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()   # drain the log
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
-            return proc, app_tmp
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("the app did not start within 180 s")
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", proc, timeout=180)
+    except (RuntimeError, TimeoutError):
+        proc.kill()
+        raise SystemExit("the app did not start within 180 s") from None
+    return proc, app_tmp
 
 
 def main():

@@ -211,7 +211,7 @@ def test_temp_files_are_bounded_and_removed():
 
 
 def test_app_builds_and_explains_when_no_model_is_trained_yet(tmp_path):
-    from ganlab.ui import build_app, launch_kwargs
+    from ganlab.ui import build_app
 
     demo = build_app(tmp_path)
     fn = next(f for f in demo.fns.values() if f.api_name == "page_load").fn
