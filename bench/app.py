@@ -258,7 +258,7 @@ def main() -> None:
         print("no trained model in checkpoints/ yet: nothing to measure.")
         return
     port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_kwargs())
     url = f"http://127.0.0.1:{port}/"
     try:
         per_image(demo, names)
