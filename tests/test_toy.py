@@ -1,5 +1,7 @@
 """The live-training engine (ganlab.toy), its toy nets (ganlab.models.toy) and the Live training tab."""
 import dataclasses
+import os
+import signal
 import time
 import zipfile
 
@@ -303,6 +305,54 @@ def test_drawing_to_points_and_training_on_it():
         ToyTrainer(dataclasses.replace(lecture_config(), dataset="points"))
 
 
+# -- runs in worker processes (ganlab.toyrun) ---------------------------------------------------------------
+
+def test_run_trains_in_a_lower_priority_worker_and_a_dead_worker_is_replaced(tmp_path):
+    from ganlab.toyrun import WORKER_ERRORS, WORKER_NICE, RunPool
+
+    pool = RunPool(workers=1)
+    try:
+        run = pool.create(default_config(), seed=0)
+        jpeg, info = run.tick(max_seconds=0.05)
+        assert jpeg[:2] == b"\xff\xd8" and info["iteration"] > 0 and info["gif_frames"] == 1
+        [pid] = pool.pids()
+        assert pid != os.getpid()
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE)
+        assert run.step(3)[1]["iteration"] == info["iteration"] + 3
+        assert run.update(lr_g=0.0005)["iteration"] == info["iteration"] + 3 and run.config().lr_g == 0.0005
+        with pytest.raises(ValueError, match="reset"):        # the worker's ValueError reaches the caller
+            run.update(latent_dim=3)
+        with pytest.raises(ValueError, match="points"):
+            pool.create(dataclasses.replace(lecture_config(), dataset="points"))
+        assert run.save_gif(str(tmp_path / "a.gif")).endswith("a.gif") and (tmp_path / "a.gif").stat().st_size
+        assert zipfile.ZipFile(run.save_checkpoint(str(tmp_path / "a.zip"))).namelist()
+
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while pid in pool.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(WORKER_ERRORS):
+            run.status()
+        again = pool.create(default_config(), seed=0)          # a fresh worker takes the new run
+        assert again.frame()[1]["iteration"] == 0 and pool.pids() and pid not in pool.pids()
+    finally:
+        pool.close()
+    assert pool.pids() == []
+
+
+def test_run_in_process_keeps_a_bounded_gif():
+    from ganlab import toyrun
+
+    run = toyrun.RunPool(workers=0).create(default_config(), seed=0)
+    assert isinstance(run, toyrun.ToyRun)
+    with pytest.raises(ValueError, match="no frames"):
+        run.save_gif("never.gif")
+    for _ in range(toyrun.MAX_GIF_FRAMES + 10):
+        run.frame(record=True)
+    kept = run.status()["gif_frames"]
+    assert toyrun.MAX_GIF_FRAMES // 2 <= kept < toyrun.MAX_GIF_FRAMES
+
+
 # -- the tab, through gradio_client -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -343,8 +393,15 @@ def test_tab_start_frames_pause_reset(live_app, tmp_path):
     assert "paused" in client.predict(api_name="/live_pause")
     job.result(timeout=20)  # the stream ends once paused
     assert job.done()
-    iterations = sessions.runs[client.session_hash].trainer.iteration
+    iterations = sessions.runs[client.session_hash].info["iteration"]
     assert iterations > 0
+    for pid in sessions.pool.pids():        # the worker dies (say, out of memory): the visitor is told, and
+        os.kill(pid, signal.SIGKILL)        # the next Reset starts a new run in a fresh worker
+    deadline = time.monotonic() + 10
+    while sessions.pool.pids() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(AppError, match="worker stopped"):
+        client.predict(api_name="/live_step")
     _, status = client.predict(api_name="/live_reset")
     assert "iteration **0**" in status
     assert client.predict(api_name="/live_export_checkpoint").endswith(".zip")

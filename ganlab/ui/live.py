@@ -1,18 +1,19 @@
 """The "Live training" tab: watch the lectures' 2-D toy GAN learn, in the browser.
 
-Every browser session has its own run (a ganlab.toy.ToyTrainer) in a registry keyed by Gradio's session
-hash. Training only happens inside the Start event, a generator: it trains the session's run for a short time
-budget, renders a frame, yields it, and repeats about 12 times a second until Pause, Reset, a cap, or the page
-closing (Gradio cancels a closed page's events and the unload event drops its run). Streaming from one event
-avoids a request round trip per frame, which on a busy 2-core server costs 0.2 s or more: a gr.Timer at 0.1 s
-could not keep 10 frames/s there. This module only wires; the maths lives in ganlab.toy.
+Every browser session has its own run (a ganlab.toyrun.ToyRun, held in a worker process of a RunPool) in a
+registry keyed by Gradio's session hash. Training only happens inside the Start event, a generator: each
+``tick`` of the run trains for a short time budget and renders a frame, which the event yields, about 12 times
+a second until Pause, Reset, a cap, or the page closing (Gradio cancels a closed page's events and the unload
+event drops its run). Streaming from one event avoids a request round trip per frame, which on a busy 2-core
+server costs 0.2 s or more: a gr.Timer at 0.1 s could not keep 10 frames/s there. The workers keep the
+training off the server's GIL (see ganlab.toyrun). This module only wires; the maths lives in ganlab.toy.
 """
 from __future__ import annotations
 
 import base64
 import dataclasses
 import inspect
-import io
+import os
 import shutil
 import tempfile
 import threading
@@ -22,22 +23,19 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
-from PIL import Image
 
 from ganlab import toy
 from ganlab.models.toy import ACTIVATIONS, ToyConfig
+from ganlab.toyrun import WORKER_ERRORS, RunPool, WorkerGone
 
-FRAME_SECONDS = 0.08        # target time between frames while training (render + train budget)
-MIN_TRAIN_BUDGET = 0.01     # seconds of training per frame, at least, however slow rendering is
-METRICS_SECONDS = 1.0       # the distances (JS, sliced W) are re-measured at most this often
-CURVES_SECONDS = 0.3        # the curve panels are redrawn at most this often (the plane every frame)
 MAX_RUNNING = 4             # runs that may train at once on this server
+WORKERS = min(MAX_RUNNING, os.cpu_count() or 1)   # worker processes the runs are spread over
 MAX_RUN_SECONDS = 300.0     # a run pauses itself after this much training since its last Start
 MAX_RUN_ITERATIONS = 1_000_000  # ... or this many iterations since its last Start
 STALE_SECONDS = 20.0        # a "running" run that has not produced a frame for this long no longer counts
 IDLE_DROP_SECONDS = 3600.0  # runs untouched for this long are dropped (pages that never unloaded)
-MAX_GIF_FRAMES = 200        # frames kept for the GIF; when full, every other one is dropped
-JPEG_QUALITY = 85
+WORKER_GONE = ("The training worker stopped (the server may be short of memory), and this run with it: "
+               "press Reset or Start for a new run.")
 PRESETS = {"recommended (fast)": toy.default_config, "lecture (parabola)": toy.lecture_config}
 
 INTRO = """\
@@ -75,28 +73,39 @@ STR_CONTROLS = ("dataset", "loss", "noise", "g_activation", "d_activation", "opt
 @dataclass
 class LiveRun:
     """One session's run and what the tab keeps about it."""
-    trainer: toy.ToyTrainer
+    remote: object                      # a ganlab.toyrun.ToyRun, or a proxy to one in a worker process
+    config: toy.ToyTrainConfig          # the run's settings, as last applied
+    info: dict = field(default_factory=dict)   # the run's status (ToyRun.status) at its last frame
     running: bool = False
-    started_at_seconds: float = 0.0     # trainer.train_seconds at the last Start
-    started_at_iteration: int = 0       # trainer.iteration at the last Start
+    gone: bool = False                  # its worker process died: the run is lost
+    started_at_seconds: float = 0.0     # info["train_seconds"] at the last Start
+    started_at_iteration: int = 0       # info["iteration"] at the last Start
     last_tick: float = field(default_factory=time.monotonic)   # when the run last produced a frame
-    last_metrics: float = 0.0
     stream: int = 0                     # id of the Start event currently streaming this run
-    curves: object = None               # the last curve panels (PIL image) and when they were drawn
-    last_curves: float = 0.0
     last_seen: float = field(default_factory=time.monotonic)
-    gif_frames: list = field(default_factory=list)  # JPEG bytes
-    gif_every: int = 1                  # keep every gif_every-th frame
-    frames_rendered: int = 0
     message: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def call(self, method: str, *args, **kwargs):
+        """The run's ``method`` (in its worker); a dead worker marks the run gone and raises gr.Error."""
+        try:
+            return getattr(self.remote, method)(*args, **kwargs)
+        except WORKER_ERRORS:
+            self.running, self.gone = False, True
+            raise gr.Error(WORKER_GONE) from None
+
+    def show(self, method: str, *args, **kwargs) -> str:
+        """Call a method returning (JPEG, status), keep the status, return the frame as HTML."""
+        jpeg, self.info = self.call(method, *args, **kwargs)
+        return _frame_html(jpeg)
+
 
 class LiveSessions:
-    """Runs keyed by session hash, with a cap on how many train at once."""
+    """Runs keyed by session hash, with a cap on how many train at once; the runs live in ``pool``."""
 
-    def __init__(self, max_running: int = MAX_RUNNING):
+    def __init__(self, max_running: int = MAX_RUNNING, workers: int = WORKERS):
         self.max_running = max_running
+        self.pool = RunPool(workers)
         self.runs: dict[str, LiveRun] = {}
         self.points: dict[str, np.ndarray] = {}  # each session's own data, once drawn or uploaded
         self.lock = threading.Lock()
@@ -129,8 +138,8 @@ class LiveSessions:
             if not run.running and self.running_count(exclude=key) >= self.max_running:
                 return False
             if not run.running:
-                run.started_at_seconds = run.trainer.train_seconds
-                run.started_at_iteration = run.trainer.iteration
+                run.started_at_seconds = run.info.get("train_seconds", 0.0)
+                run.started_at_iteration = run.info.get("iteration", 0)
             run.running, run.last_tick = True, time.monotonic()
             return True
 
@@ -218,50 +227,27 @@ def _frame_html(jpeg: bytes) -> str:
             'style="width:100%;max-width:760px;height:auto;display:block;margin:auto"/>')
 
 
-def _render(run: LiveRun, record: bool) -> str:
-    """Render the run's frame as JPEG-in-HTML (no files: ten frames a second must not fill Gradio's cache).
-    The plane is drawn every frame; the distances and the curve panels are refreshed less often."""
-    now = time.monotonic()
-    refresh = now - run.last_metrics >= METRICS_SECONDS
-    if refresh:
-        run.last_metrics = now
-    if run.curves is None or now - run.last_curves >= CURVES_SECONDS or refresh:
-        if refresh:
-            run.trainer.metrics()
-        run.curves, run.last_curves = toy.render_curve_panels(run.trainer), now
-    frame = toy.render_frame(run.trainer, refresh_metrics=False, curves=run.curves)
-    buffer = io.BytesIO()
-    Image.fromarray(frame).save(buffer, "JPEG", quality=JPEG_QUALITY)
-    jpeg = buffer.getvalue()
-    run.frames_rendered += 1
-    if record and run.frames_rendered % run.gif_every == 0:
-        run.gif_frames.append(jpeg)
-        if len(run.gif_frames) >= MAX_GIF_FRAMES:
-            run.gif_frames = run.gif_frames[::2]
-            run.gif_every *= 2
-    return _frame_html(jpeg)
-
-
 def _status(run: LiveRun | None) -> str:
     if run is None:
         return "No run yet: press **Start** or **Reset**."
-    t = run.trainer
-    log = t.metric_log
-    js, sw = (log.last("js"), log.last("sw")) if log.n else (float("nan"), float("nan"))
+    if run.gone:
+        return WORKER_GONE
+    i = run.info
     state = "training" if run.running else "paused"
-    text = (f"**{state}** · iteration **{t.iteration:,}** · **{t.last_its_per_second:,.0f} it/s** · "
-            f"grid JS {js:.3f} bits · sliced W {sw:.3f}")
-    if t.naive_G is not None and log.n:
-        text += f" · naive G JS {log.last('naive_js'):.3f} bits"
+    text = (f"**{state}** · iteration **{i['iteration']:,}** · **{i['its_per_second']:,.0f} it/s** · "
+            f"grid JS {i['js']:.3f} bits · sliced W {i['sw']:.3f}")
+    if i["naive_js"] is not None:
+        text += f" · naive G JS {i['naive_js']:.3f} bits"
     return text + (f"  \n{run.message}" if run.message else "")
 
 
-def build_live_tab(max_running: int = MAX_RUNNING) -> LiveSessions:
-    """Create the tab's components in the current Blocks/Tab context and wire its events.
+def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -> LiveSessions:
+    """Create the tab's components in the current Blocks/Tab context and wire its events. The runs train in
+    ``workers`` processes (default: one per core, up to max_running; 0 trains in this process).
 
     Returns the session registry (tests and benchmarks can inspect it).
     """
-    sessions = LiveSessions(max_running)
+    sessions = LiveSessions(max_running, min(max_running, WORKERS) if workers is None else workers)
     defaults = _controls_from_config(toy.default_config(), 0)
     c: dict[str, gr.components.Component] = {}
 
@@ -341,15 +327,19 @@ def build_live_tab(max_running: int = MAX_RUNNING) -> LiveSessions:
             points = sessions.points.get(key) if cfg.dataset == "points" else None
             if cfg.dataset == "points" and points is None:
                 raise ValueError('dataset "points" needs your data: draw on the canvas or upload a CSV first.')
-            trainer = toy.ToyTrainer(cfg, seed=seed, points=points)
+            remote = sessions.pool.create(cfg, seed=seed, points=points)
         except ValueError as e:
             raise gr.Error(str(e)) from None
-        run = LiveRun(trainer)
+        except (WorkerGone, *WORKER_ERRORS):
+            raise gr.Error(WORKER_GONE) from None
+        run = LiveRun(remote, cfg)
+        run.info = run.call("status")
         sessions.put(key, run)
         return run
 
     def ensure_run(values: dict, key: str) -> LiveRun:
-        return sessions.get(key) or new_run(values, key)
+        run = sessions.get(key)
+        return run if run is not None and not run.gone else new_run(values, key)
 
     def on_reset(values: dict, request: gr.Request):
         key = _key(request)
@@ -357,7 +347,7 @@ def build_live_tab(max_running: int = MAX_RUNNING) -> LiveSessions:
         if old is not None:
             old.running = False
         run = new_run(named(values), key)
-        return _render(run, record=True), _status(run)
+        return run.show("frame", record=True), _status(run)
 
     def on_start(values: dict, request: gr.Request):
         """Train and stream frames until paused, reset, capped or disconnected."""
@@ -372,28 +362,22 @@ def build_live_tab(max_running: int = MAX_RUNNING) -> LiveSessions:
         run.message = ""
         run.stream += 1  # a second Start (e.g. after a dropped connection) takes over from the first stream
         stream = run.stream
-        render_seconds = 0.03
         while run.running and run.stream == stream and sessions.runs.get(key) is run:
             with run.lock:
-                t = run.trainer
-                left_seconds = MAX_RUN_SECONDS - (t.train_seconds - run.started_at_seconds)
-                left_steps = MAX_RUN_ITERATIONS - (t.iteration - run.started_at_iteration)
+                left_seconds = MAX_RUN_SECONDS - (run.info["train_seconds"] - run.started_at_seconds)
+                left_steps = MAX_RUN_ITERATIONS - (run.info["iteration"] - run.started_at_iteration)
                 if left_seconds <= 0 or left_steps <= 0:
                     run.running = False
                     run.message = ("Paused: a run trains at most 5 minutes or 1,000,000 iterations per "
                                    "Start. Press Start to continue.")
                     break
-                budget = min(max(FRAME_SECONDS - render_seconds, MIN_TRAIN_BUDGET), left_seconds)
-                t.train_for(budget, max_steps=left_steps)
-                started = time.monotonic()
-                html = _render(run, record=True)
-                render_seconds = time.monotonic() - started
+                html = run.show("tick", max_seconds=left_seconds, max_steps=left_steps)
             run.last_tick = time.monotonic()
             yield html, _status(run)
         if sessions.runs.get(key) is not run or run.stream != stream:
             return  # reset, or another Start took over: its frames must not be overwritten by this one's
         with run.lock:
-            html = _render(run, record=False)
+            html = run.show("frame")
         yield html, _status(run)
 
     def on_pause(request: gr.Request):
@@ -405,29 +389,29 @@ def build_live_tab(max_running: int = MAX_RUNNING) -> LiveSessions:
     def on_step(values: dict, request: gr.Request):
         run = ensure_run(named(values), _key(request))
         with run.lock:
-            run.trainer.step(1)
-            html = _render(run, record=True)
+            html = run.show("step", 1)
         return html, _status(run)
 
     def on_frame(request: gr.Request):
         """The current frame, without training (for API clients that poll)."""
         run = sessions.get(_key(request))
-        if run is None:
-            return gr.skip(), _status(None)
+        if run is None or run.gone:
+            return gr.skip(), _status(run)
         with run.lock:
-            html = _render(run, record=False)
+            html = run.show("frame")
         return html, _status(run)
 
     def on_live_change(values: dict, request: gr.Request):
         run = sessions.get(_key(request))
-        if run is None:
-            return _status(None)
+        if run is None or run.gone:
+            return _status(run)
         try:
             cfg, _ = _config_from_controls(named(values))
-            changes = {k: getattr(cfg, k) for k in LIVE_CONTROLS
-                       if getattr(cfg, k) != getattr(run.trainer.config, k)}
-            with run.lock:
-                run.trainer.update(**changes)
+            changes = {k: getattr(cfg, k) for k in LIVE_CONTROLS if getattr(cfg, k) != getattr(run.config, k)}
+            if changes:
+                with run.lock:
+                    run.info = run.call("update", **changes)
+                    run.config = run.call("config")
         except ValueError as e:
             raise gr.Error(str(e)) from None
         return _status(run)
@@ -449,7 +433,7 @@ def build_live_tab(max_running: int = MAX_RUNNING) -> LiveSessions:
             old.running = False
         run = new_run(values, key)
         run.message = f"Training on your {len(points):,} points."
-        return _render(run, record=True), _status(run), gr.update(value="points")
+        return run.show("frame", record=True), _status(run), gr.update(value="points")
 
     def on_drawing(values: dict, request: gr.Request):
         drawing = values.get("drawing")
@@ -465,19 +449,17 @@ def build_live_tab(max_running: int = MAX_RUNNING) -> LiveSessions:
     def on_export_gif(request: gr.Request):
         key = _key(request)
         run = sessions.get(key)
-        if run is None or not run.gif_frames:
+        if run is None or run.gone or not run.info.get("gif_frames"):
             raise gr.Error("Nothing to export yet: start training first.")
-        frames = [np.asarray(Image.open(io.BytesIO(b)).convert("RGB")) for b in list(run.gif_frames)]
-        return str(toy.save_gif(frames, sessions.session_dir(key) / f"ganlab-live-{run.trainer.iteration}.gif"))
+        return run.call("save_gif", str(sessions.session_dir(key) / f"ganlab-live-{run.info['iteration']}.gif"))
 
     def on_export_checkpoint(request: gr.Request):
         key = _key(request)
         run = sessions.get(key)
-        if run is None:
+        if run is None or run.gone:
             raise gr.Error("Nothing to export yet: start training first.")
         with run.lock:
-            path = run.trainer.save_checkpoint(sessions.session_dir(key) / f"toy2d-{run.trainer.iteration}.zip")
-        return str(path)
+            return run.call("save_checkpoint", str(sessions.session_dir(key) / f"toy2d-{run.info['iteration']}.zip"))
 
     def on_unload(request: gr.Request):
         sessions.drop(_key(request))

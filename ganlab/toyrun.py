@@ -1,0 +1,224 @@
+"""Live toy-GAN runs, trained and drawn in worker processes: what the Live training tab streams.
+
+A :class:`ToyRun` is one run (a :class:`ganlab.toy.ToyTrainer`) plus what streaming it needs: the frame
+cadence (the plane every frame, the curve panels and the distances less often), JPEG frames and the frames kept
+for the GIF. ``tick`` trains for a slice of a frame's time, renders and returns the frame in one call.
+
+A :class:`RunPool` hosts the runs in a few worker processes (``multiprocessing`` managers: each run is a
+proxy whose method calls go to its worker). Training is a tight numpy loop; in the web server's own process it
+held the GIL that every visitor's request needs, and two live runs doubled the p95 latency of everyone's
+image requests (bench/load.py). In workers, the runs compute in parallel with the server, at a slightly lower
+CPU priority (``nice`` 2), so a busy server answers its requests first and the runs train on what is left.
+Measured on 2 cores with 8 visitors and 2 runs: nice 0 / 2 / 5 / 10 gave image p95 0.93 / 0.78 / 0.79 /
+0.89 s and 7.1 / 7.0 / 5.0 / 3.0 frames/s per run; in the server's process it was 1.0 s and 6.6 frames/s.
+
+Only ganlab's own processes exchange pickles here (over an authenticated local socket): the points a visitor
+draws or uploads are parsed into a numpy array by the server before they reach a worker.
+"""
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import threading
+import time
+import weakref
+from multiprocessing.managers import BaseManager
+
+import numpy as np
+from PIL import Image
+
+from . import toy
+
+FRAME_SECONDS = 0.08        # target time between frames while training (render + train budget)
+MIN_TRAIN_BUDGET = 0.01     # seconds of training per frame, at least, however slow rendering is
+METRICS_SECONDS = 1.0       # the distances (JS, sliced W) are re-measured at most this often
+CURVES_SECONDS = 0.3        # the curve panels are redrawn at most this often (the plane every frame)
+MAX_GIF_FRAMES = 200        # frames kept for the GIF; when full, every other one is dropped
+JPEG_QUALITY = 85
+WORKER_NICE = 2             # how much lower the workers' CPU priority is than the server's (Unix nice): see below
+
+
+class ToyRun:
+    """One live run: its trainer, frame cadence and GIF frames. Methods are safe to call from several threads
+    (one lock), return plain data, and are the whole interface a worker process exposes."""
+
+    def __init__(self, config: toy.ToyTrainConfig | None = None, seed: int = 0, points: np.ndarray | None = None):
+        self._lock = threading.Lock()
+        self.trainer = None
+        if config is not None:
+            self.new(config, seed, points)
+
+    def new(self, config: toy.ToyTrainConfig, seed: int = 0, points: np.ndarray | None = None) -> dict:
+        """Start afresh with this config (ValueError if it is not valid; a worker passes that on, whereas an
+        error in a remote constructor would arrive as a bare RemoteError). Returns the status."""
+        trainer = toy.ToyTrainer(config, seed=seed, points=points)
+        with self._lock:
+            self.trainer = trainer
+            self._curves, self._last_curves, self._last_metrics = None, 0.0, 0.0
+            self._render_seconds = 0.03
+            self._gif: list[bytes] = []      # JPEG bytes
+            self._gif_every, self._frames = 1, 0
+            return self._status()
+
+    # -- streaming ------------------------------------------------------------------------------------------
+    def tick(self, max_seconds: float = float("inf"), max_steps: int | None = None,
+             frame_seconds: float = FRAME_SECONDS) -> tuple[bytes, dict]:
+        """Train for what is left of ``frame_seconds`` after rendering (at least MIN_TRAIN_BUDGET, at most
+        ``max_seconds`` and ``max_steps``), then render: (JPEG bytes, status)."""
+        with self._lock:
+            budget = min(max(frame_seconds - self._render_seconds, MIN_TRAIN_BUDGET), max_seconds)
+            if budget > 0 and (max_steps is None or max_steps > 0):
+                self.trainer.train_for(budget, max_steps=max_steps)
+            started = time.monotonic()
+            jpeg = self._render(record=True)
+            self._render_seconds = time.monotonic() - started
+            return jpeg, self._status()
+
+    def step(self, n: int = 1) -> tuple[bytes, dict]:
+        """Train exactly n iterations and render: (JPEG bytes, status)."""
+        with self._lock:
+            self.trainer.step(n)
+            return self._render(record=True), self._status()
+
+    def frame(self, record: bool = False) -> tuple[bytes, dict]:
+        """Render without training: (JPEG bytes, status)."""
+        with self._lock:
+            return self._render(record=record), self._status()
+
+    def status(self) -> dict:
+        with self._lock:
+            return self._status()
+
+    # -- settings and export --------------------------------------------------------------------------------
+    def config(self) -> toy.ToyTrainConfig:
+        return self.trainer.config
+
+    def update(self, **changes) -> dict:
+        """Change live settings (ganlab.toy.LIVE_FIELDS) without a reset; ValueError otherwise. Returns status."""
+        with self._lock:
+            self.trainer.update(**changes)
+            return self._status()
+
+    def save_gif(self, path: str) -> str:
+        """Write the recorded frames as a GIF at ``path``; ValueError if none were recorded."""
+        with self._lock:
+            frames = list(self._gif)
+        images = [np.asarray(Image.open(io.BytesIO(b)).convert("RGB")) for b in frames]
+        return str(toy.save_gif(images, path))
+
+    def save_checkpoint(self, path: str) -> str:
+        """Write the run's zip (config.json + model.safetensors) at ``path``."""
+        with self._lock:
+            return str(self.trainer.save_checkpoint(path))
+
+    # -- internals ------------------------------------------------------------------------------------------
+    def _render(self, record: bool) -> bytes:
+        """The frame as JPEG: the plane every time; the distances and the curve panels less often."""
+        now = time.monotonic()
+        refresh = now - self._last_metrics >= METRICS_SECONDS
+        if refresh:
+            self._last_metrics = now
+            self.trainer.metrics()
+        if self._curves is None or refresh or now - self._last_curves >= CURVES_SECONDS:
+            self._curves, self._last_curves = toy.render_curve_panels(self.trainer), now
+        frame = toy.render_frame(self.trainer, refresh_metrics=False, curves=self._curves)
+        buffer = io.BytesIO()
+        Image.fromarray(frame).save(buffer, "JPEG", quality=JPEG_QUALITY)
+        jpeg = buffer.getvalue()
+        self._frames += 1
+        if record and self._frames % self._gif_every == 0:
+            self._gif.append(jpeg)
+            if len(self._gif) >= MAX_GIF_FRAMES:
+                self._gif, self._gif_every = self._gif[::2], self._gif_every * 2
+        return jpeg
+
+    def _status(self) -> dict:
+        t, log = self.trainer, self.trainer.metric_log
+        last = (lambda k: log.last(k)) if log.n else (lambda k: float("nan"))
+        return {"iteration": t.iteration, "its_per_second": t.last_its_per_second, "train_seconds": t.train_seconds,
+                "js": last("js"), "sw": last("sw"), "naive_js": last("naive_js") if t.naive_G is not None else None,
+                "gif_frames": len(self._gif)}
+
+
+class _Manager(BaseManager):
+    """A worker process serving ToyRun objects."""
+
+
+_Manager.register("ToyRun", ToyRun)
+
+
+def _context():
+    """forkserver where there is one (a clean, single-threaded parent to fork from: the web server has many
+    threads), else spawn (Windows)."""
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload([__name__])   # not __main__: the app's own module need not load in workers
+    return ctx
+
+
+def _worker_init(nice: int, parent: int) -> None:
+    """Lower the worker's priority, and exit if the process that started the pool goes away (even SIGKILLed)."""
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
+
+    def watch():
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, daemon=True, name="ganlab-parent-watch").start()
+
+
+class WorkerGone(RuntimeError):
+    """The worker process holding a run has exited (killed, or out of memory)."""
+
+
+WORKER_ERRORS = (EOFError, ConnectionError, BrokenPipeError, FileNotFoundError)
+
+
+class RunPool:
+    """Creates ToyRuns in ``workers`` worker processes (started on first use, restarted if one dies); each new
+    run goes to the worker holding the fewest runs. ``workers=0`` keeps runs in this process."""
+
+    def __init__(self, workers: int = 2, nice: int = WORKER_NICE):
+        self.workers, self.nice = workers, nice
+        self._managers: list[_Manager | None] = [None] * workers
+        self._runs = [weakref.WeakSet() for _ in range(workers)]
+        self._lock = threading.Lock()
+
+    def create(self, config: toy.ToyTrainConfig, seed: int = 0, points: np.ndarray | None = None):
+        """A new run (a ToyRun, or a proxy to one in a worker). ValueError for a bad config, as ToyRun raises."""
+        if not self.workers:
+            return ToyRun(config, seed, points)
+        with self._lock:
+            i = min(range(self.workers), key=lambda k: len(self._runs[k]))
+            manager = self._managers[i]
+            if manager is None or not manager._process.is_alive():
+                manager = self._managers[i] = _Manager(ctx=_context())
+                manager.start(_worker_init, (self.nice, os.getpid()))
+        try:
+            run = manager.ToyRun()
+        except WORKER_ERRORS as e:
+            raise WorkerGone("the training worker process stopped; press Reset to start a new run.") from e
+        run.new(config, seed, points)
+        self._runs[i].add(run)
+        return run
+
+    def pids(self) -> list[int]:
+        """Process ids of the running workers (for monitoring: the load benchmark adds their memory)."""
+        return [m._process.pid for m in self._managers if m is not None and m._process.is_alive()]
+
+    def close(self) -> None:
+        """Stop the workers (they also stop when this process exits)."""
+        with self._lock:
+            for m in self._managers:
+                if m is not None:
+                    m.shutdown()
+            self._managers = [None] * self.workers
