@@ -1,19 +1,24 @@
 """Load benchmark of the Gradio app: concurrent gradio_client users and live-training streams. Loopback only.
 
-    python bench/load.py [--seconds 60] [--users 8] [--sessions 2]
+    python bench/load.py [--seconds 60] [--warmup 15] [--users 8] [--sessions 2]
 
-Starts `app.py`'s app in a child process on a free 127.0.0.1 port (bundled checkpoints), warms every model up,
-then for ``--seconds`` runs ``--users`` concurrent clients, each looping over a random mix of generate (a grid
-of a few seeds), slider drags (generate with z / PC slider values) and a short interpolation GIF, plus
-``--sessions`` clients streaming /live_start. Prints requests done, errors, p50/p95 latency per endpoint,
-frames/s per training session, the server's RSS and its temp dirs (app outputs and Gradio's cache) at start
-and end. Then checks that the limits hold under load: grid ≤ 64, frames ≤ 240, and that live runs beyond the
-cap get the friendly busy message. Targets on a 2-core machine: 0 errors, generate p95 ≤ 1 s, ≥ 5 frames/s per
-session, RSS not growing over the run.
+Starts `app.py`'s app in a child process on a free 127.0.0.1 port (bundled checkpoints) and warms every model
+up. Then ``--users`` visitors, each its own process with its own gradio_client Client (as visitors are separate
+browsers: in one process, eight clients' threads competed for one GIL and their own waiting counted as the
+server's latency), loop over a random mix of generate (a grid of a few seeds), slider drags (generate with
+z / PC slider values) and a short interpolation GIF, while ``--sessions`` clients stream /live_start. Like a
+page, a visitor gets the result as a URL and then fetches the image or GIF; the latency is that of both.
+The first ``--warmup`` seconds of this load are not counted (thread pools, allocator arenas and caches
+fill up); the next ``--seconds`` are. Prints requests done, errors, p50/p95 latency per endpoint, frames/s per
+training session, CPU use, the server's RSS (and its training workers' memory) at the start, half-way and end
+of the measured window, and its temp dirs (app outputs and Gradio's cache). Then checks that the limits hold
+under load: grid ≤ 64, frames ≤ 240, and that live runs beyond the cap get the friendly busy message.
+Targets on a 2-core machine: 0 errors, generate p95 ≤ 1 s, ≥ 5 frames/s per session, RSS not growing.
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
 import random
 import re
@@ -28,9 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import httpx  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
-from bench.common import cpu_seconds, free_port, rss_bytes, wait_for  # noqa: E402
+from bench.common import children, cpu_seconds, free_port, pss_bytes, rss_bytes, wait_for  # noqa: E402
 
 SERVER = """
 import sys
@@ -57,6 +63,35 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
+def visitor(i: int, url: str, models: list[str], clock, ready, results) -> None:
+    """One visitor (a process): loops over random requests from ``clock[0]`` (the start, warm-up included)
+    until ``clock[1]``; puts (kind, started, latency or None, error) rows and its CPU seconds on ``results``."""
+    rng = random.Random(i)
+    client = Client(url, verbose=False, download_files=False)
+    http = httpx.Client(timeout=60)
+    ready.wait()
+    rows = []
+    while time.monotonic() < clock[1]:
+        r, m = rng.random(), rng.choice(models)
+        if r < 0.45:
+            kind, kw = "generate", dict(model=m, seed=rng.randrange(10**6), n=rng.choice([1, 4, 6]))
+        elif r < 0.9:
+            kind, kw = "slider", dict(model=m, seed=i, n=4, **{rng.choice(["z0", "z3", "pc0", "pc2"]):
+                                                                round(rng.uniform(-3, 3), 2)})
+        else:
+            kind, kw = "interpolate", dict(model=m, seed=i, keyframes=f"{i}, {i + 1}", frames=24)
+        t = time.monotonic()
+        try:
+            out = client.predict(**kw, api_name="/interpolate" if kind == "interpolate" else "/generate")
+            file = out[0]["url"] if isinstance(out[0], dict) else out[0]
+            if not http.get(file).raise_for_status().content:      # the page shows the image: fetch it
+                raise ValueError("empty file")
+            rows.append((kind, t, time.monotonic() - t, None))
+        except Exception as e:  # noqa: BLE001 — every failure counts as an error
+            rows.append((kind, t, None, f"{type(e).__name__}: {str(e)[:100]}"))
+    results.put((rows, sum(os.times()[:2])))
+
+
 def start_server(port: int, gradio_tmp: Path):
     env = {**os.environ, "GRADIO_TEMP_DIR": str(gradio_tmp), "GRADIO_ANALYTICS_ENABLED": "False"}
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -77,7 +112,8 @@ def start_server(port: int, gradio_tmp: Path):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--seconds", type=float, default=60.0, help="measured window")
+    p.add_argument("--warmup", type=float, default=15.0, help="seconds of the same load before it, not counted")
     p.add_argument("--users", type=int, default=8)
     p.add_argument("--sessions", type=int, default=2)
     a = p.parse_args()
@@ -97,72 +133,83 @@ def main():
             warm.predict(model=m, seed=0, n=6, api_name="/generate")
             warm.predict(model=m, seed=0, n=4, z0=1.0, pc0=1.0, api_name="/generate")
             warm.predict(model=m, seed=0, keyframes="0, 1", frames=24, api_name="/interpolate")
-        rss0, (files0, mb0), (gfiles0, gmb0) = rss_mb(proc.pid), dir_usage(app_tmp), dir_usage(gradio_tmp)
-        print(f"warm: {len(models)} models loaded; RSS {rss0:.0f} MB; app temp dir {files0} files "
-              f"{mb0:.2f} MB; Gradio cache {gfiles0} files {gmb0:.2f} MB")
+        print(f"warm: {len(models)} models loaded; RSS {rss_mb(proc.pid):.0f} MB")
 
-        latencies, errors, lock = defaultdict(list), defaultdict(list), threading.Lock()
-        stop_at = time.monotonic() + a.seconds
-        rss_samples = []
-
-        def user(i: int):
-            rng = random.Random(i)
-            client = Client(url, verbose=False)
-            while time.monotonic() < stop_at:
-                r = rng.random()
-                m = rng.choice(models)
-                if r < 0.45:
-                    kind, kw = "generate", dict(model=m, seed=rng.randrange(10**6), n=rng.choice([1, 4, 6]))
-                elif r < 0.9:
-                    kind, kw = "slider", dict(model=m, seed=i, n=4, **{rng.choice(["z0", "z3", "pc0", "pc2"]):
-                                                                        round(rng.uniform(-3, 3), 2)})
-                else:
-                    kind, kw = "interpolate", dict(model=m, seed=i, keyframes=f"{i}, {i + 1}", frames=24)
-                t = time.monotonic()
-                try:
-                    client.predict(**kw, api_name="/interpolate" if kind == "interpolate" else "/generate")
-                    with lock:
-                        latencies[kind].append(time.monotonic() - t)
-                except Exception as e:  # noqa: BLE001 — every failure counts as an error
-                    with lock:
-                        errors[kind].append(f"{type(e).__name__}: {str(e)[:100]}")
+        ctx = mp.get_context("spawn")
+        clock, ready, results = ctx.Array("d", 2), ctx.Event(), ctx.Queue()
+        users = [ctx.Process(target=visitor, args=(i, url, models, clock, ready, results)) for i in range(a.users)]
+        for u in users:
+            u.start()
+        time.sleep(0.5)
+        begin = time.monotonic() + 1.0         # the visitors' processes have started and imported by then
+        while not all(u.pid for u in users):
+            time.sleep(0.1)
+        measure_from = begin + a.warmup
+        stop_at = clock[1] = measure_from + a.seconds
+        clock[0] = begin
+        ready.set()
 
         fps = {}
 
         def session(j: int):
             client = Client(url, verbose=False)
             job = client.submit(api_name="/live_start")
-            frames, first, status = 0, None, ""
+            frames, first, its = 0, None, []
             for out in job:
                 now = time.monotonic()
                 if now >= stop_at:
                     break
+                if now < measure_from:
+                    continue
                 frames += 1
                 first = first or now
-                status = out[1] if isinstance(out, (list, tuple)) and len(out) > 1 else status
+                found = re.search(r"iteration \*\*([\d,]+)\*\*", str(out[1]))
+                its += [int(found.group(1).replace(",", ""))] if found else []
             window = max(1e-9, time.monotonic() - (first or time.monotonic()))
-            found = re.search(r"iteration \*\*([\d,]+)\*\*", str(status))
-            fps[j] = (frames, frames / window, int(found.group(1).replace(",", "")) if found else 0, window)
+            fps[j] = (frames, frames / window, its[-1] - its[0] if its else 0, window)
             client.predict(api_name="/live_pause")
             job.cancel()
 
         threads = [threading.Thread(target=session, args=(j,)) for j in range(a.sessions)]
-        threads += [threading.Thread(target=user, args=(i,)) for i in range(a.users)]
-        cpu0 = cpu_seconds(proc.pid), sum(os.times()[:2]), time.monotonic()
         for t in threads:
             t.start()
-        while any(t.is_alive() for t in threads):
-            rss_samples.append((time.monotonic(), rss_mb(proc.pid)))
-            time.sleep(2)
+        while time.monotonic() < measure_from:
+            time.sleep(0.05)
+
+        def snapshot():
+            workers = [w for w in children(proc.pid) if w != proc.pid]
+            return {"rss": rss_mb(proc.pid), "workers": sum(pss_bytes(w) for w in workers) / 2**20,
+                    "cpu": cpu_seconds(proc.pid), "wcpu": sum(cpu_seconds(w) for w in workers if os.path.exists(
+                        f"/proc/{w}")), "t": time.monotonic(), "gen": sum(os.times()[:2])}
+
+        s0, (files0, mb0), (gfiles0, gmb0) = snapshot(), dir_usage(app_tmp), dir_usage(gradio_tmp)
+        samples = [s0]
+        while time.monotonic() < stop_at:
+            time.sleep(min(2.0, max(0.0, stop_at - time.monotonic())))
+            samples.append(snapshot())
+        s1 = samples[-1]
+        files1, mb1 = dir_usage(app_tmp)
+        gfiles1, gmb1 = dir_usage(gradio_tmp)
+        rows, user_cpu = [], 0.0
+        for _ in users:
+            got, cpu = results.get(timeout=120)
+            rows += got
+            user_cpu += cpu
+        for u in users:
+            u.join(30)
         for t in threads:
             t.join()
-        rss1, (files1, mb1), (gfiles1, gmb1) = rss_mb(proc.pid), dir_usage(app_tmp), dir_usage(gradio_tmp)
-        wall = time.monotonic() - cpu0[2]
-        server_cpu, client_cpu = cpu_seconds(proc.pid) - cpu0[0], sum(os.times()[:2]) - cpu0[1]
 
+        latencies, errors = defaultdict(list), defaultdict(list)
+        for kind, started, latency, error in rows:
+            if started < measure_from:
+                continue                                  # warm-up
+            (latencies[kind].append(latency) if error is None else errors[kind].append(error))
+        wall = s1["t"] - s0["t"]
         done = sum(len(v) for v in latencies.values())
         nerr = sum(len(v) for v in errors.values())
-        print(f"\nload: {a.users} users + {a.sessions} live sessions for {a.seconds:.0f} s")
+        print(f"\nload: {a.users} users (one process each) + {a.sessions} live sessions for {a.seconds:.0f} s, "
+              f"after {a.warmup:.0f} s of the same load as warm-up")
         print(f"requests done {done}, errors {nerr}")
         for kind in ("generate", "slider", "interpolate"):
             xs = latencies.get(kind, [])
@@ -171,13 +218,15 @@ def main():
         gen_p95 = pct(latencies.get("generate", []) + latencies.get("slider", []), .95)
         for j, (n, f, its, window) in sorted(fps.items()):
             print(f"  live session {j}: {n} frames, {f:.1f} frames/s, {its:,} iterations ({its / window:,.0f} it/s)")
-        half = stop_at - a.seconds / 2
-        rss_half = next((r for t, r in rss_samples if t >= half), rss1)
-        rss_all = [r for _, r in rss_samples]
-        print(f"CPU over the run ({os.cpu_count()} cores): the app {server_cpu / wall:.2f} cores, "
-              f"this load generator (gradio_client) {client_cpu / wall:.2f} cores")
-        print(f"RSS start {rss0:.0f} MB, half-way {rss_half:.0f} MB, end {rss1:.0f} MB "
-              f"(min {min(rss_all):.0f}, max {max(rss_all):.0f}, sampled every 2 s)")
+        half = next(x for x in samples if x["t"] >= s0["t"] + wall / 2)
+        print(f"CPU over the window ({os.cpu_count()} cores): the app's server {(s1['cpu'] - s0['cpu']) / wall:.2f} "
+              f"cores, its training workers {(s1['wcpu'] - s0['wcpu']) / wall:.2f}; the load generator's "
+              f"visitors {user_cpu / (wall + a.warmup):.2f} (averaged with the warm-up), its live sessions "
+              f"{(s1['gen'] - s0['gen']) / wall:.2f}")
+        rss = [x["rss"] for x in samples]
+        print(f"server RSS: start {s0['rss']:.0f} MB, half-way {half['rss']:.0f} MB, end {s1['rss']:.0f} MB "
+              f"(min {min(rss):.0f}, max {max(rss):.0f}, sampled every 2 s); its training workers (PSS) "
+              f"{s0['workers']:.0f} → {s1['workers']:.0f} MB")
         print(f"app temp dir: start {files0} files {mb0:.2f} MB, end {files1} files {mb1:.2f} MB")
         print(f"Gradio cache: start {gfiles0} files {gmb0:.2f} MB, end {gfiles1} files {gmb1:.2f} MB")
 
@@ -202,10 +251,11 @@ def main():
             job.cancel()
         checks.append(f"live runs: 6 extra started, {6 - busy} trained, {busy} told the server is busy (cap 4)")
         print("limits: " + "; ".join(checks))
-        target_fps = all(f >= 5 for _, f, _, _ in fps.values())
+        target_fps = bool(fps) and all(f >= 5 for _, f, _, _ in fps.values())
+        growth = s1["rss"] - s0["rss"]
         print(f"targets: errors {'OK' if nerr == 0 else 'MISSED'}; generate p95 {gen_p95:.3f} s "
               f"{'OK' if gen_p95 <= 1 else 'MISSED'}; live ≥ 5 frames/s {'OK' if target_fps else 'MISSED'}; "
-              f"RSS growth over the run {rss1 - rss0:+.0f} MB, over its second half {rss1 - rss_half:+.0f} MB")
+              f"server RSS over the window {growth:+.0f} MB, over its second half {s1['rss'] - half['rss']:+.0f} MB")
     finally:
         proc.terminate()
         try:
