@@ -52,8 +52,14 @@ def rss_mb(pid: int) -> float:
 
 
 def dir_usage(path: Path) -> tuple[int, float]:
-    files = [p for p in Path(path).rglob("*") if p.is_file()] if Path(path).exists() else []
-    return len(files), sum(p.stat().st_size for p in files) / 1e6
+    """(files, MB) under ``path``; files the app deletes meanwhile (its cap at work) are skipped."""
+    sizes = []
+    for p in Path(path).rglob("*") if Path(path).exists() else []:
+        try:
+            sizes += [p.stat().st_size] if p.is_file() else []
+        except FileNotFoundError:
+            continue
+    return len(sizes), sum(sizes) / 1e6
 
 
 def pct(xs: list[float], q: float) -> float:

@@ -124,11 +124,9 @@ def keyframe_path(keys: torch.Tensor, frames: int, method: str = "lerp", loop: b
     segments = keys.shape[0] - 1
     # positions along the whole path, in segment units
     pos = torch.arange(frames, dtype=torch.float64) * segments / (frames if loop else frames - 1)
-    out = []
-    for p in pos.tolist():
-        i = min(int(p), segments - 1)
-        out.append(interp(keys[i], keys[i + 1], torch.tensor(p - i, dtype=keys.dtype)))
-    return torch.stack(out)
+    segment = pos.long().clamp(max=segments - 1)
+    return torch.cat([interp(keys[i], keys[i + 1], (pos[segment == i] - i).to(keys.dtype))   # one call a segment
+                      for i in range(segments) if (segment == i).any()])
 
 
 def principal_directions(samples: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -222,6 +222,7 @@ def _controls_from_config(cfg: toy.ToyTrainConfig, seed: int) -> dict:
 
 
 def _frame_html(jpeg: bytes) -> str:
+    """The frame as JPEG-in-HTML (no files: ten frames a second must not fill Gradio's cache)."""
     data = base64.b64encode(jpeg).decode("ascii")
     return (f'<img src="data:image/jpeg;base64,{data}" alt="live GAN training frame" '
             'style="width:100%;max-width:760px;height:auto;display:block;margin:auto"/>')
