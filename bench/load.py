@@ -128,6 +128,7 @@ def main():
     t0 = time.monotonic()
     proc, app_tmp = start_server(port, gradio_tmp)
     url = f"http://127.0.0.1:{port}/"
+    users = []
     try:
         print(f"app started in {time.monotonic() - t0:.1f} s on {url} (pid {proc.pid})")
         warm = Client(url, verbose=False)
@@ -143,7 +144,8 @@ def main():
 
         ctx = mp.get_context("spawn")
         clock, ready, results = ctx.Array("d", 2), ctx.Event(), ctx.Queue()
-        users = [ctx.Process(target=visitor, args=(i, url, models, clock, ready, results)) for i in range(a.users)]
+        users += [ctx.Process(target=visitor, args=(i, url, models, clock, ready, results), daemon=True)
+                  for i in range(a.users)]
         for u in users:
             u.start()
         time.sleep(0.5)
@@ -176,7 +178,7 @@ def main():
             client.predict(api_name="/live_pause")
             job.cancel()
 
-        threads = [threading.Thread(target=session, args=(j,)) for j in range(a.sessions)]
+        threads = [threading.Thread(target=session, args=(j,), daemon=True) for j in range(a.sessions)]
         for t in threads:
             t.start()
         while time.monotonic() < measure_from:
@@ -263,6 +265,9 @@ def main():
               f"{'OK' if gen_p95 <= 1 else 'MISSED'}; live ≥ 5 frames/s {'OK' if target_fps else 'MISSED'}; "
               f"server RSS over the window {growth:+.0f} MB, over its second half {s1['rss'] - half['rss']:+.0f} MB")
     finally:
+        for u in users:             # after a failure, no visitor keeps running
+            if u.is_alive():
+                u.terminate()
         proc.terminate()
         try:
             proc.wait(10)
