@@ -220,7 +220,8 @@ def test_app_builds_and_explains_when_no_model_is_trained_yet(tmp_path):
 
 
 def test_server_settings(app, monkeypatch):
-    """The app runs one torch thread per request and caps glibc's malloc arenas (an explicit env var wins)."""
+    """The app runs one torch thread per request, caps glibc's malloc arenas (an explicit env var wins) and
+    Gradio's per-event statistics."""
     import platform
     import sys
 
@@ -229,6 +230,8 @@ def test_server_settings(app, monkeypatch):
     from ganlab.ui import limit_malloc_arenas
 
     assert torch.get_num_threads() == 1                                  # build_app set it
+    demo, _ = app                                # Gradio's per-event statistics are summarised every 100 events
+    assert (demo._queue.ANAYLTICS_CACHE_FREQUENCY, demo._queue.ANALYTICS_MAX_EVENTS) == (100, 2000)
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert limit_malloc_arenas() is False
     monkeypatch.delenv("MALLOC_ARENA_MAX")
