@@ -23,7 +23,8 @@ from .common import CSS, App, TempFiles, model_choices
 CONCURRENCY = 8              # events running at once: short requests (a few ms of model work, ~40 ms of Gradio's)
                              # interleave instead of queueing behind each other; GIF exports run one at a time
 QUEUE_SIZE = 64              # requests waiting beyond that are refused with "queue full"
-GRADIO_CACHE = (900, 1800)   # Gradio's copies of served files: swept every 15 min, kept 30 min
+GRADIO_CACHE = (300, 900)    # Gradio's copies of served files: swept every 5 min, kept 15 min (under full load,
+                             # 18 requests/s, that bounds them to about 20 min of results: 0.5 GB of disk)
 TORCH_THREADS = 1            # intra-op threads per request: the queue runs requests in parallel instead
 MALLOC_ARENAS = 2            # glibc malloc arenas for the app's many threads (see limit_malloc_arenas)
 M_ARENA_MAX = -8             # glibc's mallopt() parameter number for it
