@@ -199,10 +199,7 @@ class RunPool:
             return ToyRun(config, seed, points)
         with self._lock:
             i = min(range(self.workers), key=lambda k: len(self._runs[k]))
-            manager = self._managers[i]
-            if manager is None or not manager._process.is_alive():
-                manager = self._managers[i] = _Manager(ctx=_context())
-                manager.start(_worker_init, (self.nice, os.getpid()))
+            manager = self._worker(i)
         try:
             run = manager.ToyRun()
         except WORKER_ERRORS as e:
@@ -210,6 +207,21 @@ class RunPool:
         run.new(config, seed, points)
         self._runs[i].add(run)
         return run
+
+    def start(self) -> None:
+        """Start every worker now: a worker's first start imports numpy, Pillow and torch (seconds), which the
+        first visitor to press Start would otherwise wait for. The app calls this in the background."""
+        for i in range(self.workers):
+            with self._lock:
+                self._worker(i)
+
+    def _worker(self, i: int) -> _Manager:
+        """Worker i, started or restarted if it is not running (call with the lock held)."""
+        manager = self._managers[i]
+        if manager is None or not manager._process.is_alive():
+            manager = self._managers[i] = _Manager(ctx=_context())
+            manager.start(_worker_init, (self.nice, os.getpid()))
+        return manager
 
     def pids(self) -> list[int]:
         """Process ids of the running workers (for monitoring: the load benchmark adds their memory)."""

@@ -312,11 +312,12 @@ def test_run_trains_in_a_lower_priority_worker_and_a_dead_worker_is_replaced(tmp
 
     pool = RunPool(workers=1)
     try:
+        pool.start()                                    # the app starts its workers before the first visitor
+        [pid] = pool.pids()
         run = pool.create(default_config(), seed=0)
         jpeg, info = run.tick(max_seconds=0.05)
         assert jpeg[:2] == b"\xff\xd8" and info["iteration"] > 0 and info["gif_frames"] == 1
-        [pid] = pool.pids()
-        assert pid != os.getpid()
+        assert pool.pids() == [pid] and pid != os.getpid()
         assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE)
         assert run.step(3)[1]["iteration"] == info["iteration"] + 3
         assert run.update(lr_g=0.0005)["iteration"] == info["iteration"] + 3 and run.config().lr_g == 0.0005

@@ -249,6 +249,7 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
     Returns the session registry (tests and benchmarks can inspect it).
     """
     sessions = LiveSessions(max_running, min(max_running, WORKERS) if workers is None else workers)
+    threading.Thread(target=sessions.pool.start, daemon=True, name="ganlab-live-workers").start()
     defaults = _controls_from_config(toy.default_config(), 0)
     c: dict[str, gr.components.Component] = {}
 
