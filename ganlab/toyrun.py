@@ -17,6 +17,7 @@ draws or uploads are parsed into a numpy array by the server before they reach a
 """
 from __future__ import annotations
 
+import atexit
 import io
 import multiprocessing
 import os
@@ -192,6 +193,15 @@ class RunPool:
         self._managers: list[_Manager | None] = [None] * workers
         self._runs = [weakref.WeakSet() for _ in range(workers)]
         self._lock = threading.Lock()
+        atexit.register(self._kill)
+
+    def _kill(self) -> None:
+        """At exit: end the workers at once. multiprocessing's own exit hook waits for its child processes, and
+        the managers' shutdown left them running, so Ctrl-C on the app hung. A run is nothing to save."""
+        for m in self._managers:
+            if m is not None and m._process.is_alive():
+                m._process.kill()
+                m._process.join(5)
 
     def create(self, config: toy.ToyTrainConfig, seed: int = 0, points: np.ndarray | None = None):
         """A new run (a ToyRun, or a proxy to one in a worker). ValueError for a bad config, as ToyRun raises."""

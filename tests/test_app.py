@@ -3,6 +3,7 @@ api_name, bad inputs included; plus the registry and the temp-file bound it reli
 import json
 import shutil
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,3 +237,66 @@ def test_server_settings(app, monkeypatch):
     assert limit_malloc_arenas() is False
     monkeypatch.delenv("MALLOC_ARENA_MAX")
     assert limit_malloc_arenas() is (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")
+
+
+def test_ctrl_c_stops_the_app_and_its_live_workers(tmp_path):
+    """`python app.py`, then Ctrl-C: the app exits promptly and leaves no worker process behind (it once hung
+    in multiprocessing's exit hook, waiting for the live-training workers)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from .conftest import ROOT
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+
+        from ganlab.ui.live import WORKERS
+
+        def workers() -> list[int]:          # the forkserver and the workers it forked (same command line)
+            return [int(p.parent.name) for p in Path("/proc").glob("[0-9]*/cmdline")
+                    if "multiprocessing.forkserver" in _read(p) and proc.pid in _ancestors(int(p.parent.name))]
+        while len(workers()) < 1 + WORKERS and time.monotonic() < deadline:   # started in the background
+            time.sleep(0.2)
+        started = workers()
+        assert len(started) == 1 + WORKERS, "the live-training workers did not start"
+        time.sleep(1.0)                      # each has sent its address back: the pool holds them all
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        gone = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in started) and time.monotonic() < gone:
+            time.sleep(0.1)
+        assert not [pid for pid in started if Path(f"/proc/{pid}").exists()], "worker processes were left behind"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _read(path) -> str:
+    try:
+        return path.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _ancestors(pid: int) -> list[int]:
+    """The process ids above ``pid``."""
+    chain = []
+    while pid > 1:
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        chain.append(pid)
+    return chain

@@ -167,6 +167,15 @@ def _safe(key: str) -> str:
     return "".join(c for c in key if c.isalnum() or c in "-_")[:64] or "session"
 
 
+def _start_workers(pool: RunPool) -> None:
+    """Start the workers in the background, best effort: if that fails (the app is exiting), the first run
+    starts its worker instead."""
+    try:
+        pool.start()
+    except WORKER_ERRORS:
+        pass
+
+
 def _key(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
@@ -249,7 +258,7 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
     Returns the session registry (tests and benchmarks can inspect it).
     """
     sessions = LiveSessions(max_running, min(max_running, WORKERS) if workers is None else workers)
-    threading.Thread(target=sessions.pool.start, daemon=True, name="ganlab-live-workers").start()
+    threading.Thread(target=_start_workers, args=(sessions.pool,), daemon=True, name="ganlab-live-workers").start()
     defaults = _controls_from_config(toy.default_config(), 0)
     c: dict[str, gr.components.Component] = {}
 
