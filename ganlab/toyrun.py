@@ -18,9 +18,11 @@ draws or uploads are parsed into a numpy array by the server before they reach a
 from __future__ import annotations
 
 import atexit
+import contextlib
 import io
 import multiprocessing
 import os
+import sys
 import threading
 import time
 import weakref
@@ -159,6 +161,24 @@ def _context():
     return ctx
 
 
+@contextlib.contextmanager
+def _without_main_script():
+    """While starting a worker, hide the ``__main__`` script's path from multiprocessing, which would otherwise
+    make the worker import it (to find functions pickled from it; nothing of the workers lives there). Imported
+    in a worker, app.py loads Gradio for nothing, and a script that builds the app without an
+    ``if __name__ == "__main__"`` guard would run again, app and all, inside each worker."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def _worker_init(nice: int, parent: int) -> None:
     """Lower the worker's priority, and exit if the process that started the pool goes away (even SIGKILLed)."""
     if nice and hasattr(os, "nice"):
@@ -230,7 +250,8 @@ class RunPool:
         manager = self._managers[i]
         if manager is None or not manager._process.is_alive():
             manager = self._managers[i] = _Manager(ctx=_context())
-            manager.start(_worker_init, (self.nice, os.getpid()))
+            with _without_main_script():
+                manager.start(_worker_init, (self.nice, os.getpid()))
         return manager
 
     def pids(self) -> list[int]:

@@ -422,3 +422,21 @@ def test_tab_start_frames_pause_reset(live_app, tmp_path):
     assert "80 points" in status and dataset["value"] == "points"
     with pytest.raises(AppError, match="empty"):
         client.predict(drawing={"background": None, "layers": [], "composite": None}, api_name="/live_use_drawing")
+
+
+def test_a_script_without_a_main_guard_runs_once(tmp_path):
+    """A script that makes runs at its top level (no ``if __name__ == "__main__"``) is not run again inside the
+    workers (multiprocessing would import it there), and the workers do not load Gradio."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script, log = tmp_path / "script.py", tmp_path / "ran.txt"
+    script.write_text(f"with open({str(log)!r}, 'a') as f:\n    f.write('ran\\n')\n"
+                      "from ganlab.toyrun import RunPool\nfrom ganlab.toy import default_config\n"
+                      "pool = RunPool(1)\nprint(pool.create(default_config()).tick()[1]['iteration'] > 0)\n")
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(root)},
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "True", out.stderr[-2000:]
+    assert log.read_text() == "ran\n"
