@@ -75,15 +75,17 @@ def pct(xs: list[float], q: float) -> float:
 LIGHT_CLIENT = dict(verbose=False, ssl_verify=False)
 
 
-def visitor(i: int, url: str, models: list[str], clock, ready, results) -> None:
-    """One visitor (a process): loops over random requests from ``clock[0]`` (the start, warm-up included)
-    until ``clock[1]``; puts (kind, started, latency or None, error) rows and its CPU seconds on ``results``."""
+def visitor(i: int, url: str, models: list[str], stop_at, ready, go, results) -> None:
+    """One visitor (a process): connects, says so at ``ready`` (a barrier of every visitor and the benchmark),
+    waits for ``go``, then loops over random requests until ``stop_at.value`` (warm-up included); puts (kind,
+    started, latency or None, error) rows and the CPU seconds of its loop on ``results``."""
     rng = random.Random(i)
     client = Client(url, download_files=False, **LIGHT_CLIENT)
     http = httpx.Client(timeout=60)
     ready.wait()
-    rows = []
-    while time.monotonic() < clock[1]:
+    go.wait()
+    cpu0, rows = sum(os.times()[:2]), []
+    while time.monotonic() < stop_at.value:
         r, m = rng.random(), rng.choice(models)
         if r < 0.45:
             kind, kw = "generate", dict(model=m, seed=rng.randrange(10**6), n=rng.choice([1, 4, 6]))
@@ -101,7 +103,7 @@ def visitor(i: int, url: str, models: list[str], clock, ready, results) -> None:
             rows.append((kind, t, time.monotonic() - t, None))
         except Exception as e:  # noqa: BLE001 — every failure counts as an error
             rows.append((kind, t, None, f"{type(e).__name__}: {str(e)[:100]}"))
-    results.put((rows, sum(os.times()[:2])))
+    results.put((rows, sum(os.times()[:2]) - cpu0))
 
 
 def start_server(port: int, gradio_tmp: Path):
@@ -149,19 +151,15 @@ def main():
         print(f"warm: {len(models)} models loaded; RSS {rss_mb(proc.pid):.0f} MB")
 
         ctx = mp.get_context("spawn")
-        clock, ready, results = ctx.Array("d", 2), ctx.Event(), ctx.Queue()
-        users += [ctx.Process(target=visitor, args=(i, url, models, clock, ready, results), daemon=True)
+        shared_stop, ready, go, results = ctx.Value("d"), ctx.Barrier(a.users + 1), ctx.Event(), ctx.Queue()
+        users += [ctx.Process(target=visitor, args=(i, url, models, shared_stop, ready, go, results), daemon=True)
                   for i in range(a.users)]
         for u in users:
             u.start()
-        time.sleep(0.5)
-        begin = time.monotonic() + 1.0         # the visitors' processes have started and imported by then
-        while not all(u.pid for u in users):
-            time.sleep(0.1)
-        measure_from = begin + a.warmup
-        stop_at = clock[1] = measure_from + a.seconds
-        clock[0] = begin
-        ready.set()
+        ready.wait(timeout=180)                        # every visitor has connected: the warm-up starts now
+        measure_from = time.monotonic() + a.warmup
+        stop_at = shared_stop.value = measure_from + a.seconds
+        go.set()
 
         fps = {}
 
@@ -191,7 +189,7 @@ def main():
             time.sleep(0.05)
 
         def snapshot():
-            workers = [w for w in children(proc.pid) if w != proc.pid]
+            workers = children(proc.pid)
             return {"rss": rss_mb(proc.pid), "workers": sum(pss_bytes(w) for w in workers) / 2**20,
                     "cpu": cpu_seconds(proc.pid), "wcpu": sum(cpu_seconds(w) for w in workers if os.path.exists(
                         f"/proc/{w}")), "t": time.monotonic(), "gen": sum(os.times()[:2])}
@@ -235,7 +233,7 @@ def main():
         half = next(x for x in samples if x["t"] >= s0["t"] + wall / 2)
         print(f"CPU over the window ({os.cpu_count()} cores): the app's server {(s1['cpu'] - s0['cpu']) / wall:.2f} "
               f"cores, its training workers {(s1['wcpu'] - s0['wcpu']) / wall:.2f}; the load generator's "
-              f"visitors {user_cpu / (wall + a.warmup):.2f} (averaged with the warm-up), its live sessions "
+              f"visitors {user_cpu / (wall + a.warmup):.2f} (warm-up included), its live sessions "
               f"{(s1['gen'] - s0['gen']) / wall:.2f}")
         rss = [x["rss"] for x in samples]
         print(f"server RSS: start {s0['rss']:.0f} MB, half-way {half['rss']:.0f} MB, end {s1['rss']:.0f} MB "
