@@ -1,6 +1,14 @@
-"""Checkpoint folders: the registry of bundled models, one loader for a bundled name, a local folder or a Hub
-repo id, and saving. A checkpoint is a folder with ``config.json`` (family, format version, constructor config,
-dataset, training summary) and ``model.safetensors`` (the generator's weights); nothing is ever unpickled.
+"""ganlab's one checkpoint format: a folder with ``config.json`` and ``model.safetensors``; nothing is unpickled.
+
+``config.json`` = {"family", "format_version": 1, "config": {constructor config}, ...} with, for generators,
+"dataset", "class_names", "training" and, for imported models, a "source" block {origin, sha256, licence,
+format, upstream}. Every writer (generators, evaluation classifiers, toy exports, importers) goes through
+:func:`write_folder` and every reader through :func:`read_folder` / :func:`read_config` + :func:`load_state`.
+
+Models are found by scanning :func:`roots`: the bundled ``checkpoints/`` (env GANLAB_CHECKPOINTS) and the folder of
+imported models (env GANLAB_MODELS_DIR, default ``$HF_HOME/ganlab/models``); a folder name is a model name
+(:data:`NAME`), the first root wins when two hold the same name. A model is also loadable from any local
+folder or a Hugging Face repo id.
 """
 from __future__ import annotations
 
@@ -9,33 +17,56 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-
-from .models import FAMILIES, CheckpointError, GANGenerator
 
 FORMAT_VERSION = 1
 CHECKPOINTS_DIR = Path(os.environ.get("GANLAB_CHECKPOINTS", Path(__file__).resolve().parent.parent / "checkpoints"))
+
+
+def _default_models_dir() -> Path:
+    from huggingface_hub import constants
+    return Path(constants.HF_HOME) / "ganlab" / "models"
+
+
+MODELS_DIR = Path(os.environ.get("GANLAB_MODELS_DIR") or _default_models_dir())   # imported models
 HUB_FILES = ["config.json", "model.safetensors", "README.md", "metrics.json", "*.png"]
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")          # a model's folder name: no paths, no markup
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
-def list_models(root: Path | None = None) -> list[str]:
-    """Names of the bundled generators (folders of ``checkpoints/`` with a generator config.json)."""
-    root = Path(root or CHECKPOINTS_DIR)
-    names = []
-    if root.is_dir():
-        for d in sorted(root.iterdir()):
-            try:
-                if read_config(d).get("family") in FAMILIES:
-                    names.append(d.name)
-            except CheckpointError:
-                continue
-    return names
+class CheckpointError(ValueError):
+    """A checkpoint folder, file or config that cannot be loaded; the message names the file and the problem."""
 
 
-def read_config(folder: Path) -> dict:
-    """Parse and validate ``folder/config.json``; raises CheckpointError naming the file and the problem."""
+# -- the format: one writer, one reader -----------------------------------------------------------------
+def write_folder(folder: str | Path, meta: dict, state_dict: dict) -> Path:
+    """Write ``folder/config.json`` (``meta`` + format_version) and ``folder/model.safetensors`` (``state_dict``).
+
+    ``meta`` needs a "family" string and a "config" object; tuples become lists. Each file is written into a
+    scratch folder and moved into place atomically, so a reader never sees a half-written checkpoint."""
+    from safetensors.torch import save_file
+
+    if not isinstance(meta, dict) or not isinstance(meta.get("family"), str) or not meta["family"]:
+        raise ValueError("checkpoint metadata needs a 'family' string.")
+    if not isinstance(meta.get("config"), dict):
+        raise ValueError("checkpoint metadata needs a 'config' object.")
+    meta = {"family": meta["family"], "format_version": FORMAT_VERSION,
+            **{k: v for k, v in jsonable(meta).items() if k not in ("family", "format_version")}}
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state_dict.items()}   # no shared storage
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".saving-") as tmp:
+        save_file(tensors, str(Path(tmp) / "model.safetensors"), metadata={"format": "pt"})
+        (Path(tmp) / "config.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for name in ("model.safetensors", "config.json"):
+            os.replace(Path(tmp) / name, folder / name)
+    return folder
+
+
+def read_config(folder: str | Path, family: str | None = None) -> dict:
+    """Parse and validate ``folder/config.json`` (of ``family`` when given); CheckpointError names the file
+    and the problem."""
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise CheckpointError(f"{path}: file not found (a checkpoint folder needs config.json and model.safetensors).")
@@ -48,16 +79,123 @@ def read_config(folder: Path) -> dict:
     version = cfg.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{path}: format_version {version!r} is not supported (this ganlab reads {FORMAT_VERSION}).")
+    if family is not None and cfg.get("family") != family:
+        raise CheckpointError(f"{path}: not a {family} checkpoint (family {cfg.get('family')!r}).")
+    if not isinstance(cfg.get("config"), dict):
+        raise CheckpointError(f"{path}: the 'config' entry must be a JSON object.")
     return cfg
 
 
+def read_weights(path: str | Path, device: str = "cpu") -> dict:
+    """The tensors of a safetensors file; CheckpointError when it is missing or unreadable."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = str(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: file not found (a checkpoint needs model.safetensors).")
+    try:
+        return load_file(path, device=str(device))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: not a valid safetensors file ({e}).") from None
+
+
+def read_folder(folder: str | Path, family: str | None = None, device: str = "cpu") -> tuple[dict, dict]:
+    """(config.json as a dict, the state dict of model.safetensors) of a checkpoint folder, validated."""
+    meta = read_config(folder, family)
+    return meta, read_weights(Path(folder) / "model.safetensors", device)
+
+
+def load_state(module, state: dict, path: str | Path = "model.safetensors") -> None:
+    """Load ``state`` into ``module`` strictly: every key, every shape, finite values; errors name ``path``."""
+    import torch
+
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: weights do not match the config: missing {missing[:5]}, unexpected {unexpected[:5]}.")
+    for key, tensor in state.items():
+        if tensor.shape != expected[key].shape:
+            raise CheckpointError(f"{path}: tensor {key!r} has shape {tuple(tensor.shape)}, the config expects "
+                                  f"{tuple(expected[key].shape)}.")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path}: tensor {key!r} contains NaN or infinite values.")
+    module.load_state_dict(state, strict=True)
+
+
+def load_weights(module, path: str | Path, device: str = "cpu") -> None:
+    """Load a safetensors file into ``module`` strictly (see :func:`load_state`)."""
+    load_state(module, read_weights(path, device), path)
+
+
+def jsonable(x):
+    """Dataclasses, tuples and nested containers → plain JSON values."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return jsonable(dataclasses.asdict(x))
+    if isinstance(x, (tuple, list)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, dict):
+        return {k: jsonable(v) for k, v in x.items()}
+    return x
+
+
+# -- finding models --------------------------------------------------------------------------------------
+@dataclass
+class Found:
+    name: str
+    folder: Path
+    config: dict | None = None            # the parsed config.json, None when unreadable
+    error: str = ""                       # why config.json cannot be read
+
+    @property
+    def family(self) -> str:
+        return (self.config or {}).get("family", "")
+
+
+def scan(roots=None) -> list[Found]:
+    """Every model folder (a NAME with a config.json) under ``roots`` (default :func:`roots`), by name; the first root
+    wins when two hold the same name. Generators and other families (classifiers, toy exports) alike."""
+    found: dict[str, Found] = {}
+    for root in _roots(roots):
+        if not root.is_dir():
+            continue
+        for d in sorted(root.iterdir()):
+            if d.name in found or not d.is_dir() or not NAME.match(d.name) or not (d / "config.json").is_file():
+                continue
+            try:
+                found[d.name] = Found(d.name, d, read_config(d))
+            except CheckpointError as e:
+                found[d.name] = Found(d.name, d, error=str(e).replace(str(root) + os.sep, ""))
+    return sorted(found.values(), key=lambda f: f.name)
+
+
+def list_models(root: str | Path | None = None) -> list[str]:
+    """Names of the generators found in ``root`` (default: the bundled checkpoints and the imported models)."""
+    from .models import FAMILIES
+    return [f.name for f in scan(root) if f.family in FAMILIES]
+
+
+def roots() -> list[Path]:
+    """Where models are found: the bundled checkpoints, then the imported models."""
+    return [CHECKPOINTS_DIR, MODELS_DIR]
+
+
+def _roots(given) -> list[Path]:
+    roots_ = roots() if given is None else [given] if isinstance(given, (str, os.PathLike)) else given
+    return [Path(r).expanduser().resolve() for r in roots_]
+
+
+# -- loading and saving generators -----------------------------------------------------------------------
 def resolve(name_or_path: str) -> Path:
-    """A bundled model name, a local checkpoint folder or a Hugging Face repo id → a local folder."""
+    """A model name (bundled or imported), a local checkpoint folder or a Hugging Face repo id → a local folder."""
     if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
         raise ValueError("a model name, a checkpoint folder or a Hugging Face repo id is required.")
     s = str(name_or_path).strip()
-    if _NAME.match(s) and (CHECKPOINTS_DIR / s / "config.json").is_file():
-        return CHECKPOINTS_DIR / s
+    if NAME.match(s):
+        for root in _roots(None):
+            if (root / s / "config.json").is_file():
+                return root / s
     path = Path(s).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -67,7 +205,7 @@ def resolve(name_or_path: str) -> Path:
         return download(s)
     if os.sep in s or s.startswith((".", "~")) or path.exists():
         raise ValueError(f"{s} is not a checkpoint folder.")
-    raise ValueError(f"unknown model {s!r}: choose one of {', '.join(list_models()) or '(none bundled)'}, "
+    raise ValueError(f"unknown model {s!r}: choose one of {', '.join(list_models()) or '(none found)'}, "
                      "a checkpoint folder, or a Hugging Face repo id like 'user/ganlab-dcgan-mnist'.")
 
 
@@ -90,50 +228,51 @@ def download(repo_id: str, revision: str | None = None) -> Path:
     return Path(folder)
 
 
-def load(name_or_path: str, device: str = "cpu") -> GANGenerator:
-    """Load a generator strictly from a bundled name, a local folder or a Hub repo id, in eval mode."""
-    folder = resolve(name_or_path)
-    cfg = read_config(folder)
-    family = cfg.get("family")
+def build_generator(meta: dict, path: str | Path = "config.json"):
+    """An untrained generator of the family and config that ``meta`` (a config.json dict) describes."""
+    from .models import FAMILIES
+
+    family = meta.get("family")
     if family not in FAMILIES:
-        raise CheckpointError(f"{folder / 'config.json'}: unknown family {family!r} (known: {', '.join(FAMILIES)}).")
-    cls = FAMILIES[family].Generator
+        raise CheckpointError(f"{path}: unknown family {family!r} (known: {', '.join(FAMILIES)}).")
     try:
-        model = cls.from_pretrained(str(folder), map_location=device)
+        return FAMILIES[family].Generator(meta["config"])
     except CheckpointError:
         raise
     except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{folder / 'config.json'}: config does not build a {family} generator ({e}).") from None
-    model.info = {k: v for k, v in cfg.items() if k != "config"}
-    model.info["name"] = folder.name if folder.parent == CHECKPOINTS_DIR else str(name_or_path)
+        raise CheckpointError(f"{path}: config does not build a {family} generator ({e}).") from None
+
+
+def load(name_or_path: str, device: str = "cpu"):
+    """Load a generator strictly from a model name, a local folder or a Hub repo id, in eval mode."""
+    folder = resolve(name_or_path)
+    meta, state = read_folder(folder, device=device)
+    model = build_generator(meta, folder / "config.json")
+    load_state(model, state, folder / "model.safetensors")
+    model.info = {k: v for k, v in meta.items() if k != "config"}
+    model.info["name"] = folder.name if folder.parent in _roots(None) else str(name_or_path)
     metrics = folder / "metrics.json"
     if metrics.is_file():
         try:
             model.info["metrics"] = json.loads(metrics.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
+        except (UnicodeDecodeError, json.JSONDecodeError):
             model.info["metrics"] = {}
     return model.to(device).eval()
 
 
-def save(model: GANGenerator, folder: str | Path, dataset: str = "", training: dict | None = None) -> Path:
-    """Write ``config.json`` + ``model.safetensors`` with the Hub mixin (model card written separately)."""
-    folder = Path(folder)
-    config = {
-        "family": model.family,
-        "format_version": FORMAT_VERSION,
-        "config": _jsonable(dataclasses.asdict(model.config)),
-        "dataset": dataset,
-        "class_names": model.class_names if model.num_classes else list(model.config.class_names),
-        "training": training or {},
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    # write into a scratch folder, then move each file into place atomically: a reader (the app, an evaluation)
-    # never sees a half-written checkpoint while a training run saves
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".saving-") as tmp:
-        model.save_pretrained(tmp, config=config)  # the mixin's generic README.md stays behind: ganlab.card writes ours
-        for name in ("model.safetensors", "config.json"):
-            os.replace(Path(tmp) / name, folder / name)
-    return folder
+def save(model, folder: str | Path, dataset: str = "", training: dict | None = None,
+         source: dict | None = None) -> Path:
+    """Write a generator's ``config.json`` + ``model.safetensors`` (the model card is written by ganlab.card).
+
+    ``source`` (imported models): {origin, sha256, licence, format, upstream: {upstream configuration}}."""
+    meta = {"family": model.family, "config": dataclasses.asdict(model.config), "dataset": dataset,
+            "class_names": model.class_names if model.num_classes else list(model.config.class_names),
+            "training": training or {}}
+    if source is not None:
+        if not isinstance(source, dict):
+            raise ValueError("source must be a dict {origin, sha256, licence, format, upstream}.")
+        meta["source"] = source
+    return write_folder(folder, meta, model.state_dict())
 
 
 def push_to_hub(name_or_path: str, repo_id: str, private: bool = False, token: str | None = None) -> str:
@@ -147,11 +286,3 @@ def push_to_hub(name_or_path: str, repo_id: str, private: bool = False, token: s
     info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, allow_patterns=HUB_FILES,
                              commit_message="Upload ganlab checkpoint")
     return str(getattr(info, "commit_url", info))
-
-
-def _jsonable(x):
-    if isinstance(x, (tuple, list)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    return x

@@ -32,10 +32,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import checkpoint, data
-from .models.base import CheckpointError, build_config, load_weights
+from .checkpoint import CheckpointError
+from .models.base import build_config
 
 FAMILY = "classifier"
-FORMAT_VERSION = 1
 IMAGE_SIZE = 28             # the classifier's input side; larger generator outputs are center-cropped to it
 N_REAL = 10_000             # real images per side of the FD floor (test split vs as many training images)
 N_PR = 5_000                # features per side for precision / recall
@@ -47,10 +47,6 @@ AUGMENT = {                 # training augmentation per dataset, as measured ove
     "mnist": {"max_shift": 2, "flip": False},            # digits (99.2 %); on Fashion-MNIST, whose items are
     "fashion-mnist": {"max_shift": 0, "flip": False},    # centred, shifts (89.6 %) and flips (90.5 %) both cost
 }                                                        # accuracy against none (90.8 %)
-DATASET_INFO = {            # dataset → (Hugging Face dataset id, licence id, licence name, homepage)
-    "mnist": ("ylecun/mnist", "cc-by-sa-3.0", "CC BY-SA 3.0", "http://yann.lecun.com/exdb/mnist/"),
-    "fashion-mnist": ("zalando-datasets/fashion_mnist", "mit", "MIT", "https://github.com/zalandoresearch/fashion-mnist"),
-}
 
 
 def classifiers_dir() -> Path:
@@ -166,16 +162,10 @@ def train_classifier(dataset: str, data_dir: str, out: str | Path | None = None,
 
 def save_classifier(model: Classifier, folder: str | Path, dataset: str, test_accuracy: float, command: str = "",
                     training: dict | None = None) -> Path:
-    from safetensors.torch import save_file
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    weights = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    save_file(weights, str(folder / "model.safetensors"))
-    config = {"family": FAMILY, "format_version": FORMAT_VERSION,
-              "config": checkpoint._jsonable(dataclasses.asdict(model.config)), "dataset": dataset,
-              "test_accuracy": round(float(test_accuracy), 5), "command": command, "training": training or {}}
-    (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    folder = checkpoint.write_folder(folder, {
+        "family": FAMILY, "config": dataclasses.asdict(model.config), "dataset": dataset,
+        "test_accuracy": round(float(test_accuracy), 5), "command": command, "training": training or {}},
+        model.state_dict())
     for stale in folder.glob("real_stats*.safetensors"):  # statistics of the previous weights
         stale.unlink()
     return folder
@@ -190,23 +180,14 @@ def load_classifier(dataset: str, folder: str | Path | None = None) -> Classifie
     if not path.is_file():
         raise CheckpointError(f"{folder}: no evaluation classifier for {dataset} (config.json not found); train it with "
                               f"`python -m ganlab train classifier --dataset {dataset} --data-dir DATA`.")
-    try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e}).") from None
-    if not isinstance(cfg, dict) or cfg.get("family") != FAMILY:
-        family = cfg.get("family") if isinstance(cfg, dict) else None
-        raise CheckpointError(f"{path}: not a classifier checkpoint (family {family!r}, expected {FAMILY!r}).")
-    if cfg.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format_version {cfg.get('format_version')!r} is not supported "
-                              f"(this ganlab reads {FORMAT_VERSION}).")
+    cfg, state = checkpoint.read_folder(folder, family=FAMILY)
     if cfg.get("dataset") != dataset:
         raise CheckpointError(f"{path}: this classifier was trained on {cfg.get('dataset')!r}, not {dataset!r}.")
     try:
-        model = Classifier(cfg.get("config"))
+        model = Classifier(cfg["config"])
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: config does not build a classifier ({e}).") from None
-    load_weights(model, str(folder / "model.safetensors"))
+    checkpoint.load_state(model, state, folder / "model.safetensors")
     model.info = {k: v for k, v in cfg.items() if k != "config"}
     model.info["folder"] = str(folder)
     return model.eval()

@@ -1,6 +1,7 @@
-"""The app's registry of bundled generators: names found in a checkpoints folder, loaded lazily, cached.
+"""The app's registry of generators: names found by :func:`ganlab.checkpoint.scan` in the model roots (the
+bundled checkpoints and the imported models, or the folders given), loaded lazily, cached.
 
-``ModelRegistry(root).get(name)`` loads a model the first time it is asked for (one loader at a time per
+``ModelRegistry(roots).get(name)`` loads a model the first time it is asked for (one loader at a time per
 name, under a lock) and keeps it; ``status()`` lists every checkpoint folder as available or unavailable with
 the reason, without loading anything, so that one broken checkpoint never stops the others from serving. Only
 real checkpoint folders are ever served: there is no fallback to random weights.
@@ -8,21 +9,19 @@ real checkpoint folders are ever served: there is no fallback to random weights.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import checkpoint
-from .models import FAMILIES, CheckpointError, GANGenerator
-
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")   # a bundled model's folder name: no paths, no markup
-FAMILY_ORDER = ["mlp", "dcgan", "cgan", "stylegan2"]
+from .checkpoint import NAME, CheckpointError
+from .models import FAMILIES, GANGenerator
 
 
 @dataclass
 class ModelStatus:
     name: str
+    folder: Path
     family: str = ""                     # "" when config.json cannot be read
     available: bool = False
     reason: str = ""                     # why it is unavailable ("" when available)
@@ -42,8 +41,10 @@ def check_name(name) -> str:
 
 
 class ModelRegistry:
-    def __init__(self, root: str | Path | None = None, device: str = "cpu"):
-        self.root = Path(root or checkpoint.CHECKPOINTS_DIR).resolve()
+    def __init__(self, roots: str | Path | list | None = None, device: str = "cpu"):
+        """``roots``: a folder or a list of folders of checkpoints (default: checkpoint.roots(), i.e. the bundled
+        checkpoints and the imported models, rescanned on every listing so new models appear)."""
+        self.roots = roots
         self.device = device
         self._models: dict[str, GANGenerator] = {}
         self._failed: dict[str, tuple[float, str]] = {}      # name → (weights mtime, error) of a failed load
@@ -58,14 +59,13 @@ class ModelRegistry:
 
     def status(self) -> list[ModelStatus]:
         """Every generator checkpoint folder, sorted by family then name, with whether it can be served."""
-        out = []
-        if self.root.is_dir():
-            for d in sorted(self.root.iterdir()):
-                if d.is_dir() and NAME.match(d.name) and (d / "config.json").is_file():
-                    s = self._folder_status(d)
-                    if s is not None:
-                        out.append(s)
+        out = [s for f in checkpoint.scan(self.roots) if (s := self._folder_status(f)) is not None]
         return sorted(out, key=lambda s: (_family_rank(s.family), s.name))
+
+    def folder(self, name: str) -> Path | None:
+        """The checkpoint folder of model ``name``, or None."""
+        name = check_name(name)
+        return next((f.folder for f in checkpoint.scan(self.roots) if f.name == name), None)
 
     def available(self) -> list[str]:
         return [s.name for s in self.status() if s.available]
@@ -78,16 +78,14 @@ class ModelRegistry:
                 groups.setdefault(s.family, []).append(s.name)
         return groups
 
-    def _folder_status(self, folder: Path) -> ModelStatus | None:
-        name = folder.name
-        try:
-            cfg = checkpoint.read_config(folder)
-        except CheckpointError as e:
-            return ModelStatus(name, reason=str(e).replace(str(self.root) + "/", ""))
-        family = cfg.get("family")
+    def _folder_status(self, found: checkpoint.Found) -> ModelStatus | None:
+        name, folder = found.name, found.folder
+        if found.error:
+            return ModelStatus(name, folder, reason=found.error)
+        cfg, family = found.config, found.family
         if family not in FAMILIES:
             return None                                        # not a generator (e.g. evaluation classifiers)
-        s = ModelStatus(name, family, config=cfg)
+        s = ModelStatus(name, folder, family, config=cfg)
         weights = folder / "model.safetensors"
         with self._lock:
             s.loaded = name in self._models
@@ -117,15 +115,15 @@ class ModelRegistry:
             with self._lock:
                 if name in self._models:
                     return self._models[name]
-            folder = self.root / name
-            if not (folder / "config.json").is_file():
+            folder = self.folder(name)
+            if folder is None:
                 known = ", ".join(self.available()) or "none yet"
                 raise ValueError(f"unknown model {name!r}; available: {known}.")
             weights = folder / "model.safetensors"
             try:
                 model = checkpoint.load(str(folder), device=self.device)
             except (CheckpointError, ValueError, OSError) as e:
-                reason = str(e).replace(str(self.root) + "/", "")
+                reason = str(e).replace(str(folder.parent) + "/", "")
                 with self._lock:
                     self._failed[name] = (_mtime(weights), reason)
                 raise CheckpointError(f"model {name} is unavailable: {reason}") from None
@@ -156,18 +154,18 @@ class ModelRegistry:
             if name in self._models:
                 return self._models[name].num_parameters()
         try:
-            folder = self.root / check_name(name)
+            folder = self.folder(name)
             key = (name, _mtime(folder / "config.json"))
             if key not in self._param_counts:
-                cfg = checkpoint.read_config(folder)
-                self._param_counts[key] = FAMILIES[cfg["family"]].Generator(cfg["config"]).num_parameters()
+                self._param_counts[key] = checkpoint.build_generator(checkpoint.read_config(folder)).num_parameters()
             return self._param_counts[key]
-        except (CheckpointError, KeyError, TypeError, ValueError, RuntimeError):
+        except (CheckpointError, TypeError, ValueError, RuntimeError):
             return None
 
 
 def _family_rank(family: str) -> int:
-    return FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER)
+    order = list(FAMILIES)                                     # the order of models/__init__.py
+    return order.index(family) if family in order else len(order)
 
 
 def _mtime(path: Path) -> float:

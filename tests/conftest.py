@@ -4,11 +4,16 @@ import shutil
 import socket
 from pathlib import Path
 
-import pytest
-import torch
+import tempfile
 
-from ganlab import checkpoint
-from ganlab.models import FAMILIES
+# imported models live in the user's Hugging Face cache by default: the tests see an empty folder instead
+os.environ.setdefault("GANLAB_MODELS_DIR", tempfile.mkdtemp(prefix="ganlab-imported-"))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from ganlab import checkpoint  # noqa: E402
+from ganlab.models import FAMILIES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = os.environ.get("GANLAB_DATA_DIR", str((ROOT.parent / "shared" / "data").resolve()))

@@ -161,6 +161,39 @@ def test_list_models_lists_generators_only(tiny_checkpoints, tmp_path):
     assert checkpoint.list_models(root) == sorted(f"tiny-{f}" for f in ("cgan", "dcgan", "mlp", "stylegan2"))
 
 
+def test_imported_models_folder_is_scanned_and_named_models_load(tiny_checkpoints, tmp_path, monkeypatch):
+    from ganlab.registry import ModelRegistry
+
+    imported = tmp_path / "imported"
+    shutil.copytree(tiny_checkpoints / "tiny-dcgan", imported / "imported-dcgan")
+    monkeypatch.setattr(checkpoint, "MODELS_DIR", imported)
+    assert "imported-dcgan" in ganlab.list_models()                     # beside the bundled ones
+    assert ganlab.load("imported-dcgan").info["name"] == "imported-dcgan"
+    assert "imported-dcgan" in ModelRegistry().available()              # the app sees it at its next scan
+
+
+def test_checkpoint_folder_round_trip_is_strict(tmp_path):
+    state = {"w": torch.arange(6.0).view(2, 3)}
+    checkpoint.write_folder(tmp_path / "x", {"family": "thing", "config": {"size": (2, 3)}, "note": "hi"}, state)
+    meta, got = checkpoint.read_folder(tmp_path / "x", family="thing")
+    assert meta == {"family": "thing", "format_version": 1, "config": {"size": [2, 3]}, "note": "hi"}
+    assert torch.equal(got["w"], state["w"])
+    with pytest.raises(CheckpointError, match="not a other checkpoint"):
+        checkpoint.read_folder(tmp_path / "x", family="other")
+    with pytest.raises(ValueError, match="family"):
+        checkpoint.write_folder(tmp_path / "y", {"config": {}}, state)
+
+
+def test_save_records_the_source_of_imported_models(tmp_path):
+    from .conftest import tiny_generator
+
+    source = {"origin": "https://example.org/net.pkl", "sha256": "0" * 64, "licence": "x", "format": "pkl",
+              "upstream": {"z_dim": 8}}
+    checkpoint.save(tiny_generator("dcgan"), tmp_path / "m", dataset="mnist", source=source)
+    assert checkpoint.read_config(tmp_path / "m")["source"] == source
+    assert ganlab.load(str(tmp_path / "m")).info["source"] == source
+
+
 def test_bundled_models_are_listed_and_load():
     for name in ganlab.list_models():
         m = ganlab.load(name)

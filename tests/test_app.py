@@ -197,7 +197,7 @@ def test_registry_is_lazy_cached_and_thread_safe(models_dir):
     assert len({id(m) for m in got}) == 1 and got[0].info["name"] == "tiny-stylegan2"
     assert [s.name for s in reg.status() if s.loaded] == ["tiny-stylegan2"]
     assert reg.num_parameters("tiny-cgan") == reg.get("tiny-cgan").num_parameters()
-    assert ModelRegistry().root.name == "checkpoints"                  # the shipped app serves checkpoints/ only
+    assert ModelRegistry().roots is None                               # the shipped app: checkpoint.roots()
 
 
 def test_temp_files_are_bounded_and_removed():

@@ -6,7 +6,6 @@ A family subclasses :class:`GANGenerator`, sets ``family`` and ``config_class`` 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from typing import Any, ClassVar
 
@@ -16,12 +15,9 @@ from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from torch import nn
 
 from .. import latent
+from ..checkpoint import CheckpointError, load_weights  # noqa: F401  (re-exported)
 
 MAX_SAMPLES = 1024  # cap on n for sample(): larger batches belong in a loop over generate()
-
-
-class CheckpointError(ValueError):
-    """A checkpoint folder, file or config that cannot be loaded; the message names the file and the problem."""
 
 
 def init_weights_dcgan(module: nn.Module) -> None:
@@ -191,36 +187,8 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
         return model.eval()
 
 
-def load_weights(model: nn.Module, path: str, device: str = "cpu") -> None:
-    """Load a safetensors file into ``model`` strictly; every failure names the file and the problem."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    if not os.path.isfile(path):
-        raise CheckpointError(f"{path}: file not found (a checkpoint needs model.safetensors).")
-    try:
-        state = load_file(path, device=str(device))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: not a valid safetensors file ({e}).") from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(f"{path}: weights do not match the config: missing {missing[:5]}, unexpected {unexpected[:5]}.")
-    for key, tensor in state.items():
-        if tensor.shape != expected[key].shape:
-            raise CheckpointError(f"{path}: tensor {key!r} has shape {tuple(tensor.shape)}, the config expects "
-                                  f"{tuple(expected[key].shape)}.")
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{path}: tensor {key!r} contains NaN or infinite values.")
-    model.load_state_dict(state, strict=True)
-
-
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) floats in [-1, 1] → (N, H, W, C) uint8."""
     x = ((images.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
     return x.permute(0, 2, 3, 1).numpy()
 
-
-def conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
-    return math.floor((size + 2 * padding - kernel) / stride) + 1

@@ -50,7 +50,8 @@ def model_rows(registry: ModelRegistry) -> list[list[str]]:
 
 def _metrics(registry: ModelRegistry, name: str) -> dict:
     try:
-        return read_metrics(registry.root / name)
+        folder = registry.folder(name)
+        return read_metrics(folder) if folder else {}
     except ValueError:
         return {}
 
