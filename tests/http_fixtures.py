@@ -1,0 +1,92 @@
+"""A real local HTTP server for download tests: serves a folder with HTTP Range support, logs every request,
+and can cut a file's first transfer short (as a dropped connection does). Threaded, 127.0.0.1, random port."""
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "FixtureServer"
+
+    def log_message(self, *args):          # quiet tests
+        pass
+
+    def do_HEAD(self):
+        self._serve(head=True)
+
+    def do_GET(self):
+        self._serve(head=False)
+
+    def _serve(self, head: bool):
+        rel = unquote(urlsplit(self.path).path).lstrip("/")
+        srv = self.server
+        with srv.lock:
+            srv.requests.append((rel, self.headers.get("Range")))
+        path = (srv.root / rel).resolve()
+        if srv.root not in path.parents or not path.is_file():
+            self.send_error(404)
+            return
+        data = path.read_bytes()
+        total, start, status = len(data), 0, 200
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
+        if m and srv.ranges:
+            start = int(m.group(1))
+            end = int(m.group(2)) if m.group(2) else total - 1
+            if start >= total:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{total}")
+                self.end_headers()
+                return
+            data, status = data[start:end + 1], 206
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Accept-Ranges", "bytes")
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{start + len(data) - 1}/{total}")
+        self.end_headers()
+        if head:
+            return
+        with srv.lock:
+            cut = srv.cut.pop(rel, None) if rel in srv.cut else None
+            if rel in srv.cut_always:
+                cut = srv.cut_always[rel]
+        if cut is not None:                       # send part of the body, then drop the connection
+            self.wfile.write(data[:cut])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        self.wfile.write(data)
+
+
+class FixtureServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, root: Path):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.root = Path(root).resolve()
+        self.lock = threading.Lock()
+        self.requests: list[tuple[str, str | None]] = []
+        self.cut: dict[str, int] = {}          # rel path → bytes sent before the FIRST transfer is cut
+        self.cut_always: dict[str, int] = {}   # rel path → bytes sent before EVERY transfer is cut
+        self.ranges = True                     # False: ignore Range headers (always 200 with the whole file)
+
+    def url(self, rel: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/{rel}"
+
+
+@contextlib.contextmanager
+def serve(root: Path):
+    srv = FixtureServer(root)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
