@@ -11,14 +11,13 @@ import json
 from pathlib import Path
 
 from . import checkpoint
-from .models import FAMILIES
+from .models import FAMILIES, display_name
 
 DATASETS = {  # dataset → (display name, Hugging Face dataset id, licence id, licence name, homepage)
     "mnist": ("MNIST", "ylecun/mnist", "cc-by-sa-3.0", "CC BY-SA 3.0", "http://yann.lecun.com/exdb/mnist/"),
     "fashion-mnist": ("Fashion-MNIST", "zalando-datasets/fashion_mnist", "mit", "MIT",
                       "https://github.com/zalandoresearch/fashion-mnist"),
 }
-FAMILY_NAMES = {"mlp": "MLP GAN", "dcgan": "DCGAN", "cgan": "conditional DCGAN", "stylegan2": "StyleGAN2"}
 TABLE_COLUMNS = ["model", "family", "dataset", "params", "steps", "train time", "FD (floor)", "precision", "recall",
                  "min class %", "class acc"]
 
@@ -55,9 +54,12 @@ def _yaml_list(items) -> str:
 
 
 def _family_description(family: str) -> str:
-    """The first paragraph of the family module's docstring (it names and cites the architecture)."""
+    """The first paragraph of the family module's docstring (it names and cites the architecture) and its
+    paragraph on deviations from the paper, when it has one."""
     doc = (FAMILIES[family].__doc__ or "").strip() if family in FAMILIES else ""
-    return doc.split("\n\n")[0].replace("\n", " ")
+    paragraphs = doc.split("\n\n")
+    keep = paragraphs[:1] + [p for p in paragraphs[1:] if p.startswith("Deviations")]
+    return "\n\n".join(p.replace("\n", " ") if not p.startswith("Deviations") else p for p in keep)
 
 
 def _json_block(config: dict) -> str:
@@ -86,7 +88,7 @@ def write_card(folder: str | Path, metrics: dict | None = None) -> Path:
     training = cfg.get("training") or {}
     conditional = model.num_classes > 0
     name = folder.name
-    family_name = FAMILY_NAMES.get(family, family)
+    family_name = model.display_name
     params = model.num_parameters()
 
     tags = ["gan", "ganlab", family, "image-generation", "pytorch", dataset or "unknown-dataset"]
@@ -97,7 +99,7 @@ def write_card(folder: str | Path, metrics: dict | None = None) -> Path:
         front.append(f"license: {licence_id}")
     front += ["pipeline_tag: unconditional-image-generation", "---", ""]
 
-    kind = "" if family == "cgan" else ("class-conditional " if conditional else "unconditional ")
+    kind = "" if model.always_conditional else ("class-conditional " if conditional else "unconditional ")
     lines = front + [
         f"# {name}",
         "",
@@ -216,7 +218,7 @@ def metrics_table(names) -> str:
         training = cfg.get("training") or {}
         params = checkpoint.load(str(folder)).num_parameters()
         fd = (f"{m['fd']:.2f} ({m['fd_floor_train_vs_test']:.2f})" if m.get("fd") is not None else "—")
-        row = [str(name), FAMILY_NAMES.get(cfg.get("family"), cfg.get("family")),
+        row = [str(name), display_name(cfg.get("family", "")),
                DATASETS.get(cfg.get("dataset"), (cfg.get("dataset") or "—",))[0], f"{params / 1e6:.2f} M",
                f"{training['steps']:,}" if training.get("steps") is not None else "—",
                format_seconds(training.get("wall_seconds")) or "—", fd,

@@ -39,8 +39,9 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .losses import LOSSES
     from .data import DATASETS
+    from .losses import LOSSES
+    from .models import FAMILIES
 
     fmt = argparse.ArgumentDefaultsHelpFormatter
     p = argparse.ArgumentParser(prog="python -m ganlab", description="ganlab: learn and show GANs.", formatter_class=fmt)
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--out", type=Path, default=Path("walk.gif"))
 
     t = sub.add_parser("train", help="train a generator (or the evaluation classifier)", formatter_class=fmt)
-    t.add_argument("family", choices=["mlp", "dcgan", "cgan", "stylegan2", "classifier"])
+    t.add_argument("family", choices=[*FAMILIES, "classifier"])
     t.add_argument("--dataset", choices=list(DATASETS), default="mnist")
     t.add_argument("--out", type=Path, default=None, help="run / checkpoint folder (default checkpoints/FAMILY-DATASET)")
     t.add_argument("--data-dir", default="data", help="torchvision data folder; downloads there if missing")

@@ -91,7 +91,7 @@ def interpolation_frames(model, seeds, frames: int, method: str = "lerp", loop: 
     embeddings at a fixed latent. The first frame is exactly the first keyframe's image."""
     if class_path:
         z = keyframe_latents(model, seeds[:1]).repeat(frames, 1)
-        emb = model.embed.weight[torch.as_tensor(class_path)].detach()        # (K, embed_dim)
+        emb = model.class_embeddings(class_path)                              # (K, embed_dim)
         path = latent.keyframe_path(emb, frames, method, loop)                # (T, embed_dim)
         with torch.no_grad():
             imgs = to_uint8(model.generate_embedded(z, path, truncation))
@@ -122,7 +122,7 @@ def edit_codes(model, z: torch.Tensor, labels=None, truncation: float = 1.0, *, 
     :func:`latent.keyframe_path` can interpolate between them."""
     z = latent.shift_coordinates(model.check_latents(z).cpu(), coords)
     space, dirs, std = model.latent_directions(max(len(directions), 1))
-    if not hasattr(model, "synthesis"):
+    if not model.style_based:
         if mix_layers:
             raise ValueError("style mixing needs a StyleGAN model.")
         return latent.move_along(z, dirs, std, directions) if any(directions) else z
@@ -161,10 +161,7 @@ def class_morph(model, z: torch.Tensor, classes, frames: int, method: str = "ler
                 truncation: float = 1.0) -> np.ndarray:
     """uint8 frames (T, H, W, C) of a conditional model (one with ``generate_embedded``) at the fixed latent
     ``z`` (1, z_dim), walking through the label embeddings of ``classes``; frame 0 is class classes[0]."""
-    if not hasattr(model, "generate_embedded"):
-        raise ValueError("interpolating between classes needs a conditional model with a label embedding.")
-    classes = model.check_labels(list(classes), len(classes))
-    emb = model.embed.weight[classes].detach()                                   # (K, embed_dim)
+    emb = model.class_embeddings(classes)                                         # (K, embed_dim)
     path = latent.keyframe_path(emb, frames, method, loop)                        # (T, embed_dim)
     return to_uint8(model.generate_embedded(z.expand(frames, -1), path, truncation))
 

@@ -30,7 +30,7 @@ from .models import CONFIGS, FAMILIES
 
 @dataclass
 class TrainConfig:
-    family: str                               # mlp | dcgan | cgan | stylegan2
+    family: str                               # a key of ganlab.models.FAMILIES (mlp | dcgan | cgan | stylegan2)
     dataset: str = "mnist"                    # mnist | fashion-mnist
     out: str = "runs/model"                   # run folder = checkpoint folder
     data_dir: str = "data"                    # torchvision-layout data folder (downloaded there if missing)
@@ -48,7 +48,7 @@ class TrainConfig:
     r1_every: int = 16
     gp: float = 10.0                          # gradient-penalty λ for wgan-gp
     top_k: float = 0.0                        # top-k G updates: final fraction ν kept (0 = off; Sinha: 0.5)
-    mixing: float = 0.9                       # StyleGAN2 style-mixing regularisation probability
+    mixing: float = 0.9                       # style-mixing regularisation probability (style-based families)
     mode_seeking: float = 0.0                 # λ of the mode-seeking term (Mao et al. 2019, MSGAN; 0 = off)
     seed: int = 0
     model: dict = field(default_factory=dict)  # overrides of the family's config dataclass
@@ -73,12 +73,8 @@ class Trainer:
             dist.init_process_group("gloo")
         self.out = Path(cfg.out)
         family = FAMILIES[cfg.family]
-        names = data.class_names(cfg.dataset)
-        model_cfg = {"class_names": names if cfg.family in ("cgan",) else (), **cfg.model}
-        if cfg.family == "stylegan2" and model_cfg.get("num_classes"):
-            model_cfg.setdefault("class_names", names)
-        if cfg.family != "cgan" and not model_cfg.get("num_classes"):
-            model_cfg["class_names"] = names  # unconditional: kept for evaluation and display only
+        # the dataset's class names: the labels of a conditional model, kept for evaluation and display otherwise
+        model_cfg = {"class_names": data.class_names(cfg.dataset), **cfg.model}
         torch.manual_seed(cfg.seed)  # initial weights; training randomness below uses its own generators
         self.G = family.Generator(CONFIGS[cfg.family](**{k: tuple(v) if isinstance(v, list) else v
                                                           for k, v in model_cfg.items()}))
@@ -106,7 +102,7 @@ class Trainer:
     def conditional(self) -> bool:
         return self.G.num_classes > 0
 
-    def fake_batch(self, n, update_w_avg=False, paired=False):
+    def fake_batch(self, n, update_stats=False, paired=False):
         """G's output for n fresh latents (and random labels); ``paired``: the second half repeats the first
         half's labels, for the mode-seeking term. Returns (images, labels, z)."""
         z = torch.randn(n, self.G.z_dim, generator=self.gen) if self.G.latent_dist == "normal" else \
@@ -114,8 +110,8 @@ class Trainer:
         y = torch.randint(self.G.num_classes, (n,), generator=self.gen) if self.conditional else None
         if paired and y is not None:
             y[n // 2: 2 * (n // 2)] = y[: n // 2]
-        kw = {"mixing_prob": self.cfg.mixing, "update_w_avg": update_w_avg} if self.cfg.family == "stylegan2" else {}
-        return self.G(z, y, **kw), y, z
+        options = {name: getattr(self.cfg, name) for name in self.G.training_options}
+        return self.G.forward_train(z, y, update_stats=update_stats, **options), y, z
 
     def train_step(self) -> dict:
         c = self.cfg
@@ -134,7 +130,7 @@ class Trainer:
             loss_d.backward()
             self.sync_grads(self.D)
             self.opt_d.step()
-        fake, y_fake, z = self.fake_batch(real.shape[0], update_w_avg=True, paired=c.mode_seeking > 0)
+        fake, y_fake, z = self.fake_batch(real.shape[0], update_stats=True, paired=c.mode_seeking > 0)
         for p in self.D.parameters():
             p.requires_grad_(False)
         d_out = self.D(fake, y_fake)

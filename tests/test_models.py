@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 import ganlab
@@ -121,3 +122,39 @@ def test_tiny_configs_cover_every_family():
     assert set(TINY) == set(FAMILIES)
     assert isinstance(latent.MAX_SEED, int)
     assert checkpoint.FORMAT_VERSION == 1
+
+
+def test_families_declare_their_capabilities():
+    for family, m in FAMILIES.items():
+        g = tiny_generator(family)
+        assert g.display_name and g.family == family
+        if g.style_based:                                  # the W-space interface of interface.md
+            ws = g.mapping(g.latents(2, seed=0), None, truncation=0.5, cutoff=1)
+            assert ws.shape == (2, g.num_ws, g.w_dim) and g.w_avg.shape == (g.w_dim,)
+            assert "mapping_net.w_avg" in g.state_dict()  # a buffer, under today's checkpoint key
+            for mode in g.noise_modes:
+                assert g.synthesis(ws, noise_mode=mode).shape == (2, g.channels, g.image_size, g.image_size)
+        if g.label_embedding:
+            emb = g.class_embeddings([0, 1])
+            assert g.generate_embedded(g.latents(2, seed=0), emb).shape[0] == 2
+        else:
+            with pytest.raises(ValueError, match="label embedding"):
+                g.class_embeddings([0])
+
+
+def test_no_family_knowledge_outside_the_family_files():
+    """Code outside ganlab/models/ asks capability flags: no family-name literals, no hasattr probes."""
+    import re
+    from pathlib import Path
+
+    root = Path(ganlab.__file__).parent
+    names = "|".join(FAMILIES)
+    pattern = re.compile(rf"""hasattr\(|["']({names})["']""")
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("models/") or "toy" in rel or rel == "ui/live.py":
+            continue
+        offenders += [f"{rel}:{i}: {line.strip()}" for i, line in enumerate(path.read_text().splitlines(), 1)
+                      if pattern.search(line)]
+    assert offenders == []

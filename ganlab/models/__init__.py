@@ -5,4 +5,10 @@ from .base import MAX_SAMPLES, CheckpointError, GANGenerator
 FAMILIES = {m.Generator.family: m for m in (mlp, dcgan, cgan, stylegan2)}
 CONFIGS = {name: m.Generator.config_class for name, m in FAMILIES.items()}
 
-__all__ = ["FAMILIES", "CONFIGS", "GANGenerator", "CheckpointError", "MAX_SAMPLES"]
+
+def display_name(family: str) -> str:
+    """A family's name for people ("StyleGAN2"); an unknown family's key as it is ("?" when empty)."""
+    return FAMILIES[family].Generator.display_name if family in FAMILIES else (family or "?")
+
+
+__all__ = ["FAMILIES", "CONFIGS", "GANGenerator", "CheckpointError", "MAX_SAMPLES", "display_name"]

@@ -1,7 +1,9 @@
 """The one generator interface every ganlab family implements, and its Hub/safetensors plumbing.
 
-A family subclasses :class:`GANGenerator`, sets ``family`` and ``config_class`` and implements
-``forward(z, labels) -> image``; sampling, seeds, labels, truncation and checkpoint I/O live here once.
+A family subclasses :class:`GANGenerator`, sets ``family``, ``display_name`` and ``config_class``, declares
+what it can do with the capability flags below and implements ``forward(z, labels) -> image``; sampling,
+seeds, labels, truncation and checkpoint I/O live here once. Code outside ``ganlab/models/`` asks these flags,
+never a family name or ``hasattr``; a new family is its own file plus one line in ``models/__init__.py``.
 """
 from __future__ import annotations
 
@@ -53,8 +55,15 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
     metrics) when the model was loaded from a folder.
     """
 
-    family: ClassVar[str] = ""
-    config_class: ClassVar[type] = object
+    family: ClassVar[str] = ""                   # the checkpoint's "family" key, e.g. "stylegan2"
+    display_name: ClassVar[str] = ""             # shown in the UI and the model cards, e.g. "StyleGAN2"
+    config_class: ClassVar[type] = object        # the family's config dataclass (commented defaults)
+    always_conditional: ClassVar[bool] = False   # the family is conditional by definition (needs num_classes ≥ 1)
+    style_based: ClassVar[bool] = False          # a W space: num_ws, w_dim, buffer w_avg, mapping(), synthesis(),
+                                                 #   style_mix(), layer_groups(); latent_directions() are PCA of w
+    noise_modes: ClassVar[tuple] = ()            # synthesis noise modes, e.g. ("const", "random", "none")
+    label_embedding: ClassVar[bool] = False      # class_embeddings(classes) + generate_embedded(z, emb): class morphs
+    training_options: ClassVar[tuple] = ()       # TrainConfig fields forward_train() reads, e.g. ("mixing",)
 
     def __init__(self, config):
         super().__init__()
@@ -93,6 +102,11 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Training path: raw generator output (N, C, H, W) for latents (N, z_dim)."""
         raise NotImplementedError
+
+    def forward_train(self, z: torch.Tensor, labels=None, update_stats: bool = False, **options) -> torch.Tensor:
+        """The trainer's forward: raw output (N, C, H, W). ``options`` are the TrainConfig fields named in
+        ``training_options``; ``update_stats`` is True on generator steps (running statistics such as w_avg)."""
+        return self(z, labels)
 
     def generate(self, z: torch.Tensor, labels=None, truncation: float = 1.0) -> torch.Tensor:
         """Images (N, C, H, W) in [-1, 1] for latents ``z`` (N, z_dim); ``truncation`` ψ shrinks z towards the
@@ -161,6 +175,16 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    # -- optional capabilities: families that declare a flag override these ------------------------------
+    def class_embeddings(self, classes) -> torch.Tensor:
+        """Label embeddings (K, embed_dim) of class indices (``label_embedding`` families)."""
+        raise ValueError(f"{self.display_name} has no label embedding: interpolating between classes needs a "
+                         "conditional model with one.")
+
+    def generate_embedded(self, z: torch.Tensor, embeddings: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
+        """Images for latents with label embeddings instead of class indices (``label_embedding`` families)."""
+        raise ValueError(f"{self.display_name} has no label embedding.")
 
     # -- latent directions (cached per model) ---------------------------------------------------------
     def latent_directions(self, k: int = 8, n: int = 4096) -> tuple[str, torch.Tensor, torch.Tensor]:

@@ -4,6 +4,10 @@ Labels enter as learned embeddings, as the lecture teaches (a raw class number w
 G concatenates ``nn.Embedding(num_classes, embed_dim)`` to its noise; D gets the label twice, as an embedded
 extra input channel and as a projection term on its features (Miyato & Koyama 2018), which keeps the
 requested class sharp.
+
+Deviations from Mirza & Osindero (2014), whose networks were MLPs with maxout and dropout that took a one-hot
+label: this is the DCGAN of dcgan.py with learned label embeddings (G: concatenated to z; D: an extra input
+channel) plus the projection term of Miyato & Koyama (2018) in D, which the 2014 paper does not have.
 """
 from dataclasses import dataclass
 
@@ -23,7 +27,10 @@ class CGANConfig(dcgan.DCGANConfig):
 
 class Generator(dcgan.Generator):
     family = "cgan"
+    display_name = "conditional DCGAN"
     config_class = CGANConfig
+    always_conditional = True
+    label_embedding = True
 
     def __init__(self, config):
         super().__init__(config)
@@ -36,6 +43,11 @@ class Generator(dcgan.Generator):
 
     def embed_input(self, z, labels):
         return torch.cat([z, self.embed(labels)], dim=1)                       # (N, z_dim + embed_dim)
+
+    def class_embeddings(self, classes) -> torch.Tensor:
+        """G's label embeddings (K, embed_dim) of the class indices ``classes``."""
+        classes = self.check_labels(list(classes), len(classes))
+        return self.embed.weight[classes].detach()
 
     def generate_embedded(self, z, embeddings, truncation: float = 1.0):
         """Images for latents with label *embeddings* (N, embed_dim) instead of class indices, so that a

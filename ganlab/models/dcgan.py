@@ -5,6 +5,12 @@ G: fc 1024 → fc 7·7·128 (ReLU + BatchNorm) → ConvTranspose 64 4×4 s2 (ReL
 → fc 1. The default fc width is 256 instead of the reference 1024 so that G's weights stay under 10 MB
 (the reference fc 1024 → 6272 layer alone holds 6.4 M parameters, 25.7 MB); ``reference_config()`` gives
 the full-size net.
+
+Deviations from Radford et al.'s DCGAN guidelines (those of the InfoGAN appendix / the lecture): G begins
+with two fully connected layers instead of a projected-and-reshaped input; D down-samples with max-pooling
+after unpadded 5×5 convolutions (the guidelines: strided convolutions, no pooling), has no BatchNorm and ends in
+fully connected layers; fc widths are 256 rather than 1024 (above). Initialisation N(0, 0.02) and
+BatchNorm in G follow the paper.
 """
 from dataclasses import dataclass
 
@@ -35,6 +41,7 @@ def reference_config(**overrides) -> DCGANConfig:
 
 class Generator(GANGenerator):
     family = "dcgan"
+    display_name = "DCGAN"
     config_class = DCGANConfig
 
     def __init__(self, config):

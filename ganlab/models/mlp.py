@@ -2,6 +2,11 @@
 
 G: noise → 1024 → 1024 → 784 (ReLU, tanh out); D: 784 → 256 → 256 → 1 (LeakyReLU 0.01, logit out).
 With noise_dim 4 the reference sizes give the lecture's parameter counts: G 1,858,320, D 267,009.
+
+Deviations from Goodfellow et al. (2014): D uses LeakyReLU instead of maxout units and no dropout; G uses
+ReLU throughout with a tanh output (the paper's G mixed rectifier and sigmoid units); the default noise is 96-d
+uniform as in the lecture. The loss is train.py's ``loss`` option (the paper's practical choice is the
+non-saturating one, the default).
 """
 from dataclasses import dataclass
 
@@ -25,6 +30,7 @@ class MLPConfig:
 
 class Generator(GANGenerator):
     family = "mlp"
+    display_name = "MLP GAN"
     config_class = MLPConfig
 
     def __init__(self, config):

@@ -1,15 +1,30 @@
 """StyleGAN2 at CPU scale (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN").
 
-Follows NVlabs' ``networks_stylegan2.py`` in structure, reduced for 32×32 greyscale data on a CPU:
+Follows NVlabs' ``networks_stylegan2.py`` (config F: the "skip" generator, the "resnet" discriminator) in
+structure, reduced for 32×32 greyscale data on a CPU:
 - mapping network z → w: pixel norm, an MLP of equalised-lr layers (lr multiplier 0.01), optional class
   embedding joined to z (``num_classes == 0`` means unconditional), and a ``w_avg`` buffer tracked during
   training so that the truncation centre travels with the weights;
 - synthesis network: a learned 4×4 constant, modulated + demodulated 3×3 convolutions (weight demodulation
   replaces AdaIN), per-layer noise inputs with a learned strength, ToRGB outputs summed through skip
-  connections (the "skip" generator), bilinear upsampling instead of the FIR filters;
+  connections;
 - ``num_ws`` styles, one per conv layer plus the last ToRGB, so that per-layer truncation (ψ with a cutoff) and
   style mixing work;
 - a residual discriminator with minibatch standard deviation and, when conditional, a projection term.
+
+Deviations from the paper (config F) and NVlabs' code, all deliberate for CPU scale:
+- sizes: w_dim 128 (paper 512), 4 mapping layers (8), at most 128 feature maps (512), 32×32 output;
+- generator: bilinear up-sampling of features and of the skip images instead of the [1, 3, 3, 1] FIR filter;
+  no conv clamping or mixed precision; styles of ToRGB and convs use one w each as in NVlabs (num_ws =
+  convs + 1), not the paper figure's shared style per block;
+- discriminator: plain ``nn.Conv2d`` / ``nn.Linear`` layers with PyTorch's default initialisation — no
+  equalised learning rate — and average pooling instead of FIR down-sampling; the conditional D projects
+  its features on an ``nn.Embedding`` of the label (Miyato & Koyama 2018) instead of NVlabs' mapped label
+  embedding;
+- regularisers: no path-length regulariser (the paper's pl_weight 2 is absent: G has no regulariser);
+  lazy R1 on D (γ, every 16 steps) and style-mixing regularisation (probability 0.9) are train.py options
+  (``r1``, ``r1_every``, ``mixing``); the loss is whichever train.py's ``loss`` names (the paper: non-saturating);
+- no adaptive augmentation (that is StyleGAN2-ADA).
 """
 import math
 from dataclasses import dataclass
@@ -165,7 +180,11 @@ class SynthesisNetwork(nn.Module):
 
 class Generator(GANGenerator):
     family = "stylegan2"
+    display_name = "StyleGAN2"
     config_class = StyleGAN2Config
+    style_based = True
+    noise_modes = ("const", "random", "none")
+    training_options = ("mixing",)               # style-mixing regularisation probability (TrainConfig.mixing)
 
     def __init__(self, config):
         super().__init__(config)
@@ -186,27 +205,36 @@ class Generator(GANGenerator):
         labels = self.check_labels(labels, z.shape[0])
         return latent.truncate_w(self.mapping_net(z, labels), self.w_avg, truncation, cutoff)
 
-    def synthesis(self, w, noise_mode: str = "const") -> torch.Tensor:
-        """w (N, num_ws, w_dim) → images (N, C, H, W) in [-1, 1]. ``noise_mode``: "const" (fixed per-layer
+    @property
+    def w_dim(self) -> int:
+        return self.config.w_dim
+
+    def synthesis(self, ws, noise_mode: str = "const") -> torch.Tensor:
+        """ws (N, num_ws, w_dim) → images (N, C, H, W) in [-1, 1]. ``noise_mode``: "const" (fixed per-layer
         noise, deterministic), "random" (fresh noise each call) or "none"."""
-        if noise_mode not in ("const", "random", "none"):
-            raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}.")
-        if w.dim() != 3 or w.shape[1:] != (self.num_ws, self.config.w_dim):
-            raise ValueError(f"w must have shape (N, {self.num_ws}, {self.config.w_dim}), got {tuple(w.shape)}.")
-        return self.synthesis_net(w, noise_mode).clamp(-1, 1)
+        if noise_mode not in self.noise_modes:
+            raise ValueError(f"noise_mode must be one of {', '.join(map(repr, self.noise_modes))}, got {noise_mode!r}.")
+        ws = torch.as_tensor(ws, dtype=torch.float32)
+        if ws.dim() != 3 or ws.shape[1:] != (self.num_ws, self.config.w_dim):
+            raise ValueError(f"w must have shape (N, {self.num_ws}, {self.config.w_dim}), got {tuple(ws.shape)}.")
+        return self.synthesis_net(ws.to(self.device), noise_mode).clamp(-1, 1)
 
     def generate(self, z, labels=None, truncation: float = 1.0, cutoff: int | None = None,
                  noise_mode: str = "const") -> torch.Tensor:
         return self.synthesis(self.mapping(z, labels, truncation, cutoff), noise_mode)
 
-    def forward(self, z, labels=None, mixing_prob: float = 0.0, update_w_avg: bool = False):
-        """Training path: random noise, optional style-mixing regularisation, raw (unclamped) output."""
+    def forward(self, z, labels=None, mixing: float = 0.0, update_w_avg: bool = False):
+        """Training path: random noise, optional style-mixing regularisation (probability ``mixing``), raw
+        (unclamped) output."""
         ws = self.mapping_net(z, labels, update_w_avg=update_w_avg)
-        if mixing_prob > 0 and torch.rand([]) < mixing_prob:
+        if mixing > 0 and torch.rand([]) < mixing:
             cut = int(torch.randint(1, self.num_ws, []))
             ws2 = self.mapping_net(torch.randn_like(z), labels)
             ws = torch.cat([ws[:, :cut], ws2[:, cut:]], dim=1)
         return self.synthesis_net(ws, "random")
+
+    def forward_train(self, z, labels=None, update_stats: bool = False, mixing: float = 0.0):
+        return self(z, labels, mixing=mixing, update_w_avg=update_stats)
 
     def style_mix(self, w_a: torch.Tensor, w_b: torch.Tensor, layers) -> torch.Tensor:
         """w_a with the styles of ``layers`` (indices into num_ws) taken from w_b."""

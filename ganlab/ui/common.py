@@ -17,7 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..card import FAMILY_NAMES
+from ..models import display_name
 from ..models import CheckpointError
 from ..registry import ModelRegistry
 
@@ -60,7 +60,7 @@ class App:
 
 def model_choices(registry: ModelRegistry) -> list[tuple[str, str]]:
     """Dropdown choices ("DCGAN · dcgan-mnist", "dcgan-mnist") of the available models, grouped by family."""
-    return [(f"{FAMILY_NAMES.get(family, family)} · {name}", name)
+    return [(f"{display_name(family)} · {name}", name)
             for family, names in registry.grouped().items() for name in names]
 
 

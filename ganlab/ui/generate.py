@@ -88,7 +88,7 @@ def check_view(app: App, values: dict):
     v["mix"] = [g for g in MIX_GROUPS if g in (v["mix"] or [])]
     if set(values.get("mix") or []) - set(MIX_GROUPS):
         raise ValueError(f"style mixing layers must be some of {MIX_GROUPS}, got {values['mix']!r}.")
-    if not hasattr(model, "num_ws"):
+    if not model.style_based:
         v["mix"] = []                                    # style mixing is StyleGAN's; other models ignore it
     if v["noise"] not in dict(NOISE_MODES).values():
         raise ValueError(f"noise must be one of {[m for _, m in NOISE_MODES]}, got {v['noise']!r}.")
@@ -107,7 +107,7 @@ def view_codes(model, v: dict, seeds: list[int], classes: list) -> torch.Tensor:
     z = latent.seed_latents(seeds, model.z_dim, model.latent_dist).repeat_interleave(len(classes), 0)
     labels = None if classes == [None] else classes * len(seeds)
     style = {}
-    if hasattr(model, "num_ws"):
+    if model.style_based:
         groups = model.layer_groups()
         style = dict(cutoff=min(v["cutoff"], model.num_ws), mix_layers=[i for g in v["mix"] for i in groups[g]],
                      mix_z=latent.seed_latents([v["mix_seed"]], model.z_dim, model.latent_dist))
@@ -208,7 +208,7 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
         names = model.class_names
         labels = [("all classes", "all")] + [(str(i) if n == str(i) else f"{i} · {n}", str(i))
                                              for i, n in enumerate(names)]
-        num_ws = getattr(model, "num_ws", 0)
+        num_ws = model.num_ws if model.style_based else 0
         groups = model.layer_groups() if num_ws else {}
         mix = [(f"{g} (layers {r.start}–{r.stop - 1})", g) for g, r in groups.items()] or [(g, g) for g in MIX_GROUPS]
         out = {picker: gr.update(value=v["model"]),

@@ -138,7 +138,7 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
 
     def options(model: str):
         try:
-            return gr.update(visible=hasattr(app.registry.get(model), "generate_embedded"))
+            return gr.update(visible=app.registry.get(model).label_embedding)
         except (ValueError, CheckpointError):
             return gr.update(visible=False)
 

@@ -1,14 +1,14 @@
-"""The Models tab (every bundled generator with its metrics and status) and the info panel under the picker.
+"""The Models tab (every generator found, with its metrics and status) and the info panel under the picker.
 
 Both read each checkpoint's config.json and metrics.json; nothing here loads weights (parameter counts come
-from building the network on PyTorch's meta device).
+from building the untrained network from its config on the CPU: see ``ModelRegistry.num_parameters``).
 """
 from __future__ import annotations
 
 import gradio as gr
 
-from ..card import DATASETS, FAMILY_NAMES, format_seconds, read_metrics
-from ..models import FAMILIES
+from ..card import DATASETS, format_seconds, read_metrics
+from ..models import FAMILIES, display_name
 from ..registry import ModelRegistry, check_name
 from .common import App, friendly
 
@@ -38,7 +38,7 @@ def model_rows(registry: ModelRegistry) -> list[list[str]]:
         params = registry.num_parameters(s.name) if s.family else None
         fd = (f"{m['fd']:.2f} ({m['fd_floor_train_vs_test']:.2f})"
               if m.get("fd") is not None and m.get("fd_floor_train_vs_test") is not None else _num(m.get("fd")))
-        rows.append([s.name, FAMILY_NAMES.get(s.family, s.family or "?"),
+        rows.append([s.name, display_name(s.family),
                      DATASETS.get(cfg.get("dataset"), (cfg.get("dataset") or "—",))[0],
                      "—" if params is None else f"{params / 1e6:.2f} M",
                      "—" if training.get("steps") is None else f"{training['steps']:,}",
@@ -72,10 +72,10 @@ def model_info(registry: ModelRegistry, name: str | None) -> str:
     params = registry.num_parameters(name)
     training = cfg.get("training") or {}
     classes = cfg.get("class_names") or []
-    lines = [f"#### {name} · {FAMILY_NAMES.get(family, family)}", "", doc, "",
+    lines = [f"#### {name} · {display_name(family)}", "", doc, "",
              f"- **parameters** (generator): {params:,}" if params else "- **parameters**: —",
              f"- **latent**: {net.get('z_dim')}-d, {net.get('latent_dist', 'normal')}"
-             + (f"; W {net.get('w_dim')}-d" if family == "stylegan2" else ""),
+             + (f"; W {net.get('w_dim')}-d" if FAMILIES[family].Generator.style_based else ""),
              f"- **images**: {net.get('image_size')}×{net.get('image_size')}, "
              f"{'greyscale' if net.get('channels', 1) == 1 else 'colour'}",
              f"- **classes**: {', '.join(classes)}" + (" (the model is unconditional)" if not net.get("num_classes")
