@@ -4,6 +4,7 @@ import os
 import socket
 import sys
 
+from ganlab import checkpoint, preload
 from ganlab.ui import build_app, launch_kwargs
 
 SHARE_HOST = ("api.gradio.app", 443)     # where Gradio asks for a tunnel (gradio/networking.py: GRADIO_API_SERVER)
@@ -39,7 +40,13 @@ def main():
     if share and (reason := share_blocker()):
         print(f"ganlab: {reason}", file=sys.stderr, flush=True)
         share = False
-    demo = build_app()
+    pre = preload.start_from_env()           # GANLAB_PRELOAD: import models in the background, the page is up at once
+    roots = None
+    if pre is not None:
+        print(f"ganlab: preloading {len(pre.items)} model(s) in the background into {pre.out_root}", flush=True)
+        if pre.out_root not in checkpoint.roots():
+            roots = [*checkpoint.roots(), pre.out_root]
+    demo = build_app(roots)
     demo.launch(server_name=a.host, server_port=a.port, share=share, **launch_kwargs())
 
 

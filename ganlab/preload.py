@@ -1,0 +1,263 @@
+"""Import upstream models in the background when the app starts (``GANLAB_PRELOAD``), for a Space. No Gradio.
+
+    GANLAB_PRELOAD=stylegan2-ada-ffhq,progan-celebahq-512,https://host/w.pth,/srv/models/x.pkl python app.py
+
+Each comma-separated item is a catalog name, an http(s) URL or a local file (the operator sets the variable, so
+URLs and paths are allowed here, unlike in the app's page). At start-up :func:`start_from_env` queues them and
+one background thread works through the queue, one model at a time (a free Space has 2 vCPUs and the
+conversions are memory-heavy): download (``ganlab.download``, resumable, verified), then ``import_fn``. The page
+is up at once; the Models tab polls :meth:`Preloader.status` for each item's state:
+
+    queued → downloading x MB of y → converting → ready          (or: failed: reason)
+
+Converted models go to :func:`models_dir`: ``/data/ganlab/models`` when the Space has persistent storage
+(``/data`` exists and is writable), else ganlab's imported-models folder in the standard cache
+(``GANLAB_MODELS_DIR`` wins over both). A conversion is written to a hidden folder and renamed into place, so a
+half-converted model is never served. A marker (``.preload/<name>.json``: source, sha256) says where each model
+came from; a restart finds it and neither downloads nor converts again, as long as the source is the same (and,
+where a hash is known before downloading, the same file).
+
+``import_fn(source_path, out_dir, progress=cb, **options)`` is the importers' entry point (see
+:func:`default_import_fn`); ``options`` carries the catalog's ``format`` and import options.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import catalog, download
+
+ENV = "GANLAB_PRELOAD"
+DATA = Path("/data")                         # a Space's persistent storage, when the Space has it
+STATES = ("queued", "downloading", "converting", "ready", "failed")
+ImportFn = Callable[..., Path]
+log = logging.getLogger(__name__)            # failures are warnings: they reach a Space's logs unconfigured
+
+
+def models_dir(data: Path = DATA) -> Path:
+    """Where preloaded models go: $GANLAB_MODELS_DIR, else /data/ganlab/models when /data is writable, else the
+    imported-models folder of the standard cache."""
+    env = os.environ.get("GANLAB_MODELS_DIR")
+    if env:
+        return Path(env).expanduser()
+    if data.is_dir() and os.access(data, os.W_OK | os.X_OK):
+        return data / "ganlab" / "models"
+    from huggingface_hub import constants
+    return Path(constants.HF_HOME) / "ganlab" / "models"
+
+
+def parse(value: str | None) -> list[str]:
+    """GANLAB_PRELOAD's items: comma-separated, stripped, empty ones dropped, duplicates once."""
+    out: list[str] = []
+    for s in (value or "").split(","):
+        s = s.strip()
+        if s and s not in out:
+            out.append(s)
+    return out
+
+
+def model_name(source: str) -> str:
+    """The folder (and model) name of a source: the catalog name, else the file's stem, made a valid name."""
+    entry = catalog.find(source)
+    if entry:
+        return entry.name
+    stem = re.split(r"[?#]", source.rstrip("/"))[0].rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    name = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-._")[:64]
+    return name or "model"
+
+
+@dataclass
+class Item:
+    source: str
+    name: str
+    state: str = "queued"
+    done: int = 0                  # bytes downloaded
+    total: int | None = None       # bytes to download (None: unknown)
+    error: str = ""
+    folder: Path | None = None
+    started: float | None = None   # time.time() when work on it began / ended
+    finished: float | None = None
+
+    def text(self) -> str:
+        if self.state == "downloading":
+            return f"downloading {self.done / 1e6:,.1f} MB of " + ("?" if self.total is None else f"{self.total / 1e6:,.1f} MB")
+        if self.state == "failed":
+            return f"failed: {self.error}"
+        return self.state
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "source": self.source, "state": self.state, "text": self.text(),
+                "done": self.done, "total": self.total, "error": self.error,
+                "folder": str(self.folder) if self.folder else None,
+                "seconds": None if self.started is None else round((self.finished or time.time()) - self.started, 2)}
+
+
+@dataclass
+class Preloader:
+    sources: list[str]
+    import_fn: ImportFn
+    out_root: Path = field(default_factory=models_dir)
+    on_ready: Callable[[str, Path], None] | None = None      # e.g. the app refreshing its model picker
+    items: list[Item] = field(init=False)
+
+    def __post_init__(self):
+        self.out_root = Path(self.out_root)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.items, taken = [], set()
+        for s in self.sources:
+            name, k = model_name(s), 2
+            while name in taken:
+                name, k = f"{model_name(s)}-{k}", k + 1
+            taken.add(name)
+            self.items.append(Item(s, name))
+
+    # -- what the Models tab reads ----------------------------------------------------------------------------
+    def status(self) -> list[dict]:
+        with self._lock:
+            return [i.as_dict() for i in self.items]
+
+    def ready(self) -> list[str]:
+        with self._lock:
+            return [i.name for i in self.items if i.state == "ready"]
+
+    def done(self) -> bool:
+        with self._lock:
+            return all(i.state in ("ready", "failed") for i in self.items)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every item is ready or failed (True) or ``timeout`` seconds passed (False)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.done()
+
+    # -- the work ---------------------------------------------------------------------------------------------
+    def start(self) -> "Preloader":
+        """Start the background thread (once); returns self at once."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="ganlab-preload", daemon=True)
+            self._thread.start()
+        return self
+
+    def _set(self, item: Item, **kw) -> None:
+        with self._lock:
+            for k, v in kw.items():
+                setattr(item, k, v)
+
+    def _run(self) -> None:
+        for item in self.items:
+            self._set(item, started=time.time())
+            try:
+                folder = self._preload(item)
+            except Exception as e:             # one bad item must not stop the others; its reason is shown
+                msg = str(e).strip() or type(e).__name__
+                self._set(item, state="failed", error=msg.splitlines()[0][:300], finished=time.time())
+                log.warning("preload %s failed: %s", item.source, item.error)
+                continue
+            self._set(item, state="ready", folder=folder, finished=time.time())
+            log.info("preloaded %s into %s", item.source, folder)
+            if self.on_ready:
+                try:
+                    self.on_ready(item.name, folder)
+                except Exception:              # a refresh hook failing must not fail the preload
+                    pass
+
+    def _marker(self, item: Item) -> Path:
+        return self.out_root / ".preload" / f"{item.name}.json"
+
+    def _known_sha(self, item: Item) -> str | None:
+        """A hash of the source that is known without downloading: published, recorded, or a local file's."""
+        entry = catalog.find(item.source)
+        if entry and entry.sha256:
+            return entry.sha256
+        if entry is None and Path(item.source).expanduser().is_file():
+            return download.sha256_file(Path(item.source).expanduser())
+        rec = download.recorded_hashes().get(entry.url if entry else item.source)
+        return rec["sha256"] if rec else None
+
+    def _already_there(self, item: Item, folder: Path) -> bool:
+        try:
+            mark = json.loads(self._marker(item).read_text())
+        except (OSError, ValueError):
+            return False
+        if mark.get("source") != item.source or not (folder / "config.json").is_file() \
+                or not (folder / "model.safetensors").is_file():
+            return False
+        sha = self._known_sha(item)
+        return sha is None or sha == mark.get("sha256")
+
+    def _preload(self, item: Item) -> Path:
+        folder = self.out_root / item.name
+        if self._already_there(item, folder):
+            return folder
+        self._set(item, state="downloading")
+        path = download.resolve(item.source, progress=lambda d, t: self._set(item, done=d, total=t))
+        sha = download.sha256_file(path)
+        self._set(item, state="converting")
+        entry = catalog.find(item.source)
+        options = {"format": entry.format, **entry.options} if entry else {}
+        self.out_root.mkdir(parents=True, exist_ok=True)
+        tmp = self.out_root / f".preload-tmp-{item.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            self.import_fn(path, tmp, progress=lambda *a: None, **options)
+            if not (tmp / "config.json").is_file():
+                raise RuntimeError("the importer wrote no config.json")
+            old = folder.with_name(f".preload-old-{item.name}-{uuid.uuid4().hex[:8]}")
+            if folder.exists():
+                folder.rename(old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        mark = self._marker(item)
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.write_text(json.dumps({"source": item.source, "sha256": sha, "file": str(path),
+                                    "converted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1))
+        return folder
+
+
+def default_import_fn() -> ImportFn:
+    """``ganlab.import_model`` adapted to ``import_fn(source, out_dir, progress=cb, **options)`` (the progress
+    callback is passed on only if import_model takes one)."""
+    from .importers import import_model          # the importers package (merged separately)
+    takes_progress = "progress" in inspect.signature(import_model).parameters
+
+    def import_fn(source, out_dir, progress=None, **options):
+        if takes_progress:
+            options["progress"] = progress
+        return import_model(source, out_dir, **options)
+    return import_fn
+
+
+_current: Preloader | None = None
+
+
+def start_from_env(import_fn: ImportFn | None = None, on_ready=None, env=os.environ) -> Preloader | None:
+    """Start preloading what ``GANLAB_PRELOAD`` lists (None when it is unset or empty); the app calls this once
+    at start-up and the Models tab reads :func:`current`."""
+    global _current
+    sources = parse(env.get(ENV))
+    if not sources:
+        return None
+    if import_fn is None:
+        try:
+            import_fn = default_import_fn()
+        except ImportError as e:
+            def import_fn(*a, _e=str(e), **k):
+                raise RuntimeError(f"importers not available in this version of ganlab ({_e})")
+    _current = Preloader(sources, import_fn, on_ready=on_ready).start()
+    return _current
+
+
+def current() -> Preloader | None:
+    return _current
