@@ -4,9 +4,6 @@ import os
 import socket
 import sys
 
-from ganlab import checkpoint, preload
-from ganlab.ui import build_app, launch_kwargs
-
 SHARE_HOST = ("api.gradio.app", 443)     # where Gradio asks for a tunnel (gradio/networking.py: GRADIO_API_SERVER)
 SHARE_HELP = """also print a public https://*.gradio.live link to this app, valid while it runs (about a week at
 most). Needs internet: on first use Gradio downloads its tunnel client (frpc, into $HF_HOME/gradio/frpc), and
@@ -36,6 +33,9 @@ def main():
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--share", action="store_true", help=SHARE_HELP)
     a = p.parse_args()
+    from ganlab import checkpoint, preload              # imported after parsing: `--help` answers at once
+    from ganlab.ui import build_app, launch_kwargs
+
     share = a.share
     if share and (reason := share_blocker()):
         print(f"ganlab: {reason}", file=sys.stderr, flush=True)

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _offline() -> bool:
     sys.path.insert(0, str(ROOT))
     try:
-        import app
+        import app                        # light: app.py imports ganlab and Gradio only in main()
         return app.share_blocker(timeout=3) is not None
     finally:
         sys.path.remove(str(ROOT))
