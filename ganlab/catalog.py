@@ -158,8 +158,8 @@ def markdown_table() -> str:
         lic = ("**NON-COMMERCIAL**: " if e.non_commercial else "") + e.licence
         src = e.url if e.url.startswith("pip:") else f"[{e.filename}]({e.url})"
         size = e.size_text if e.size is not None else "size not published"
-        cells = [f"`{e.name}`", e.format, f"{e.resolution} px" + (f", {e.num_classes} classes" if e.num_classes else ""),
-                 e.dataset, f"{src} ({size})", lic, e.origin]
+        res = f"{e.resolution} px" + (f", {e.num_classes} classes" if e.num_classes else "")
+        cells = [f"`{e.name}`", e.format, res, e.dataset, f"{src} ({size})", lic, e.origin]
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(out)
 

@@ -193,7 +193,8 @@ def resolve(source: str | Path | Entry, progress: Progress | bool | None = None,
     ``catalog_only``: refuse anything but a catalog name (the app's page: a visitor cannot make it fetch a URL)."""
     entry = source if isinstance(source, Entry) else catalog.find(str(source))
     if catalog_only and entry is None:
-        raise DownloadError(f"{str(source)[:80]!r} is not in ganlab's catalog; choose one of {', '.join(catalog.names())}.")
+        raise DownloadError(f"{str(source)[:80]!r} is not in ganlab's catalog; "
+                            f"choose one of {', '.join(catalog.names())}.")
     path = fetch(entry or source, progress=progress)
     if entry is None or not entry.member:
         return path

@@ -90,7 +90,8 @@ class Item:
 
     def text(self) -> str:
         if self.state == "downloading":
-            return f"downloading {self.done / 1e6:,.1f} MB of " + ("?" if self.total is None else f"{self.total / 1e6:,.1f} MB")
+            of = "?" if self.total is None else f"{self.total / 1e6:,.1f} MB"
+            return f"downloading {self.done / 1e6:,.1f} MB of {of}"
         if self.state == "failed":
             return f"failed: {self.error}"
         return self.state
