@@ -75,7 +75,7 @@ def per_image(demo, names) -> None:
         values = {"model": name, "seed": 0, "n": 1, "label": "0"}
 
         def view():
-            img, v = gen_tab.render_view(app, values)
+            _, img, v = gen_tab.render_view(app, values)
             export.save_png(app.files.path("bench", ".png"), img, v)
         print(f"   {name:22s} network {ms(net)}   app view (render + upscale + PNG) {ms(p50(view))}")
 

@@ -13,29 +13,16 @@ import shlex
 import sys
 from pathlib import Path
 
-MAX_FRAMES = 240
+MAX_SEEDS = 10_000           # most seeds one generate command draws
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'0-7,42' → [0, 1, ..., 7, 42] (StyleGAN's --seeds syntax)."""
-    seeds: list[int] = []
+    """'0-7,42' → [0, 1, ..., 7, 42] (StyleGAN's --seeds syntax); the rule is ganlab.views.parse_list's."""
+    from . import latent, views
     try:
-        for part in str(text).replace(" ", "").split(","):
-            if not part:
-                continue
-            if "-" in part[1:]:
-                a, b = part.split("-", 1)
-                lo, hi = int(a), int(b)
-                if hi < lo or hi - lo > 10000:
-                    raise ValueError
-                seeds.extend(range(lo, hi + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad seed list {text!r}: use numbers and ranges like 0-7,42.") from None
-    if not seeds:
-        raise argparse.ArgumentTypeError("give at least one seed, e.g. 0-7,42.")
-    return seeds
+        return views.parse_list(text, "seed", 0, latent.MAX_SEED, MAX_SEEDS)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-7"), help="seeds, e.g. 0-7,42")
     g.add_argument("--out", type=Path, default=Path("out"), help="output folder")
     g.add_argument("--class", dest="label", type=parse_class, default=None,
-                   help="class index, or 'all': every seed in every class, a row per seed (conditional models)")
+                   help="class index, or 'all': every seed in every class, a row per seed (conditional models; "
+                        "default: the class each seed draws, as ganlab.load(...).sample does)")
     g.add_argument("--truncation", type=float, default=1.0, help="truncation ψ (1 = off, 0 = average)")
     g.add_argument("--grid", action="store_true", help="also write grid.png with every seed")
     g.add_argument("--scale", type=int, default=1, help="nearest-neighbour upscaling factor for the PNGs")
@@ -60,11 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("interpolate", help="a latent walk through keyframe seeds as a GIF", formatter_class=fmt)
     i.add_argument("--model", required=True)
     i.add_argument("--seeds", type=parse_seeds, required=True, help="keyframe seeds, e.g. 1,5,9")
-    i.add_argument("--frames", type=int, default=48, help=f"number of frames (≤ {MAX_FRAMES})")
+    i.add_argument("--frames", type=int, default=48, help="number of frames (≤ 240)")
     i.add_argument("--fps", type=float, default=24.0)
     i.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
     i.add_argument("--loop", action="store_true", help="go back to the first keyframe for a seamless loop")
-    i.add_argument("--class", dest="label", type=int, default=None, help="class index (conditional models)")
+    i.add_argument("--class", dest="label", type=int, default=None,
+                   help="class index (conditional models; default: the class the first keyframe's seed draws)")
     i.add_argument("--truncation", type=float, default=1.0)
     i.add_argument("--size", type=int, default=256, help="GIF side in pixels")
     i.add_argument("--out", type=Path, default=Path("walk.gif"))
@@ -119,43 +108,40 @@ def parse_class(text: str) -> int | str:
 
 
 def cmd_generate(a) -> None:
-    import imageio.v3 as iio  # noqa: F401  (PNG writing goes through export)
-    from . import export, latent
+    from . import export, views
     from .checkpoint import load
 
     m = load(a.model)
     if a.label == "all" and not m.num_classes:
         raise ValueError("--class all needs a conditional model; this one is unconditional.")
-    classes = list(range(m.num_classes)) if a.label == "all" else [a.label]
-    seeds = [s for s in a.seeds for _ in classes]                           # seed-major: a row per seed
-    labels = None if a.label is None else classes * len(a.seeds)
-    z = latent.seed_latents(seeds, m.z_dim, m.latent_dist)
-    images = export.generate_images(m, z, labels, a.truncation)
+    label = views.SEEDED if a.label is None else a.label
+    v = views.check_view(m, {"n": 1, "label": label, "truncation": a.truncation})
+    images, pairs = views.view_images(m, v, a.seeds)                          # seed-major: a row per seed
     a.out.mkdir(parents=True, exist_ok=True)
-    for seed, label, img in zip(seeds, labels or [None] * len(seeds), images):
+    for (seed, label), img in zip(pairs, images):
         meta = {"model": a.model, "seed": seed, "class": label, "truncation": a.truncation}
         name = f"seed{seed:04d}" + ("" if a.label != "all" else f"-class{label}")
         export.save_png(a.out / f"{name}.png", export.upscale(img, a.scale), meta)
     if a.grid:
-        export.save_png(a.out / "grid.png", export.grid(images, nrow=len(classes) if a.label == "all" else None,
-                                                        scale=a.scale),
+        export.save_png(a.out / "grid.png", export.grid(images, views.view_columns(m, v, len(a.seeds)), a.scale),
                         {"model": a.model, "seeds": a.seeds, "class": a.label, "truncation": a.truncation})
     print(f"wrote {len(images)} images to {a.out}")
 
 
 def cmd_interpolate(a) -> None:
-    from . import export
+    from . import export, views
     from .checkpoint import load
 
-    if not 2 <= a.frames <= MAX_FRAMES:
-        raise ValueError(f"--frames must be between 2 and {MAX_FRAMES}.")
+    views.whole(a.frames, "--frames", 2, views.MAX_FRAMES)                     # before loading: a typo fails fast
     m = load(a.model)
-    frames = export.interpolation_frames(m, a.seeds, a.frames, "slerp" if a.slerp else "lerp", a.loop, a.label,
-                                         a.truncation, size=a.size)
-    meta = {"model": a.model, "seeds": a.seeds, "frames": a.frames, "fps": a.fps, "method": "slerp" if a.slerp else "lerp",
+    method = "slerp" if a.slerp else "lerp"
+    label = views.SEEDED if a.label is None else a.label
+    frames, _ = views.render_walk(m, {"keyframes": a.seeds, "frames": a.frames, "method": method, "loop": a.loop,
+                                      "label": label, "truncation": a.truncation, "fps": a.fps}, size=a.size)
+    meta = {"model": a.model, "seeds": a.seeds, "frames": a.frames, "fps": a.fps, "method": method,
             "loop": a.loop, "class": a.label, "truncation": a.truncation}
     export.save_gif(a.out, frames, a.fps, meta)
-    print(f"wrote {a.out} ({len(frames)} frames)")
+    print(f"wrote {a.out} ({len(frames)} frame{'s' * (len(frames) != 1)})")
 
 
 def cmd_train(a, argv) -> None:

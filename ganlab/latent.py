@@ -1,8 +1,8 @@
-"""Latent maths, in one place: seeded latents, truncation, interpolation paths and principal directions.
+"""Latent maths, in one place: seeded latents and labels, truncation, interpolation paths, principal directions.
 
-The app, the CLI, the training loop and the tests all call these functions; nothing else in ganlab draws
-latents or interpolates. Randomness always comes from an explicit ``torch.Generator`` seeded by the caller,
-never from global RNG state, so a seed means the same latent in every process and for every user.
+Seeded latents (what a seed means) and every interpolation come from here; the training loop draws its own
+fresh latents from its seeded ``torch.Generator``. Randomness always comes from an explicit generator seeded
+by the caller, never from global RNG state, so a seed means the same latent in every process and for every user.
 """
 from __future__ import annotations
 
@@ -35,6 +35,17 @@ def seeded_latents(n: int, z_dim: int, seed: int, dist: str = "normal") -> torch
 def seed_latents(seeds: Sequence[int], z_dim: int, dist: str = "normal") -> torch.Tensor:
     """One latent per seed, as the CLI's ``--seeds 0-7,42`` means: seed s → ``seeded_latents(1, d, s)``."""
     return torch.cat([seeded_latents(1, z_dim, s, dist) for s in seeds]) if seeds else torch.zeros(0, z_dim)
+
+
+def seeded_labels(n: int, num_classes: int, seed: int) -> torch.Tensor:
+    """The ``n`` classes (n,) that ``model.sample(n, seed)`` draws for a conditional model: a stream of their own
+    (seed XOR 0x5EED), so that the latents of a seed do not depend on whether the model is conditional."""
+    return torch.randint(num_classes, (n,), generator=rng(int(seed) ^ 0x5EED))
+
+
+def seed_labels(seeds: Sequence[int], num_classes: int) -> list[int]:
+    """One class per seed: seed s → the class ``sample(1, s)`` draws (the CLI without ``--class``)."""
+    return [int(seeded_labels(1, num_classes, s)[0]) for s in seeds]
 
 
 def check_truncation(psi: float) -> float:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganlab import export
+from ganlab import export, views
 from ganlab.registry import ModelRegistry
 from ganlab.ui.common import TempFiles
 
@@ -78,7 +78,7 @@ def test_generate_is_readable_reproducible_and_carries_its_settings(app, model):
     assert export.read_settings(path) == settings
     again, _, _ = generate(client, **settings)                    # the JSON is the endpoint's own parameters
     assert np.array_equal(img, again)
-    grid, _, _ = generate(client, model=model, seed=5, n=export.MAX_GRID, label="3")
+    grid, _, _ = generate(client, model=model, seed=5, n=views.MAX_GRID, label="3")
     assert max(grid.shape[:2]) <= export.MAX_SIDE
 
 
@@ -143,15 +143,20 @@ def test_interpolation_gif_starts_at_the_first_keyframe(app, model, kw, view):
     ("/generate", dict(model="no-such-model"), "unknown model"),
     ("/generate", dict(model="tiny-dcgan", n=65), "maximum"),
     ("/generate", dict(model="tiny-dcgan", truncation=9), "maximum"),
-    ("/generate", dict(model="tiny-dcgan", seed=-1), "minimum"),
-    ("/generate", dict(model="tiny-cgan", label="10"), "between 0 and 9"),
+    ("/generate", dict(model="tiny-dcgan", seed=-1), "seed must be a whole number from 0"),
+    ("/generate", dict(model="tiny-dcgan", seed=1.5), r"seed must be a whole number .*got 1\.5"),   # not seed 2
+    ("/generate", dict(model="tiny-dcgan", seed=2**32), "seed must be a whole number from 0 to 4294967292"),
+    ("/generate", dict(model="tiny-cgan", label="10"), "class must be a whole number from 0 to 9"),
     ("/generate", dict(model="tiny-cgan", label="all", n=7), "n ≤ 6"),
     ("/generate", dict(model="tiny-stylegan2", mix=["coarse", "pose"]), "not in the list of choices"),
     ("/generate", dict(model="broken-weights"), "unavailable"),
     ("/generate", dict(model="broken-shapes"), "unavailable"),
     ("/interpolate", dict(model="tiny-dcgan", frames=241), "maximum"),
     ("/interpolate", dict(model="tiny-dcgan", keyframes="7"), "at least two keyframes"),
-    ("/interpolate", dict(model="tiny-dcgan", keyframes="one, two"), "bad seed list"),
+    ("/interpolate", dict(model="tiny-dcgan", keyframes="one, two"), "'one' is not a keyframe seed"),
+    ("/interpolate", dict(model="tiny-dcgan", keyframes="0-100000"), "100,001 keyframe seeds; give at most 240"),
+    ("/interpolate", dict(model="tiny-dcgan", keyframes="0-99", frames=60), "100 keyframes need at least 100"),
+    ("/interpolate", dict(model="tiny-cgan", mode="class", classes=""), "no classes given"),
     ("/interpolate", dict(model="tiny-dcgan", mode="class"), "conditional"),
     ("/interpolate", dict(model="tiny-cgan", mode="class", classes="3, 12"), "out of range"),
     ("/restore", dict(text="{not json", model="tiny-dcgan"), "not valid JSON"),
@@ -162,6 +167,43 @@ def test_bad_input_gets_a_clear_error_and_the_app_keeps_working(app, endpoint, k
     with pytest.raises(gradio_client.exceptions.AppError, match=message):
         client.predict(**kw, api_name=endpoint)
     assert generate(client, model="tiny-mlp", seed=1, n=1)[0].size
+
+
+def test_identical_keyframes_are_reported_as_one_frame(app):
+    _, client = app
+    _, gif, _, note = client.predict(model="tiny-dcgan", keyframes="3, 3", frames=60, api_name="/interpolate")
+    assert note.startswith("1 frame ") and "still" in note
+    with Image.open(gif) as im:
+        assert getattr(im, "n_frames", 1) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, view, cli_class", [
+    ("tiny-stylegan2", {}, []),
+    ("tiny-cgan", {"label": "3"}, ["--class", "3"]),
+    ("tiny-mlp", {}, []),
+])
+def test_app_and_cli_render_the_same_frames(app, models_dir, tmp_path, model, view, cli_class):
+    """The same settings through the app's endpoints and through `python -m ganlab` give the same pixels:
+    a grid of seeds, and a walk (through W for StyleGAN2 in both)."""
+    from ganlab import cli
+
+    _, client = app
+    folder = str(models_dir / model)
+    app_grid, _, _ = generate(client, model=model, seed=5, n=4, truncation=0.7, **view)
+    assert cli.main(["generate", "--model", folder, "--seeds", "5-8", "--truncation", "0.7", "--grid", "--out",
+                     str(tmp_path), *cli_class]) == 0
+    cli_grid = np.asarray(Image.open(tmp_path / "grid.png"))
+    zoom = app_grid.shape[0] // cli_grid.shape[0]
+    assert zoom > 1 and np.array_equal(export.upscale(cli_grid[..., None], zoom)[..., 0], app_grid)
+
+    _, app_gif, _, _ = client.predict(model=model, seed=0, keyframes="1, 5, 9", frames=12, method="slerp",
+                                      loop=True, truncation=0.7, fps=10, **view, api_name="/interpolate")
+    cli_gif = tmp_path / "walk.gif"
+    assert cli.main(["interpolate", "--model", folder, "--seeds", "1,5,9", "--frames", "12", "--slerp", "--loop",
+                     "--truncation", "0.7", "--fps", "10", "--out", str(cli_gif), *cli_class]) == 0
+    app_frames, cli_frames = gif_frames(app_gif)[0], gif_frames(cli_gif)[0]
+    assert len(app_frames) == 12 and np.array_equal(app_frames, cli_frames)
 
 
 def test_restore_redraws_the_saved_view(app):

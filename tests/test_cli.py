@@ -4,7 +4,7 @@ import sys
 import imageio.v3 as iio
 import numpy as np
 
-from ganlab import cli
+from ganlab import cli, latent
 from ganlab.export import read_settings
 
 from .conftest import ROOT
@@ -70,9 +70,54 @@ def test_interpolate_writes_an_animated_gif(tiny_checkpoints, tmp_path):
     import ganlab
     from ganlab import export
     m = ganlab.load(model)
-    first = export.upscale(export.generate_images(m, m.latents(1, 1) * 0 + export.keyframe_latents(m, [1]))[0], 4)
+    first = export.upscale(m.sample(1, seed=1)[0], 4)
     grey = frames if frames.ndim == 3 else frames[..., 0]          # a grey-level GIF reads back as (T, H, W)
     assert np.array_equal(grey[0], first[..., 0])
+
+
+def test_generate_without_class_draws_each_seeds_class_as_sample_does(tiny_checkpoints, tmp_path):
+    import ganlab
+
+    model = str(tiny_checkpoints / "tiny-cgan")
+    assert cli.main(["generate", "--model", model, "--seeds", "0-3", "--out", str(tmp_path)]) == 0
+    m = ganlab.load(model)
+    for seed in range(4):
+        png = iio.imread(tmp_path / f"seed{seed:04d}.png")
+        assert np.array_equal(png, m.sample(1, seed=seed)[0, ..., 0])      # the API's image of that seed
+        assert read_settings(tmp_path / f"seed{seed:04d}.png")["class"] == int(latent.seeded_labels(1, 10, seed)[0])
+
+
+def test_interpolate_without_class_works_for_a_conditional_model(tiny_checkpoints, tmp_path):
+    import ganlab
+
+    model = str(tiny_checkpoints / "tiny-cgan")
+    out = tmp_path / "walk.gif"
+    assert cli.main(["interpolate", "--model", model, "--seeds", "4,8", "--frames", "6", "--size", "16",
+                     "--out", str(out)]) == 0
+    frames = iio.imread(out)
+    grey = frames if frames.ndim == 3 else frames[..., 0]
+    assert np.array_equal(grey[0], ganlab.load(model).sample(1, seed=4)[0, ..., 0])   # seed 4 in its own class
+
+
+def test_stylegan_walks_go_through_w(tiny_checkpoints, tmp_path):
+    """The CLI's StyleGAN2 walk interpolates w (as the app does), not z: its middle frame is the image of the
+    midpoint of the keyframes' w."""
+    import ganlab
+    import torch
+    from ganlab.models.base import to_uint8
+
+    model = str(tiny_checkpoints / "tiny-stylegan2")
+    out = tmp_path / "walk.gif"
+    assert cli.main(["interpolate", "--model", model, "--seeds", "1,5", "--frames", "3", "--size", "16",
+                     "--truncation", "0.7", "--out", str(out)]) == 0
+    frames = iio.imread(out)
+    m = ganlab.load(model)
+    z = torch.cat([m.latents(1, 1), m.latents(1, 5)])
+    w = m.mapping(z, None, 0.7)                                              # (2, num_ws, w_dim)
+    w_mid = to_uint8(m.synthesis(torch.lerp(w[:1], w[1:], 0.5)))[0, ..., 0]
+    z_mid = to_uint8(m.generate(torch.lerp(z[:1], z[1:], 0.5), None, 0.7))[0, ..., 0]
+    grey = frames if frames.ndim == 3 else frames[..., 0]
+    assert np.array_equal(grey[1], w_mid) and not np.array_equal(grey[1], z_mid)
 
 
 def test_cli_errors_are_one_line_not_tracebacks(tmp_path):

@@ -125,11 +125,9 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
         """``n`` images as uint8 (n, H, W, C), identical for the same seed. Conditional models draw random
         classes from the same seed when ``labels`` is None."""
         self.check_n(n)
-        g = latent.rng(seed)
         z = latent.seeded_latents(n, self.z_dim, seed, self.latent_dist)
         if labels is None and self.num_classes:
-            g.manual_seed(int(seed) ^ 0x5EED)
-            labels = torch.randint(self.num_classes, (n,), generator=g)
+            labels = latent.seeded_labels(n, self.num_classes, seed)
         return to_uint8(self.generate(z, labels, truncation))
 
     # -- checks shared by every entry point -----------------------------------------------------------

@@ -1,7 +1,6 @@
 """What the app's tabs share: the model registry, one bounded temp dir, friendly errors and settings JSON."""
 from __future__ import annotations
 
-import argparse
 import functools
 import html
 import inspect
@@ -17,8 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..models import display_name
-from ..models import CheckpointError
+from ..models import CheckpointError, display_name
 from ..registry import ModelRegistry
 
 MAX_TEMP_FILES = 200         # PNGs and GIFs the app keeps on disk; older ones are deleted (Gradio serves copies)
@@ -75,14 +73,14 @@ def friendly(fn):
         def wrapper(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
-            except (ValueError, CheckpointError, argparse.ArgumentTypeError) as e:
+            except (ValueError, CheckpointError) as e:
                 raise convert(e) from None
     else:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
-            except (ValueError, CheckpointError, argparse.ArgumentTypeError) as e:
+            except (ValueError, CheckpointError) as e:
                 raise convert(e) from None
     return wrapper
 
@@ -103,26 +101,3 @@ def parse_settings(text: str, keys) -> dict:
     if unknown:
         raise ValueError(f"unknown settings {unknown[:5]}; expected some of {sorted(keys)}.")
     return settings
-
-
-def int_in(value, name: str, lo: int, hi: int) -> int:
-    """``value`` as a whole number in [lo, hi], else a ValueError naming ``name`` and the range."""
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a whole number, got {value!r}.") from None
-    if not f.is_integer():
-        raise ValueError(f"{name} must be a whole number, got {value!r}.")
-    if not lo <= f <= hi:
-        raise ValueError(f"{name} must be between {lo} and {hi}, got {int(f)}.")
-    return int(f)
-
-
-def float_in(value, name: str, lo: float, hi: float) -> float:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}.") from None
-    if not lo <= f <= hi:           # also refuses NaN
-        raise ValueError(f"{name} must be between {lo} and {hi}, got {value!r}.")
-    return f

@@ -5,28 +5,17 @@ exactly those parameters, so ``client.predict(**settings, api_name="/generate")`
 """
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
 
 import gradio as gr
-import torch
 
-from .. import export, latent
-from .common import App, float_in, friendly, int_in, model_choices, parse_settings, to_json
+from .. import export, latent, views
+from ..views import COORD_RANGE, COORDS, DIR_RANGE, DIRS, MAX_CUTOFF, MIX_GROUPS
+from .common import App, friendly, model_choices, parse_settings, to_json
 
-N_COORDS = 8                  # sliders over z[0] … z[7]
-N_DIRS = 8                    # sliders over the first principal directions
-COORD_RANGE = 3.0             # a z[i] slider adds −3 … +3 to that coordinate
-DIR_RANGE = 5.0               # a PC slider moves −5 … +5 standard deviations along its direction
-MAX_CUTOFF = 32               # the cutoff slider's range before a model sets it to its own layer count
-NOISE_MODES = [("random", "random"), ("fixed", "const"), ("off", "none")]
-MIX_GROUPS = ["coarse", "middle", "fine"]
-COORDS = [f"z{i}" for i in range(N_COORDS)]
-DIRS = [f"pc{j}" for j in range(N_DIRS)]
-KEYS = ["model", "seed", "n", "label", "truncation", "cutoff", "noise", "mix_seed", "mix", *COORDS, *DIRS]
-DEFAULTS = {"seed": 0, "n": 4, "label": "all", "truncation": 1.0, "cutoff": MAX_CUTOFF, "noise": "const",
-            "mix_seed": 1, "mix": [], **{k: 0.0 for k in COORDS + DIRS}}
+KEYS, DEFAULTS = views.VIEW_KEYS, views.VIEW_DEFAULTS
+NOISE_CHOICES = [("random", "random"), ("fixed", "const"), ("off", "none")]
 
 INTRO = """\
 ### Generate: what a trained generator G draws from noise
@@ -60,82 +49,16 @@ class GenerateTab:
         return [self.image, self.settings, self.caption]
 
 
-# -- the view: settings → codes → image (no Gradio here, so tests and the benchmark can call it) -------------
-def check_view(app: App, values: dict):
-    """(model, settings) with every setting validated and normalised; ValueError with a clear message."""
-    v = {**DEFAULTS, **{k: values[k] for k in KEYS if values.get(k) is not None}}
-    model = app.registry.get(values.get("model"))
-    v["model"] = model.info["name"]
-    v["n"] = int_in(v["n"], "the grid size n", 1, export.MAX_GRID)
-    v["seed"] = int_in(v["seed"], "seed", 0, latent.MAX_SEED - v["n"] + 1)
-    v["truncation"] = latent.check_truncation(float_in(v["truncation"], "truncation ψ", -2, 2))
-    for k in COORDS:
-        v[k] = float_in(v[k], k, -COORD_RANGE, COORD_RANGE)
-    for k in DIRS:
-        v[k] = float_in(v[k], k, -DIR_RANGE, DIR_RANGE)
-    if model.num_classes:
-        label = str(v["label"]).strip()
-        if label != "all":
-            label = str(int_in(label, "class", 0, model.num_classes - 1))
-        v["label"] = label
-        if label == "all" and v["n"] * model.num_classes > export.MAX_GRID:
-            raise ValueError(f"the all-classes view shows n × {model.num_classes} images and a grid holds at most "
-                             f"{export.MAX_GRID}: use n ≤ {export.MAX_GRID // model.num_classes}.")
-    else:
-        v["label"] = None
-    v["cutoff"] = int_in(v["cutoff"], "cutoff", 0, MAX_CUTOFF)
-    v["mix_seed"] = int_in(v["mix_seed"], "mix seed", 0, latent.MAX_SEED)
-    v["mix"] = [g for g in MIX_GROUPS if g in (v["mix"] or [])]
-    if set(values.get("mix") or []) - set(MIX_GROUPS):
-        raise ValueError(f"style mixing layers must be some of {MIX_GROUPS}, got {values['mix']!r}.")
-    if not model.style_based:
-        v["mix"] = []                                    # style mixing is StyleGAN's; other models ignore it
-    if v["noise"] not in dict(NOISE_MODES).values():
-        raise ValueError(f"noise must be one of {[m for _, m in NOISE_MODES]}, got {v['noise']!r}.")
-    return model, v
-
-
-def view_classes(model, v: dict) -> list:
-    """The classes one latent is drawn in: [None] (unconditional), [c], or every class."""
-    if not model.num_classes:
-        return [None]
-    return list(range(model.num_classes)) if v["label"] == "all" else [int(v["label"])]
-
-
-def view_codes(model, v: dict, seeds: list[int], classes: list) -> torch.Tensor:
-    """Codes of the view for each seed × class (seed-major), with the sliders' edits and style mixing."""
-    z = latent.seed_latents(seeds, model.z_dim, model.latent_dist).repeat_interleave(len(classes), 0)
-    labels = None if classes == [None] else classes * len(seeds)
-    style = {}
-    if model.style_based:
-        groups = model.layer_groups()
-        style = dict(cutoff=min(v["cutoff"], model.num_ws), mix_layers=[i for g in v["mix"] for i in groups[g]],
-                     mix_z=latent.seed_latents([v["mix_seed"]], model.z_dim, model.latent_dist))
-    return export.edit_codes(model, z, labels, v["truncation"], coords=[v[k] for k in COORDS[:model.z_dim]],
-                             directions=[v[k] for k in DIRS], **style)
-
-
-def grid_columns(seeds: int, classes: int) -> int | None:
-    """Columns of the grid: one per class when several seeds are drawn in every class; one seed in every class
-    wraps into about two rows, so that the images stay large within the 512-px limit; else square."""
-    if classes == 1:
-        return None
-    return classes if seeds > 1 else math.ceil(math.sqrt(2 * classes))
-
-
 def render_view(app: App, values: dict):
-    """(image uint8 (H, W, C), settings) of the Generate tab's view."""
-    model, v = check_view(app, values)
-    seeds, classes = list(range(v["seed"], v["seed"] + v["n"])), view_classes(model, v)
-    codes = view_codes(model, v, seeds, classes)
-    labels = None if classes == [None] else classes * len(seeds)
-    images = export.render_codes(model, codes, labels, v["truncation"], v["noise"])
-    return export.fit_grid(images, grid_columns(len(seeds), len(classes))), v
+    """(model, image uint8 (H, W, C), settings) of the Generate tab's view: the registry's model, through views."""
+    model = app.registry.get(values.get("model"))
+    return (model, *views.render_view(model, values))
 
 
 def caption(model, v: dict, image) -> str:
     seeds = f"seed {v['seed']}" if v["n"] == 1 else f"seeds {v['seed']}–{v['seed'] + v['n'] - 1}"
-    what = {None: "", "all": " · every class" + (" (one per column)" if v["n"] > 1 else "")}.get(v["label"])
+    what = {None: "", views.ALL: " · every class" + (" (one per column)" if v["n"] > 1 else ""),
+            views.SEEDED: " · the class each seed draws"}.get(v["label"])
     if what is None:
         what = f" · class {v['label']} ({model.class_names[int(v['label'])]})"
     side = model.image_size
@@ -151,10 +74,11 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
     with gr.Row():
         with gr.Column(scale=2):
             with gr.Row():
-                c["seed"] = gr.Number(DEFAULTS["seed"], label="seed", precision=0, minimum=0, maximum=latent.MAX_SEED,
-                                      scale=3)
+                # no precision / minimum / maximum here: views.check_view states and applies the one rule
+                # (Gradio would round 1.5 to 2, and refuse on Enter what it clamps on Generate)
+                c["seed"] = gr.Number(DEFAULTS["seed"], label=f"seed (0 – {latent.MAX_SEED:,})", scale=3)
                 randomize_btn = gr.Button("random seed", scale=1)
-            c["n"] = gr.Slider(1, export.MAX_GRID, DEFAULTS["n"], step=1, label="grid: number of samples")
+            c["n"] = gr.Slider(1, views.MAX_GRID, DEFAULTS["n"], step=1, label="grid: number of samples")
             c["label"] = gr.Dropdown([("all classes", "all")], value="all", label="class", visible=False,
                                      allow_custom_value=True)
             c["truncation"] = gr.Slider(0, 1.5, DEFAULTS["truncation"], step=0.05, label="truncation ψ",
@@ -163,10 +87,9 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
                 gr.Markdown(STYLE_HELP)
                 c["cutoff"] = gr.Slider(0, MAX_CUTOFF, MAX_CUTOFF, step=1, label="ψ cutoff: truncate the first N "
                                         "style layers (more than the model has = all)")
-                c["noise"] = gr.Radio(NOISE_MODES, value=DEFAULTS["noise"], label="noise")
+                c["noise"] = gr.Radio(NOISE_CHOICES, value=DEFAULTS["noise"], label="noise")
                 with gr.Row():
-                    c["mix_seed"] = gr.Number(DEFAULTS["mix_seed"], label="style-mixing seed", precision=0,
-                                              minimum=0, maximum=latent.MAX_SEED)
+                    c["mix_seed"] = gr.Number(DEFAULTS["mix_seed"], label="style-mixing seed")
                     c["mix"] = gr.CheckboxGroup([(g, g) for g in MIX_GROUPS], value=[],
                                                 label="take these layers from the mixing seed")
             generate_btn = gr.Button("Generate", variant="primary")
@@ -196,23 +119,23 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
 
     # -- callbacks -------------------------------------------------------------------------------------------
     def render(values: dict):
-        img, v = render_view(app, values)
-        model = app.registry.get(v["model"])
+        model, img, v = render_view(app, values)
         stem = f"{v['model']}_seed{v['seed']}" + (f"-{v['seed'] + v['n'] - 1}" if v["n"] > 1 else "")
         path = export.save_png(app.files.path(stem, ".png"), img, v)
         return str(path), to_json(v), caption(model, v, img)
 
     def model_controls(values: dict) -> dict:
         """Controls set up for the model (class names, StyleGAN layers, latent size) with ``values``."""
-        model, v = check_view(app, values)
+        model = app.registry.get(values.get("model"))
+        v = views.check_view(model, values)
         names = model.class_names
-        labels = [("all classes", "all")] + [(str(i) if n == str(i) else f"{i} · {n}", str(i))
-                                             for i, n in enumerate(names)]
+        labels = [("all classes", views.ALL), ("the class each seed draws", views.SEEDED)] + \
+            [(str(i) if n == str(i) else f"{i} · {n}", str(i)) for i, n in enumerate(names)]
         num_ws = model.num_ws if model.style_based else 0
         groups = model.layer_groups() if num_ws else {}
         mix = [(f"{g} (layers {r.start}–{r.stop - 1})", g) for g, r in groups.items()] or [(g, g) for g in MIX_GROUPS]
         out = {picker: gr.update(value=v["model"]),
-               c["label"]: gr.update(choices=labels, value=v["label"] or "all", visible=bool(model.num_classes)),
+               c["label"]: gr.update(choices=labels, value=v["label"] or views.ALL, visible=bool(model.num_classes)),
                style_group: gr.update(visible=bool(num_ws)),
                c["cutoff"]: gr.update(maximum=num_ws or MAX_CUTOFF, value=min(v["cutoff"], num_ws or MAX_CUTOFF)),
                c["mix"]: gr.update(choices=mix, value=v["mix"])}
