@@ -158,7 +158,7 @@ def write_card(folder: str | Path, metrics: dict | None = None) -> Path:
                  if training.get("wall_seconds") is not None else None),
                 ("loss", settings.get("loss")), ("batch", settings.get("batch")),
                 ("learning rates (G, D)", f"{settings['lr_g']}, {settings['lr_d']}" if "lr_g" in settings else None),
-                ("Adam betas", settings.get("betas")), ("EMA of G", settings.get("ema") or None),
+                ("Adam betas", settings.get("betas")), ("EMA of G", settings.get("ema_decay", settings.get("ema")) or None),
                 ("R1 γ", settings.get("r1") or None), ("seed", settings.get("seed")),
                 ("torch", training.get("torch"))]
         lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows if v not in (None, "")] + [""]

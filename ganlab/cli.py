@@ -68,12 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch", type=int, default=64)
     t.add_argument("--lr", type=float, nargs="+", default=[2e-4], metavar="LR", help="one lr for both, or G D")
     t.add_argument("--betas", type=float, nargs=2, default=[0.5, 0.999])
-    t.add_argument("--loss", choices=LOSSES, default="bce")
+    t.add_argument("--loss", choices=[*LOSSES, *OLD_LOSSES], default="non-saturating", metavar="{" + ",".join(LOSSES) + "}",
+                   help="GAN loss ('bce' is the old name of non-saturating)")
     t.add_argument("--d-steps", type=int, default=1, help="D updates per G update")
-    t.add_argument("--label-smoothing", type=float, default=1.0, help="real target for D (0.9 = one-sided smoothing)")
-    t.add_argument("--ema", type=float, default=0.0, help="EMA decay of G (0 = off)")
+    t.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="one-sided label smoothing: amount taken off D's real target (0 = off, 0.1 typical)")
+    t.add_argument("--ema-decay", "--ema", dest="ema_decay", type=float, default=0.0,
+                   help="EMA decay of G's weights (0 = off; --ema is the old spelling)")
     t.add_argument("--r1", type=float, default=0.0, help="R1 γ (0 = off)")
-    t.add_argument("--top-k", type=float, default=0.0, help="top-k G updates: final fraction kept (0 = off)")
+    t.add_argument("--gp-weight", type=float, default=10.0, help="λ of the WGAN-GP gradient penalty")
+    t.add_argument("--top-k", type=float, default=1.0,
+                   help="top-k G updates: final fraction of fakes kept (1 = all = off; Sinha et al.: 0.5)")
     t.add_argument("--mixing", type=float, default=0.9, help="StyleGAN2 style-mixing probability")
     t.add_argument("--mode-seeking", type=float, default=0.0, help="λ of MSGAN's mode-seeking term (0 = off)")
     t.add_argument("--model-config", type=json.loads, default={}, help="JSON overrides of the family's config")
@@ -95,6 +100,28 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--repo-id", required=True)
     h.add_argument("--private", action="store_true")
     return p
+
+
+OLD_LOSSES = {"bce": "non-saturating"}
+
+
+def old_spellings(a, argv) -> list[str]:
+    """Convert train options written in the old train.py vocabulary (see /work/notes/vocabulary.md) to the
+    shared one, in place; returns one deprecation note per conversion."""
+    notes = []
+    if a.loss in OLD_LOSSES:
+        notes.append(f"--loss {a.loss} is now called {OLD_LOSSES[a.loss]}")
+        a.loss = OLD_LOSSES[a.loss]
+    if 0.5 < a.label_smoothing <= 1:          # the old meaning: D's real target (0.9 = smoothing by 0.1)
+        notes.append(f"--label-smoothing is now the amount taken off the real target: {a.label_smoothing:g} "
+                     f"(the old real target) means --label-smoothing {1 - a.label_smoothing:g}")
+        a.label_smoothing = round(1 - a.label_smoothing, 10)
+    if a.top_k == 0:                          # the old "off"
+        notes.append("--top-k 0 (the old 'off') is now --top-k 1 (every fake counts)")
+        a.top_k = 1.0
+    if any(x == "--ema" or x.startswith("--ema=") for x in argv):
+        notes.append("--ema is now spelled --ema-decay")
+    return notes
 
 
 def parse_class(text: str) -> int | str:
@@ -153,12 +180,15 @@ def cmd_train(a, argv) -> None:
         return
     from .train import TrainConfig, Trainer
 
+    for note in old_spellings(a, argv):
+        print(f"deprecated: {note}", file=sys.stderr)
     lr_g, lr_d = (a.lr[0], a.lr[0]) if len(a.lr) == 1 else a.lr[:2]
     cfg = TrainConfig(family=a.family, dataset=a.dataset, out=str(out), data_dir=a.data_dir, steps=a.steps,
                       epochs=a.epochs, batch=a.batch, lr_g=lr_g, lr_d=lr_d, betas=tuple(a.betas), loss=a.loss,
-                      d_steps=a.d_steps, label_smoothing=a.label_smoothing, ema=a.ema, r1=a.r1, top_k=a.top_k,
-                      mixing=a.mixing, mode_seeking=a.mode_seeking, seed=a.seed, model=a.model_config, sample_every=a.sample_every,
-                      save_minutes=a.save_minutes, limit=a.limit, threads=a.threads)
+                      d_steps=a.d_steps, label_smoothing=a.label_smoothing, ema_decay=a.ema_decay, r1=a.r1,
+                      gp_weight=a.gp_weight, top_k=a.top_k, mixing=a.mixing, mode_seeking=a.mode_seeking,
+                      seed=a.seed, model=a.model_config, sample_every=a.sample_every, save_minutes=a.save_minutes,
+                      limit=a.limit, threads=a.threads)
     trainer = Trainer(cfg)
     trainer.command = "python -m ganlab " + shlex.join(x for x in argv if x != "--resume")  # the reproducing command
     trainer.fit(resume=a.resume)

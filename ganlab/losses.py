@@ -1,19 +1,24 @@
 """GAN losses on discriminator logits, as the lecture teaches them, plus the regularisers.
 
-Every D here outputs raw scores (logits / critic values); the sigmoid lives inside the BCE losses.
+Every D here outputs raw scores (logits / critic values); the sigmoid lives inside the BCE losses. The names
+are those of the toy engine too (/work/notes/vocabulary.md): loss "non-saturating" | "minimax" | "lsgan" |
+"hinge" | "wgan-gp"; ``label_smoothing`` is the amount subtracted from D's real target (0 = off).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("bce", "minimax", "lsgan", "hinge", "wgan-gp")
+LOSSES = ("non-saturating", "minimax", "lsgan", "hinge", "wgan-gp")
+PROBABILITY_LOSSES = ("non-saturating", "minimax")      # D's score is a logit: sigmoid(s) is a probability
 
 
-def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
-    """Discriminator loss for logits on real and fake samples; ``real_target`` < 1 is one-sided label
-    smoothing (Salimans et al. 2016), used by the BCE and LSGAN losses."""
-    if kind in ("bce", "minimax"):
+def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Discriminator loss for logits on real and fake samples. One-sided label smoothing (Salimans et al. 2016)
+    lowers the real target to 1 − ``label_smoothing``; used by the BCE (non-saturating, minimax) and LSGAN
+    losses."""
+    real_target = 1.0 - label_smoothing
+    if kind in PROBABILITY_LOSSES:
         return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, real_target))
                 + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
     if kind == "lsgan":  # Mao et al. 2016: ½E[(D(x) − 1)²] + ½E[D(G(z))²]
@@ -27,7 +32,7 @@ def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor, real_target: float
 
 def g_loss_per_sample(kind: str, fake: torch.Tensor) -> torch.Tensor:
     """Generator loss per fake sample (N,), so that top-k updates can drop the worst ones."""
-    if kind == "bce":       # non-saturating: maximise log D(G(z))
+    if kind == "non-saturating":   # maximise log D(G(z)) (Goodfellow et al. 2014, §3)
         return F.softplus(-fake)
     if kind == "minimax":   # the original min log(1 − D(G(z))): saturates when D is confident
         return -F.softplus(fake)
@@ -45,8 +50,15 @@ def g_loss(kind: str, fake: torch.Tensor, top_k: int | None = None) -> torch.Ten
     return g_loss_per_sample(kind, fake).mean()
 
 
+def mean_score(kind: str, scores: torch.Tensor) -> float:
+    """"Mean D" as a loss reads D's output: the mean probability sigmoid(s) for the BCE losses, the mean raw
+    score (critic value) for LSGAN, hinge and WGAN-GP, whose D outputs no probability."""
+    return (torch.sigmoid(scores) if kind in PROBABILITY_LOSSES else scores).mean().item()
+
+
 def gradient_penalty(d, real: torch.Tensor, fake: torch.Tensor, labels=None, generator=None) -> torch.Tensor:
-    """WGAN-GP (Gulrajani et al. 2017): E[(‖∇D(x̂)‖ − 1)²] on random interpolates of real and fake."""
+    """WGAN-GP (Gulrajani et al. 2017): E[(‖∇D(x̂)‖ − 1)²] on random interpolates of real and fake. For a
+    conditional D, ``labels`` are those of both halves: real[i] and fake[i] must share the label labels[i]."""
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)
     t = torch.rand(shape, generator=generator, device=real.device)
     x = (real.detach() + t * (fake.detach() - real.detach())).requires_grad_(True)
@@ -70,5 +82,5 @@ def mode_seeking(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torc
 
 
 def top_k_count(batch: int, epoch: float, gamma: float = 0.99, nu: float = 0.5) -> int:
-    """Sinha et al. 2020's schedule: k = max(γ^epoch · B, ν · B)."""
+    """Sinha et al. 2020's schedule: k = max(γ^epoch · B, ν · B); ν is the ``top_k`` fraction (1 = all)."""
     return max(int(batch * gamma ** epoch), int(batch * nu), 1)

@@ -3,7 +3,11 @@
 Each step: ``d_steps`` discriminator updates on a real batch and a detached fake batch, then one generator
 update through the frozen discriminator; then the EMA of G. The lecture's tricks are options of this one loop:
 loss variants, D steps per G step, one-sided label smoothing, top-k generator updates, R1 / gradient penalty,
-EMA. Every few minutes (and on Ctrl-C / SIGTERM) the full train state goes to ``OUT/train_state/`` as
+EMA, with the names the toy engine uses too (loss, label_smoothing, top_k, ema_decay, gp_weight). For a
+conditional model the D step's fakes are drawn for the real batch's labels, so that real[i] and fake[i] share
+a label: WGAN-GP's interpolate between them is then an image of that class, scored by D for that class. The
+G step draws fresh random labels. The reported d_real / d_fake are D's mean output as the loss reads it: a
+probability for the BCE losses, the raw score for LSGAN, hinge and WGAN-GP. Every few minutes (and on Ctrl-C / SIGTERM) the full train state goes to ``OUT/train_state/`` as
 safetensors + JSON, and the EMA generator to ``OUT/`` as a loadable checkpoint.
 """
 from __future__ import annotations
@@ -40,14 +44,15 @@ class TrainConfig:
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple = (0.5, 0.999)               # Adam betas; the lecture: β1 0.5, else D's loss drops to zero
-    loss: str = "bce"                         # bce (non-saturating) | minimax | lsgan | hinge | wgan-gp
+    loss: str = "non-saturating"              # non-saturating | minimax | lsgan | hinge | wgan-gp (losses.LOSSES)
     d_steps: int = 1                          # D updates per G update
-    label_smoothing: float = 1.0              # real target for D (0.9 = one-sided label smoothing)
-    ema: float = 0.0                          # EMA decay of G's weights (0 = off; 0.999 typical)
+    label_smoothing: float = 0.0              # one-sided: D's real target is 1 − this (0 = off; Salimans: 0.1)
+    ema_decay: float = 0.0                    # EMA decay of G's weights (0 = off; 0.999 typical)
     r1: float = 0.0                           # R1 γ (0 = off), applied lazily every ``r1_every`` steps
     r1_every: int = 16
-    gp: float = 10.0                          # gradient-penalty λ for wgan-gp
-    top_k: float = 0.0                        # top-k G updates: final fraction ν kept (0 = off; Sinha: 0.5)
+    gp_weight: float = 10.0                   # λ of the WGAN-GP gradient penalty (loss wgan-gp only)
+    top_k: float = 1.0                        # top-k G updates: final fraction of fakes kept (1 = all = off;
+                                              #   Sinha et al.: 0.5), annealed from 1 by γ^epoch
     mixing: float = 0.9                       # style-mixing regularisation probability (style-based families)
     mode_seeking: float = 0.0                 # λ of the mode-seeking term (Mao et al. 2019, MSGAN; 0 = off)
     seed: int = 0
@@ -64,6 +69,13 @@ class Trainer:
             raise ValueError(f"unknown family {cfg.family!r}: use one of {', '.join(FAMILIES)}.")
         if cfg.loss not in losses.LOSSES:
             raise ValueError(f"unknown loss {cfg.loss!r}: use one of {', '.join(losses.LOSSES)}.")
+        if not 0 <= cfg.label_smoothing <= 0.5:
+            raise ValueError(f"label_smoothing is the amount taken off D's real target, 0 (off) to 0.5; "
+                             f"got {cfg.label_smoothing}.")
+        if not 0 < cfg.top_k <= 1:
+            raise ValueError(f"top_k is the fraction of fakes G learns from, in (0, 1] (1 = all = off); got {cfg.top_k}.")
+        if not 0 <= cfg.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1) (0 = off), got {cfg.ema_decay}.")
         self.cfg = cfg
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -79,7 +91,7 @@ class Trainer:
         self.G = family.Generator(CONFIGS[cfg.family](**{k: tuple(v) if isinstance(v, list) else v
                                                           for k, v in model_cfg.items()}))
         self.D = family.Discriminator(self.G.config)
-        self.G_ema = copy.deepcopy(self.G).eval() if cfg.ema else None
+        self.G_ema = copy.deepcopy(self.G).eval() if cfg.ema_decay else None
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas))
         r1_scale = cfg.r1_every / (cfg.r1_every + 1) if cfg.r1 else 1.0   # lazy-regularisation correction
         betas_d = tuple(b ** r1_scale for b in cfg.betas)
@@ -102,12 +114,14 @@ class Trainer:
     def conditional(self) -> bool:
         return self.G.num_classes > 0
 
-    def fake_batch(self, n, update_stats=False, paired=False):
-        """G's output for n fresh latents (and random labels); ``paired``: the second half repeats the first
-        half's labels, for the mode-seeking term. Returns (images, labels, z)."""
+    def fake_batch(self, n, update_stats=False, paired=False, labels=None):
+        """G's output for n fresh latents, for ``labels`` or random labels; ``paired``: the second half repeats
+        the first half's labels, for the mode-seeking term. Returns (images, labels, z)."""
         z = torch.randn(n, self.G.z_dim, generator=self.gen) if self.G.latent_dist == "normal" else \
             torch.rand(n, self.G.z_dim, generator=self.gen) * 2 - 1
-        y = torch.randint(self.G.num_classes, (n,), generator=self.gen) if self.conditional else None
+        y = labels
+        if y is None and self.conditional:
+            y = torch.randint(self.G.num_classes, (n,), generator=self.gen)
         if paired and y is not None:
             y[n // 2: 2 * (n // 2)] = y[: n // 2]
         options = {name: getattr(self.cfg, name) for name in self.G.training_options}
@@ -118,12 +132,12 @@ class Trainer:
         self.G.train(), self.D.train()
         for k in range(c.d_steps):
             real, y_real = self.next_real()
-            with torch.no_grad():
-                fake, y_fake, _ = self.fake_batch(real.shape[0])
+            with torch.no_grad():   # a conditional D sees the fakes with the real batch's labels (see fit's doc)
+                fake, y_fake, _ = self.fake_batch(real.shape[0], labels=y_real)
             d_real, d_fake = self.D(real, y_real), self.D(fake, y_fake)
             loss_d = losses.d_loss(c.loss, d_real, d_fake, c.label_smoothing)
-            if c.loss == "wgan-gp":
-                loss_d = loss_d + c.gp * losses.gradient_penalty(self.D, real, fake, y_real if y_fake is None else y_fake, self.gen)
+            if c.loss == "wgan-gp":   # interpolates of real[i] and fake[i], which share the label y_real[i]
+                loss_d = loss_d + c.gp_weight * losses.gradient_penalty(self.D, real, fake, y_real, self.gen)
             if c.r1 and k == 0 and self.step % c.r1_every == 0:
                 loss_d = loss_d + c.r1 / 2 * c.r1_every * losses.r1_penalty(self.D, real, y_real)
             self.opt_d.zero_grad(set_to_none=True)
@@ -135,7 +149,7 @@ class Trainer:
             p.requires_grad_(False)
         d_out = self.D(fake, y_fake)
         top_k = None
-        if c.top_k:
+        if c.top_k < 1:
             top_k = losses.top_k_count(d_out.shape[0], self.batches / self.schedule.per_epoch, nu=c.top_k)
         loss_g = losses.g_loss(c.loss, d_out, top_k)
         if c.mode_seeking:
@@ -147,15 +161,16 @@ class Trainer:
         self.sync_grads(self.G)
         self.opt_g.step()
         if self.G_ema is not None:
-            beta = min(c.ema, (1 + self.step) / (10 + self.step))  # warm-up: early EMA forgets the random init
+            beta = min(c.ema_decay, (1 + self.step) / (10 + self.step))  # warm-up: early EMA forgets the random init
             with torch.no_grad():
                 for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
                     pe.lerp_(p, 1 - beta)
                 for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
                     be.copy_(b)
         self.step += 1
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
-                "d_real": torch.sigmoid(d_real).mean().item(), "d_fake": torch.sigmoid(d_fake).mean().item()}
+        return {"d_loss": loss_d.item(), "g_loss": loss_g.item(),      # mean D as the loss reads it:
+                "d_real": losses.mean_score(c.loss, d_real),           # a probability for the BCE losses,
+                "d_fake": losses.mean_score(c.loss, d_fake)}           # the raw critic value otherwise
 
     def sync_grads(self, module):
         """Average gradients over processes (data parallelism, as DDP does; also works with R1's double
@@ -186,7 +201,7 @@ class Trainer:
             with open(log_path, "a", newline="") if main else open(os.devnull, "w") as f:
                 log = csv.writer(f)
                 if main and f.tell() == 0:
-                    log.writerow(["step", "seconds", "loss_d", "loss_g", "d_real", "d_fake"])
+                    log.writerow(["step", "seconds", "d_loss", "g_loss", "d_real", "d_fake"])
                 while self.step < target and not stop["flag"]:
                     stats = self.train_step()
                     self.elapsed = time.time() - t0
@@ -251,7 +266,7 @@ class Trainer:
         c = dataclasses.asdict(self.cfg)
         c = {k: v for k, v in c.items() if k not in ("out", "data_dir", "threads", "sample_every", "save_minutes")}
         return {"command": getattr(self, "command", ""), "steps": self.step, "images_seen": self.step * self.cfg.batch * self.cfg.d_steps,
-                "wall_seconds": round(self.elapsed, 1), "processes": self.world, "ema": bool(self.cfg.ema),
+                "wall_seconds": round(self.elapsed, 1), "processes": self.world, "ema": bool(self.cfg.ema_decay),
                 "device": "cpu", "torch": torch.__version__, "settings": c}
 
     def save_state(self):
@@ -319,8 +334,9 @@ def plot_losses(csv_path: Path, png_path: Path) -> None:
         return
     steps = [int(r["step"]) for r in rows]
     fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
-    for key in ("loss_d", "loss_g"):
-        ax.plot(steps, [float(r[key]) for r in rows], label=key.replace("loss_", "") + " loss", lw=0.8)
+    for key, old in (("d_loss", "loss_d"), ("g_loss", "loss_g")):       # logs written before the rename: loss_d
+        key = key if key in rows[0] else old
+        ax.plot(steps, [float(r[key]) for r in rows], label=key[0].upper() + " loss", lw=0.8)
     ax.set_xlabel("step"), ax.legend(), ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(png_path)

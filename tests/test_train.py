@@ -26,7 +26,7 @@ def tiny_cfg(family, out, **kw):
 
 @pytest.mark.parametrize("family", ["mlp", "dcgan", "cgan", "stylegan2"])
 def test_every_family_trains_a_few_steps(family, tmp_path):
-    extra = {"r1": 1.0, "r1_every": 2, "ema": 0.9} if family == "stylegan2" else {"ema": 0.9}
+    extra = {"r1": 1.0, "r1_every": 2, "ema_decay": 0.9} if family == "stylegan2" else {"ema_decay": 0.9}
     t = Trainer(tiny_cfg(family, tmp_path / family, steps=3, **extra))
     before = [p.clone() for p in t.G.parameters()]
     stats = t.fit()
@@ -42,9 +42,9 @@ def test_every_family_trains_a_few_steps(family, tmp_path):
 
 @pytest.mark.parametrize("loss", ["minimax", "lsgan", "hinge", "wgan-gp"])
 def test_loss_variants_and_tricks_run(loss, tmp_path):
-    t = Trainer(tiny_cfg("dcgan", tmp_path, steps=2, loss=loss, d_steps=2, label_smoothing=0.9, top_k=0.5))
+    t = Trainer(tiny_cfg("dcgan", tmp_path, steps=2, loss=loss, d_steps=2, label_smoothing=0.1, top_k=0.5))
     stats = t.fit()
-    assert t.step == 2 and torch.isfinite(torch.tensor(stats["loss_d"]))
+    assert t.step == 2 and torch.isfinite(torch.tensor(stats["d_loss"]))
 
 
 def state_tensors(out):
@@ -54,7 +54,7 @@ def state_tensors(out):
 
 @pytest.mark.parametrize("family", ["cgan", "stylegan2"])
 def test_resume_equals_uninterrupted(family, tmp_path):
-    extra = {"r1": 1.0, "r1_every": 2, "ema": 0.9} if family == "stylegan2" else {"ema": 0.9, "top_k": 0.5}
+    extra = {"r1": 1.0, "r1_every": 2, "ema_decay": 0.9} if family == "stylegan2" else {"ema_decay": 0.9, "top_k": 0.5}
     a = Trainer(tiny_cfg(family, tmp_path / "a", steps=4, **extra))
     a.fit()
     b = Trainer(tiny_cfg(family, tmp_path / "b", steps=4, **extra))
@@ -89,3 +89,49 @@ def test_train_cli_and_torchrun_two_processes(tmp_path):
     m = ganlab.load(str(out))
     assert m.info["training"]["processes"] == 2 and m.info["training"]["steps"] == 2
     assert m.info["training"]["command"].startswith("python -m ganlab train dcgan")
+
+
+def test_wgan_gp_interpolates_real_and_fake_images_of_the_same_labels(tmp_path, monkeypatch):
+    """A conditional critic's gradient penalty scores each real/fake interpolate with the label both halves
+    share: the D step draws its fakes for the real batch's labels and passes those labels to the penalty."""
+    from ganlab import losses
+
+    t = Trainer(tiny_cfg("cgan", tmp_path, steps=1, loss="wgan-gp"))
+    seen = {}
+    next_real, forward_train, penalty = t.next_real, t.G.forward_train, losses.gradient_penalty
+    monkeypatch.setattr(t, "next_real", lambda: seen.setdefault("real", next_real()))
+    monkeypatch.setattr(t.G, "forward_train", _recording(seen, "fake_labels", forward_train))
+    monkeypatch.setattr(losses, "gradient_penalty", _recording(seen, "gp_labels", penalty, arg=3))
+    t.train_step()
+    y_real = seen["real"][1]
+    assert torch.equal(seen["fake_labels"], y_real) and torch.equal(seen["gp_labels"], y_real)
+
+
+def _recording(seen, key, fn, arg=1):
+    """``fn`` that remembers its first call's positional argument ``arg`` as seen[key]."""
+    def wrapper(*args, **kwargs):
+        seen.setdefault(key, args[arg])
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+@pytest.mark.parametrize("loss, expected", [("hinge", 5.0), ("wgan-gp", 5.0), ("lsgan", 5.0),
+                                            ("non-saturating", torch.sigmoid(torch.tensor(5.0)).item())])
+def test_mean_d_is_the_raw_critic_value_unless_d_outputs_a_probability(tmp_path, monkeypatch, loss, expected):
+    t = Trainer(tiny_cfg("dcgan", tmp_path, steps=1, loss=loss))
+    forward = t.D.forward
+    monkeypatch.setattr(t.D, "forward", lambda x, y=None: forward(x, y) * 0 + 5.0)   # every score is 5
+    stats = t.train_step()
+    assert stats["d_real"] == pytest.approx(expected) and stats["d_fake"] == pytest.approx(expected)
+
+
+def test_cli_converts_the_old_training_vocabulary(tmp_path, capsys):
+    from ganlab import cli
+
+    argv = ["train", "dcgan", "--loss", "bce", "--label-smoothing", "0.9", "--top-k", "0", "--ema", "0.99"]
+    a = cli.build_parser().parse_args(argv)
+    notes = cli.old_spellings(a, argv)
+    assert (a.loss, a.label_smoothing, a.top_k, a.ema_decay) == ("non-saturating", pytest.approx(0.1), 1.0, 0.99)
+    assert len(notes) == 4 and any("amount taken off" in n for n in notes)
+    a = cli.build_parser().parse_args(["train", "dcgan", "--label-smoothing", "0.1"])
+    assert cli.old_spellings(a, []) == [] and a.label_smoothing == 0.1
