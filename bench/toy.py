@@ -1,11 +1,13 @@
 """Benchmark of the live-training engine (ganlab.toy) and its tab. Loopback only, about a minute.
 
-    python bench/toy.py
+    python bench/toy.py [speed] [stream] [preset] [gif]      (all four without arguments)
 
 1. iterations/s of ToyTrainer(lecture_config()) against the lecture's own PyTorch loop (same nets, batch,
    Adam, BCE), timed in alternating rounds in this process so both see the same machine load;
 2. frames/s a gradio_client receives from the Live training tab while it trains;
-3. grid JS divergence (bits) of the recommended preset after 5 s of wall time, for seeds 0, 1, 2.
+3. grid JS divergence (bits) of the recommended preset after 5 s of wall time, for seeds 0, 1, 2;
+4. the Live tab's GIF export after 10 s of streaming (a ToyRun ticking as the tab does): its size, frame
+   count, frame size and the export time.
 """
 from __future__ import annotations
 
@@ -16,15 +18,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+from torch import nn
 
-from ganlab.toy import ToyTrainer, default_config, lecture_config  # noqa: E402
+from ganlab.toy import ToyTrainer, default_config, lecture_config
 
 ROUND_SECONDS = 2.0
 ROUNDS = 3
 STREAM_SECONDS = 5.0
 PRESET_SECONDS = 5.0
+GIF_TRAIN_SECONDS = 10.0
 
 
 def lecture_loop(seed: int = 0):
@@ -64,7 +67,7 @@ def bench_speed() -> None:
     """Alternate rounds of the lecture loop (with torch's default threads, then with one thread, the faster
     setting for matrices this small) and of ToyTrainer, so all three see the same machine load."""
     iteration = lecture_loop()
-    trainer = ToyTrainer(lecture_config(), seed=0)
+    trainer = ToyTrainer(lecture_config(seed=0))
     for _ in range(50):  # warm up both
         iteration()
     trainer.step(50)
@@ -87,7 +90,7 @@ def bench_speed() -> None:
         torch.set_num_threads(default_threads)
         rates["numpy"].append(iterations_per_second(numpy_round))
     med = {k: statistics.median(v) for k, v in rates.items()}
-    show = lambda k: f"{med[k]:,.0f} it/s  (rounds: {', '.join(f'{r:,.0f}' for r in rates[k])})"  # noqa: E731
+    show = lambda k: f"{med[k]:,.0f} it/s  (rounds: {', '.join(f'{r:,.0f}' for r in rates[k])})"
     print(f"lecture PyTorch loop, {default_threads} torch threads: {show('torch')}")
     print(f"lecture PyTorch loop, 1 torch thread:  {show('torch1')}")
     print(f"ToyTrainer(lecture_config()):          {show('numpy')}")
@@ -147,7 +150,7 @@ def bench_stream() -> None:
 def bench_preset() -> None:
     scores = []
     for seed in range(3):
-        trainer = ToyTrainer(default_config(), seed=seed)
+        trainer = ToyTrainer(default_config(seed=seed))
         trainer.train_for(PRESET_SECONDS)
         m = trainer.metrics()
         scores.append(m["js"])
@@ -157,9 +160,33 @@ def bench_preset() -> None:
           f"(target <= 0.05)")
 
 
+def bench_gif() -> None:
+    import tempfile
+
+    from PIL import Image
+
+    from ganlab.toy.runs import ToyRun
+
+    run = ToyRun(default_config(seed=0))
+    start, frames = time.monotonic(), 0
+    while time.monotonic() - start < GIF_TRAIN_SECONDS:
+        run.tick()
+        frames += 1
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "live.gif"
+        t0 = time.perf_counter()
+        run.save_gif(str(path))
+        seconds = time.perf_counter() - t0
+        with Image.open(path) as gif:
+            size, n, comment = gif.size, gif.n_frames, gif.info.get("comment", b"")
+        print(f"live GIF after {GIF_TRAIN_SECONDS:.0f} s of streaming ({frames} frames shown): "
+              f"{path.stat().st_size / 1e6:.2f} MB, {n} frames of {size[0]}x{size[1]}, written in {seconds:.2f} s; "
+              f"settings comment {len(comment)} bytes")
+
+
 if __name__ == "__main__":
     started = time.monotonic()
-    bench_speed()
-    bench_stream()
-    bench_preset()
+    parts = {"speed": bench_speed, "stream": bench_stream, "preset": bench_preset, "gif": bench_gif}
+    for name in sys.argv[1:] or parts:
+        parts[name]()
     print(f"bench total: {time.monotonic() - started:.0f} s")

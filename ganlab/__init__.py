@@ -5,8 +5,19 @@
 >>> m = ganlab.load("dcgan-mnist")
 >>> images = m.sample(8, seed=0)        # uint8 (8, 28, 28, 1)
 """
-from .checkpoint import list_models, load, push_to_hub
-from .models import MAX_SAMPLES, CheckpointError
+import importlib
 
 __version__ = "0.1.0"
+# imported on first use (PEP 562), so that `import ganlab.toy` (the numpy toy engine and its worker processes)
+# does not load torch
+_LAZY = {"list_models": "checkpoint", "load": "checkpoint", "push_to_hub": "checkpoint",
+         "CheckpointError": "models", "MAX_SAMPLES": "models"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = ["list_models", "load", "push_to_hub", "CheckpointError", "MAX_SAMPLES", "__version__"]

@@ -1,6 +1,6 @@
 """Live toy-GAN runs, trained and drawn in worker processes: what the Live training tab streams.
 
-A :class:`ToyRun` is one run (a :class:`ganlab.toy.ToyTrainer`) plus what streaming it needs: the frame
+A :class:`ToyRun` is one run (a :class:`ganlab.toy.trainer.ToyTrainer`) plus what streaming it needs: the frame
 cadence (the plane every frame, the curve panels and the distances less often), JPEG frames and the frames kept
 for the GIF. ``tick`` trains for a slice of a frame's time, renders and returns the frame in one call.
 
@@ -8,9 +8,8 @@ A :class:`RunPool` hosts the runs in a few worker processes (``multiprocessing``
 proxy whose method calls go to its worker). Training is a tight numpy loop; in the web server's own process it
 held the GIL that every visitor's request needs, and two live runs doubled the p95 latency of everyone's
 image requests (bench/load.py). In workers, the runs compute in parallel with the server, at a slightly lower
-CPU priority (``nice`` 2), so a busy server answers its requests first and the runs train on what is left.
-Measured on 2 cores with 8 visitors and 2 runs: nice 0 / 2 / 5 / 10 gave image p95 0.93 / 0.78 / 0.79 /
-0.89 s and 7.1 / 7.0 / 5.0 / 3.0 frames/s per run; in the server's process it was 1.0 s and 6.6 frames/s.
+CPU priority (``nice`` 2), so a busy server answers its requests first and the runs train on what is left
+(bench/load.py measures the trade-off). A worker imports numpy and Pillow only, never torch or Gradio.
 
 Only ganlab's own processes exchange pickles here (over an authenticated local socket): the points a visitor
 draws or uploads are parsed into a numpy array by the server before they reach a worker.
@@ -31,13 +30,16 @@ from multiprocessing.managers import BaseManager
 import numpy as np
 from PIL import Image
 
-from . import toy
+from .config import ToyConfig
+from .gif import GIF_FRAMES, pick, save_gif
+from .render import render_curve_panels, render_frame
+from .trainer import ToyTrainer
 
 FRAME_SECONDS = 0.08        # target time between frames while training (render + train budget)
 MIN_TRAIN_BUDGET = 0.01     # seconds of training per frame, at least, however slow rendering is
 METRICS_SECONDS = 1.0       # the distances (JS, sliced W) are re-measured at most this often
 CURVES_SECONDS = 0.3        # the curve panels are redrawn at most this often (the plane every frame)
-MAX_GIF_FRAMES = 200        # frames kept for the GIF; when full, every other one is dropped
+MAX_GIF_FRAMES = 2 * GIF_FRAMES   # frames kept for the GIF; when full, every other one is dropped
 JPEG_QUALITY = 85
 WORKER_NICE = 2             # how much lower the workers' CPU priority is than the server's (Unix nice): see below
 
@@ -46,16 +48,16 @@ class ToyRun:
     """One live run: its trainer, frame cadence and GIF frames. Methods are safe to call from several threads
     (one lock), return plain data, and are the whole interface a worker process exposes."""
 
-    def __init__(self, config: toy.ToyTrainConfig | None = None, seed: int = 0, points: np.ndarray | None = None):
+    def __init__(self, config: ToyConfig | None = None, points: np.ndarray | None = None):
         self._lock = threading.Lock()
         self.trainer = None
         if config is not None:
-            self.new(config, seed, points)
+            self.new(config, points)
 
-    def new(self, config: toy.ToyTrainConfig, seed: int = 0, points: np.ndarray | None = None) -> dict:
+    def new(self, config: ToyConfig, points: np.ndarray | None = None) -> dict:
         """Start afresh with this config (ValueError if it is not valid; a worker passes that on, whereas an
         error in a remote constructor would arrive as a bare RemoteError). Returns the status."""
-        trainer = toy.ToyTrainer(config, seed=seed, points=points)
+        trainer = ToyTrainer(config, points=points)
         with self._lock:
             self.trainer = trainer
             self._curves, self._last_curves, self._last_metrics = None, 0.0, 0.0
@@ -94,21 +96,22 @@ class ToyRun:
             return self._status()
 
     # -- settings and export --------------------------------------------------------------------------------
-    def config(self) -> toy.ToyTrainConfig:
+    def config(self) -> ToyConfig:
         return self.trainer.config
 
     def update(self, **changes) -> dict:
-        """Change live settings (ganlab.toy.LIVE_FIELDS) without a reset; ValueError otherwise. Returns status."""
+        """Change live settings (config.LIVE_FIELDS) without a reset; ValueError otherwise. Returns status."""
         with self._lock:
             self.trainer.update(**changes)
             return self._status()
 
     def save_gif(self, path: str) -> str:
-        """Write the recorded frames as a GIF at ``path``; ValueError if none were recorded."""
+        """Write the recorded frames (at most GIF_FRAMES of them, evenly spaced) as a GIF at ``path``, with the
+        run's settings in its comment; ValueError if none were recorded."""
         with self._lock:
-            frames = list(self._gif)
-        images = [np.asarray(Image.open(io.BytesIO(b)).convert("RGB")) for b in frames]
-        return str(toy.save_gif(images, path))
+            frames = [self._gif[i] for i in pick(len(self._gif), GIF_FRAMES)]
+            settings = {"kind": "toy2d live run", **self.trainer.settings()}
+        return str(save_gif([Image.open(io.BytesIO(b)) for b in frames], path, settings))
 
     def save_checkpoint(self, path: str) -> str:
         """Write the run's zip (config.json + model.safetensors) at ``path``."""
@@ -124,8 +127,8 @@ class ToyRun:
             self._last_metrics = now
             self.trainer.metrics()
         if self._curves is None or refresh or now - self._last_curves >= CURVES_SECONDS:
-            self._curves, self._last_curves = toy.render_curve_panels(self.trainer), now
-        frame = toy.render_frame(self.trainer, refresh_metrics=False, curves=self._curves)
+            self._curves, self._last_curves = render_curve_panels(self.trainer.history()), now
+        frame = render_frame(self.trainer, refresh_metrics=False, curves=self._curves)
         buffer = io.BytesIO()
         Image.fromarray(frame).save(buffer, "JPEG", quality=JPEG_QUALITY)
         jpeg = buffer.getvalue()
@@ -223,10 +226,10 @@ class RunPool:
                 m._process.kill()
                 m._process.join(5)
 
-    def create(self, config: toy.ToyTrainConfig, seed: int = 0, points: np.ndarray | None = None):
+    def create(self, config: ToyConfig, points: np.ndarray | None = None):
         """A new run (a ToyRun, or a proxy to one in a worker). ValueError for a bad config, as ToyRun raises."""
         if not self.workers:
-            return ToyRun(config, seed, points)
+            return ToyRun(config, points)
         with self._lock:
             i = min(range(self.workers), key=lambda k: len(self._runs[k]))
             manager = self._worker(i)
@@ -234,12 +237,12 @@ class RunPool:
             run = manager.ToyRun()
         except WORKER_ERRORS as e:
             raise WorkerGone("the training worker process stopped; press Reset to start a new run.") from e
-        run.new(config, seed, points)
+        run.new(config, points)
         self._runs[i].add(run)
         return run
 
     def start(self) -> None:
-        """Start every worker now: a worker's first start imports numpy, Pillow and torch (seconds), which the
+        """Start every worker now: a worker's first start imports numpy and Pillow (a second), which the
         first visitor to press Start would otherwise wait for. The app calls this in the background."""
         for i in range(self.workers):
             with self._lock:

@@ -1,8 +1,5 @@
-"""The live-training engine (ganlab.toy), its toy nets (ganlab.models.toy) and the Live training tab."""
-import dataclasses
-import os
-import signal
-import time
+"""The toy engine (ganlab.toy): losses, numpy nets and optimizers against torch, metrics, the settings table,
+training, data parsing and the torch export."""
 import zipfile
 
 import numpy as np
@@ -10,8 +7,9 @@ import pytest
 import torch
 
 from ganlab import toy
-from ganlab.models.toy import Discriminator, Generator, ToyConfig, from_pretrained
-from ganlab.toy import ToyTrainer, default_config, lecture_config
+from ganlab.toy import ToyTrainer, curves, data, default_config, lecture_config, losses, metrics, optim, trainer
+from ganlab.toy.render import render_frame
+from ganlab.toy.torch_export import Discriminator, Generator, export_modules, from_pretrained
 
 S_REAL = np.array([2.0, -0.5, 0.3, 4.0], np.float64)
 S_FAKE = np.array([-1.0, 0.7, -3.0], np.float64)
@@ -40,18 +38,18 @@ def test_each_loss_matches_its_formula(name, target):
     sr = torch.tensor(S_REAL, requires_grad=True)
     sf = torch.tensor(S_FAKE, requires_grad=True)
     d_ref, g_ref = _loss_formulas(name, sr, sf, target)
-    d_val, d_gr, d_gf = toy.discriminator_loss(name, S_REAL, S_FAKE, target)
+    d_val, d_gr, d_gf = losses.discriminator_loss(name, S_REAL, S_FAKE, target)
     gr_ref, gf_ref = torch.autograd.grad(d_ref, (sr, sf))
     assert d_val == pytest.approx(d_ref.item(), rel=1e-9)
     np.testing.assert_allclose(d_gr, gr_ref.numpy(), atol=1e-12)
     np.testing.assert_allclose(d_gf, gf_ref.numpy(), atol=1e-12)
-    g_val, g_gf = toy.generator_loss(name, S_FAKE)
+    g_val, g_gf = losses.generator_loss(name, S_FAKE)
     assert g_val == pytest.approx(g_ref.item(), rel=1e-9)
     np.testing.assert_allclose(g_gf, torch.autograd.grad(g_ref, sf)[0].numpy(), atol=1e-12)
 
 
 def test_bce_is_stable_for_large_scores():
-    value, g_real, g_fake = toy.discriminator_loss("non-saturating", np.array([-200.0]), np.array([200.0]))
+    value, g_real, g_fake = losses.discriminator_loss("non-saturating", np.array([-200.0]), np.array([200.0]))
     assert np.isfinite(value) and value == pytest.approx(400.0)
     assert np.all(np.isfinite(g_real)) and np.all(np.isfinite(g_fake))
 
@@ -59,7 +57,7 @@ def test_bce_is_stable_for_large_scores():
 def test_nearest_point_loss():
     real = np.array([[0.0, 0.0], [1.0, 1.0]])
     points = np.array([[0.1, 0.0], [0.9, 1.2]])
-    value, grad = toy.nearest_point_loss(points, real)
+    value, grad = losses.nearest_point_loss(points, real)
     assert value == pytest.approx((0.01 + 0.01 + 0.04) / 2)
     np.testing.assert_allclose(grad, 2 * (points - real) / 2)
 
@@ -68,32 +66,33 @@ def test_nearest_point_loss():
 
 def test_js_is_zero_for_identical_and_one_for_disjoint():
     p = np.array([5, 0, 3, 2, 0])
-    assert toy.js_divergence_bits(p, p) == pytest.approx(0.0, abs=1e-12)
-    assert toy.js_divergence_bits(p, 7 * p) == pytest.approx(0.0, abs=1e-12)  # counts, not probabilities
-    assert toy.js_divergence_bits([1, 2, 0, 0], [0, 0, 3, 1]) == pytest.approx(1.0)
-    assert 0 < toy.js_divergence_bits([1, 1, 0], [0, 1, 1]) < 1
+    assert metrics.js_divergence_bits(p, p) == pytest.approx(0.0, abs=1e-12)
+    assert metrics.js_divergence_bits(p, 7 * p) == pytest.approx(0.0, abs=1e-12)  # counts, not probabilities
+    assert metrics.js_divergence_bits([1, 2, 0, 0], [0, 0, 3, 1]) == pytest.approx(1.0)
+    assert 0 < metrics.js_divergence_bits([1, 1, 0], [0, 1, 1]) < 1
 
 
 def test_grid_counts_every_real_sample_and_fakes_outside():
     for dataset in ("parabola", "8gaussians", "moons"):
-        t = ToyTrainer(dataclasses.replace(lecture_config(), dataset=dataset), seed=1)
-        assert t.reference_hist.sum() == toy.N_REFERENCE
+        t = ToyTrainer(lecture_config(dataset=dataset, seed=1))
+        assert t.reference_hist.sum() == trainer.N_REFERENCE
         assert t.reference_hist[-1] == 0  # no real sample falls outside the grid
-        assert len(t.reference_hist) == toy.GRID_BINS ** 2 + 1
+        assert len(t.reference_hist) == metrics.GRID_BINS ** 2 + 1
     # the extremes fall in the edge bins, points beyond them in the outside bin
     lo, hi = np.array([0.0, 0.0]), np.array([1.0, 1.0])
-    counts = toy.grid_histogram(np.array([[0, 0], [1, 1], [1, 0], [1.5, 0.5], [-0.1, 0.2]]), lo, hi, bins=30)
+    counts = metrics.grid_histogram(np.array([[0, 0], [1, 1], [1, 0], [1.5, 0.5], [-0.1, 0.2]]), lo, hi, bins=30)
     assert counts.sum() == 5 and counts[-1] == 2
     assert counts[0] == 1 and counts[29 * 30 + 29] == 1 and counts[29] == 1
     # a generator that piles all its points outside the data's box is maximally far
-    real = toy.grid_histogram(np.random.default_rng(0).uniform(0, 1, (1000, 2)), lo, hi)
-    assert toy.js_divergence_bits(real, toy.grid_histogram(np.full((100, 2), 3.0), lo, hi)) == pytest.approx(1.0)
+    real = metrics.grid_histogram(np.random.default_rng(0).uniform(0, 1, (1000, 2)), lo, hi)
+    outside = metrics.grid_histogram(np.full((100, 2), 3.0), lo, hi)
+    assert metrics.js_divergence_bits(real, outside) == pytest.approx(1.0)
 
 
 def test_sliced_wasserstein():
     a = np.random.default_rng(0).standard_normal((500, 2))
-    assert toy.sliced_wasserstein(a, a) == 0
-    assert toy.sliced_wasserstein(a, a + [1.0, 0.0]) == pytest.approx(2 / np.pi, rel=0.05)  # mean |cos θ|
+    assert metrics.sliced_wasserstein(a, a) == 0
+    assert metrics.sliced_wasserstein(a, a + [1.0, 0.0]) == pytest.approx(2 / np.pi, rel=0.05)  # mean |cos θ|
 
 
 # -- numpy nets vs autograd -----------------------------------------------------------------------------------
@@ -104,23 +103,23 @@ def _flat_grads(module):
     return torch.cat([g.T.reshape(-1) if g.ndim == 2 else g for g in grads]).numpy()
 
 
-def _model(**kw):
-    return dataclasses.replace(lecture_config().model, **({"latent_dim": 3, "g_width": 7, "d_width": 6} | kw))
+def _small(**kw):
+    """The lecture's settings with tiny nets."""
+    return lecture_config(**({"latent_dim": 3, "g_width": 7, "d_width": 6} | kw))
 
 
 @pytest.mark.parametrize("loss,activation", [("non-saturating", "relu"), ("minimax", "leakyrelu"),
                                              ("lsgan", "elu"), ("hinge", "tanh"), ("wgan-gp", "softplus")])
 def test_gradients_match_autograd(loss, activation):
-    cfg = dataclasses.replace(lecture_config(), model=_model(g_activation=activation, d_activation=activation),
-                              loss=loss, gp_weight=0.0, label_smoothing=0.1)
-    t = ToyTrainer(cfg, seed=0)
+    cfg = _small(g_activation=activation, d_activation=activation, loss=loss, gp_weight=0.0, label_smoothing=0.1)
+    t = ToyTrainer(cfg)
     rng = np.random.default_rng(1)
     real = rng.standard_normal((5, 2)).astype(np.float32)
     z = rng.standard_normal((5, 3)).astype(np.float32)
     fake, g_cache = t.G.forward(z)
     t.discriminator_gradients(real, fake)
     t.generator_gradients(fake, g_cache)
-    G, D = t.export_modules()
+    G, D = export_modules(t)
     np.testing.assert_allclose(G(torch.from_numpy(z)).detach().numpy(), fake, rtol=1e-5, atol=1e-6)
     target = 1 - cfg.label_smoothing
 
@@ -138,12 +137,10 @@ def test_gradients_match_autograd(loss, activation):
 @pytest.mark.parametrize("activation,depth", [("relu", 2), ("tanh", 2), ("elu", 3), ("softplus", 1),
                                               ("leakyrelu", 0)])
 def test_gradient_penalty_matches_double_backward(activation, depth):
-    cfg = dataclasses.replace(lecture_config(), loss="wgan-gp",
-                              model=_model(d_activation=activation, d_depth=depth))
-    t = ToyTrainer(cfg, seed=2)
+    t = ToyTrainer(_small(loss="wgan-gp", d_activation=activation, d_depth=depth, seed=2))
     x = np.random.default_rng(3).standard_normal((6, 2)).astype(np.float32)
     penalty, grads = t.D.input_gradient_penalty(x, 10.0)
-    _, D = t.export_modules()
+    _, D = export_modules(t)
     xt = torch.from_numpy(x).requires_grad_(True)
     (gx,) = torch.autograd.grad(D.logits(xt).sum(), xt, create_graph=True)
     ref = 10.0 * ((gx.norm(dim=1) - 1) ** 2).mean()
@@ -160,7 +157,7 @@ def test_flat_optimizers_match_torch(kind):
     ref = {"adam": lambda: torch.optim.Adam([theta], lr=0.01, betas=(0.5, 0.99)),
            "sgd": lambda: torch.optim.SGD([theta], lr=0.01, momentum=0.5),
            "rmsprop": lambda: torch.optim.RMSprop([theta], lr=0.01, alpha=0.99)}[kind]()
-    opt = toy.FlatOptimizer(kind, len(params))
+    opt = optim.FlatOptimizer(kind, len(params))
     for _ in range(4):
         grads = rng.standard_normal(20).astype(np.float32)
         opt.step(params, grads, 0.01, 0.5, 0.99)
@@ -172,7 +169,7 @@ def test_flat_optimizers_match_torch(kind):
 # -- training -------------------------------------------------------------------------------------------------
 
 def test_short_run_on_the_parabola_lowers_the_distance():
-    t = ToyTrainer(default_config(), seed=0)
+    t = ToyTrainer(default_config())
     before = t.metrics()
     t.step(1500)
     after = t.metrics()
@@ -181,14 +178,14 @@ def test_short_run_on_the_parabola_lowers_the_distance():
 
 
 def test_same_seed_same_run_and_sampling_does_not_change_it():
-    a, b = ToyTrainer(lecture_config(), seed=3), ToyTrainer(lecture_config(), seed=3)
+    a, b = ToyTrainer(lecture_config(seed=3)), ToyTrainer(lecture_config(seed=3))
     a.step(30)
     a.sample(10)  # sampling has its own RNG
     b.step(30)
     np.testing.assert_array_equal(a.G.params, b.G.params)
     b.sample(10)
     np.testing.assert_array_equal(a.sample(8), b.sample(8))
-    c = ToyTrainer(lecture_config(), seed=4)
+    c = ToyTrainer(lecture_config(seed=4))
     c.step(30)
     assert not np.array_equal(a.G.params, c.G.params)
 
@@ -199,42 +196,40 @@ def test_global_rng_untouched():
     expected_np, expected_torch = np.random.rand(), torch.rand(1)
     np.random.seed(123)
     torch.manual_seed(123)
-    ToyTrainer(lecture_config(), seed=0).step(5)
+    ToyTrainer(lecture_config()).step(5)
     assert np.random.rand() == expected_np and torch.equal(torch.rand(1), expected_torch)
 
 
 def test_every_option_trains_and_renders():
     for dataset in toy.DATASETS[:-1]:
-        cfg = dataclasses.replace(lecture_config(), dataset=dataset, loss="wgan-gp", optimizer="rmsprop", d_steps=2,
-                                  top_k=0.5, top_k_anneal_steps=10, ema_decay=0.9, naive=True,
-                                  model=_model(noise="uniform", latent_dim=1))
-        t = ToyTrainer(cfg, seed=0)
+        t = ToyTrainer(_small(dataset=dataset, loss="wgan-gp", optimizer="rmsprop", d_steps=2, top_k=0.5,
+                              top_k_anneal_steps=10, ema_decay=0.9, naive=True, noise="uniform", latent_dim=1))
         t.step(20)
         m = t.metrics()
         assert all(np.isfinite([m["js"], m["sw"], m["naive_js"]]))
-        frame = toy.render_frame(t)
+        frame = render_frame(t)
         assert frame.shape == (400, 760, 3) and frame.dtype == np.uint8
         assert t.sample(5).shape == (5, 2)
         assert t.top_k_count(64) == 32
 
 
 def test_live_update_and_what_needs_a_reset():
-    t = ToyTrainer(lecture_config(), seed=0)
+    t = ToyTrainer(lecture_config())
     t.step(5)
     t.update(lr_g=1e-3, loss="hinge", d_steps=3, batch_size=16, ema_decay=0.9, naive=True)
-    assert t.config.model.d_output == "linear" and t.ema is not None and t.naive_G is not None
+    assert t.head == "linear" and t.ema is not None and t.naive_G is not None
     t.step(5)
     assert t.iteration == 10
     with pytest.raises(ValueError, match="reset"):
-        t.update(model=ToyConfig(latent_dim=2))
+        t.update(latent_dim=2)
     with pytest.raises(ValueError, match="lr_d"):
         t.update(lr_d=-1.0)
     with pytest.raises(ValueError, match="loss"):
-        ToyTrainer(dataclasses.replace(lecture_config(), loss="wasserstein"))
+        lecture_config(loss="wasserstein")
 
 
 def test_curve_log_keeps_bounded_memory():
-    log = toy.CurveLog(("a",), capacity=16)
+    log = curves.CurveLog(("a",), capacity=16)
     for i in range(10):
         log.extend(np.arange(i * 10, i * 10 + 10)[:, None], (i + 1) * 10)
     x, y = log.series("a")
@@ -243,7 +238,7 @@ def test_curve_log_keeps_bounded_memory():
 
 
 def test_checkpoint_round_trip(tmp_path):
-    t = ToyTrainer(default_config(), seed=0)
+    t = ToyTrainer(default_config())
     t.step(20)
     path = t.save_checkpoint(tmp_path / "toy.zip")
     with zipfile.ZipFile(path) as zf:
@@ -274,14 +269,14 @@ def test_csv_points_are_parsed_and_validated(tmp_path):
         rows + "\n1,abc": "line 21: 'abc' is not a number",
         rows + "\nnan,1": "not a finite number",
         "1,2\n3,4": "at least 10",
-        "\n".join(f"{i},{i}" for i in range(toy.MAX_POINTS + 1)): "at most|more than",
+        "\n".join(f"{i},{i}" for i in range(data.MAX_POINTS + 1)): "at most|more than",
         "\n".join("1,1" for _ in range(12)): "identical",
     }
     for text, message in bad.items():
         with pytest.raises(ValueError, match=message):
             toy.points_from_csv(text)
     with pytest.raises(ValueError, match="bytes"):
-        toy.points_from_csv(b"1,2\n" * (toy.MAX_CSV_BYTES // 4 + 1))
+        toy.points_from_csv(b"1,2\n" * (data.MAX_CSV_BYTES // 4 + 1))
     with pytest.raises(ValueError, match="UTF-8"):
         toy.points_from_csv(b"\xff\xfe1,2\n")
 
@@ -298,145 +293,10 @@ def test_drawing_to_points_and_training_on_it():
     assert toy.points_from_drawing(white).shape == (60, 2)
     with pytest.raises(ValueError, match="image"):
         toy.points_from_drawing(np.zeros((4, 4, 2)))
-    t = ToyTrainer(dataclasses.replace(lecture_config(), dataset="points"), seed=0, points=points)
+    t = ToyTrainer(lecture_config(dataset="points"), points=points)
     t.step(10)
     assert t.reference_hist[-1] == 0 and np.abs(t.points).max() <= 1 + 1e-6
     with pytest.raises(ValueError, match="points"):
-        ToyTrainer(dataclasses.replace(lecture_config(), dataset="points"))
+        ToyTrainer(lecture_config(dataset="points"))
 
 
-# -- runs in worker processes (ganlab.toyrun) ---------------------------------------------------------------
-
-def test_run_trains_in_a_lower_priority_worker_and_a_dead_worker_is_replaced(tmp_path):
-    from ganlab.toyrun import WORKER_ERRORS, WORKER_NICE, RunPool
-
-    pool = RunPool(workers=1)
-    try:
-        pool.start()                                    # the app starts its workers before the first visitor
-        [pid] = pool.pids()
-        run = pool.create(default_config(), seed=0)
-        jpeg, info = run.tick(max_seconds=0.05)
-        assert jpeg[:2] == b"\xff\xd8" and info["iteration"] > 0 and info["gif_frames"] == 1
-        assert pool.pids() == [pid] and pid != os.getpid()
-        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE)
-        assert run.step(3)[1]["iteration"] == info["iteration"] + 3
-        assert run.update(lr_g=0.0005)["iteration"] == info["iteration"] + 3 and run.config().lr_g == 0.0005
-        with pytest.raises(ValueError, match="reset"):        # the worker's ValueError reaches the caller
-            run.update(latent_dim=3)
-        with pytest.raises(ValueError, match="points"):
-            pool.create(dataclasses.replace(lecture_config(), dataset="points"))
-        assert run.save_gif(str(tmp_path / "a.gif")).endswith("a.gif") and (tmp_path / "a.gif").stat().st_size
-        assert zipfile.ZipFile(run.save_checkpoint(str(tmp_path / "a.zip"))).namelist()
-
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while pid in pool.pids() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with pytest.raises(WORKER_ERRORS):
-            run.status()
-        again = pool.create(default_config(), seed=0)          # a fresh worker takes the new run
-        assert again.frame()[1]["iteration"] == 0 and pool.pids() and pid not in pool.pids()
-    finally:
-        pool.close()
-    assert pool.pids() == []
-
-
-def test_run_in_process_keeps_a_bounded_gif():
-    from ganlab import toyrun
-
-    run = toyrun.RunPool(workers=0).create(default_config(), seed=0)
-    assert isinstance(run, toyrun.ToyRun)
-    with pytest.raises(ValueError, match="no frames"):
-        run.save_gif("never.gif")
-    for _ in range(toyrun.MAX_GIF_FRAMES + 10):
-        run.frame(record=True)
-    kept = run.status()["gif_frames"]
-    assert toyrun.MAX_GIF_FRAMES // 2 <= kept < toyrun.MAX_GIF_FRAMES
-
-
-# -- the tab, through gradio_client -----------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def live_app():
-    gr = pytest.importorskip("gradio")
-    from ganlab.ui.live import build_live_tab
-
-    with gr.Blocks() as demo:
-        with gr.Tab("Live training"):
-            sessions = build_live_tab(max_running=1)
-    demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True,
-                            show_error=True)
-    yield url, sessions
-    demo.close()
-
-
-def test_tab_start_frames_pause_reset(live_app, tmp_path):
-    from gradio_client import Client, handle_file
-    from gradio_client.exceptions import AppError
-
-    url, sessions = live_app
-    client = Client(url, verbose=False)
-    job = client.submit(api_name="/live_start")
-    deadline = time.monotonic() + 20
-    while len(job.outputs()) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    frames = job.outputs()
-    assert len(frames) >= 3, "frames did not arrive"
-    html, status = frames[-1]
-    assert html.startswith('<img src="data:image/jpeg;base64,') and "training" in status
-
-    other = Client(url, verbose=False)  # a second visitor: no shared run, and the cap of 1 run is taken
-    assert "No run yet" in other.predict(api_name="/live_frame")[1]
-    busy = other.submit(api_name="/live_start")
-    assert "busy" in busy.result(timeout=20)[1]
-
-    assert "paused" in client.predict(api_name="/live_pause")
-    job.result(timeout=20)  # the stream ends once paused
-    assert job.done()
-    iterations = sessions.runs[client.session_hash].info["iteration"]
-    assert iterations > 0
-    for pid in sessions.pool.pids():        # the worker dies (say, out of memory): the visitor is told, and
-        os.kill(pid, signal.SIGKILL)        # the next Reset starts a new run in a fresh worker
-    deadline = time.monotonic() + 10
-    while sessions.pool.pids() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    with pytest.raises(AppError, match="worker stopped"):
-        client.predict(api_name="/live_step")
-    _, status = client.predict(api_name="/live_reset")
-    assert "iteration **0**" in status
-    assert client.predict(api_name="/live_export_checkpoint").endswith(".zip")
-
-    bad = tmp_path / "bad.csv"
-    bad.write_text("x,y\n1,2\n3,oops\n")
-    with pytest.raises(AppError, match="line 3"):
-        client.predict(csv_file=handle_file(str(bad)), api_name="/live_use_csv")
-
-    from PIL import Image
-
-    canvas = np.zeros((100, 100, 4), np.uint8)
-    canvas[50, 10:90] = (0, 0, 0, 255)
-    Image.fromarray(canvas).save(tmp_path / "drawing.png")
-    drawing = {"background": None, "layers": [], "composite": handle_file(str(tmp_path / "drawing.png"))}
-    _, status, dataset = client.predict(drawing=drawing, api_name="/live_use_drawing")
-    assert "80 points" in status and dataset["value"] == "points"
-    with pytest.raises(AppError, match="empty"):
-        client.predict(drawing={"background": None, "layers": [], "composite": None}, api_name="/live_use_drawing")
-
-
-def test_a_script_without_a_main_guard_runs_once(tmp_path):
-    """A script that makes runs at its top level (no ``if __name__ == "__main__"``) is not run again inside the
-    workers (multiprocessing would import it there), and the workers do not load Gradio."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script, log = tmp_path / "script.py", tmp_path / "ran.txt"
-    script.write_text(f"with open({str(log)!r}, 'a') as f:\n    f.write('ran\\n')\n"
-                      "from ganlab.toyrun import RunPool\nfrom ganlab.toy import default_config\n"
-                      "pool = RunPool(1)\nprint(pool.create(default_config()).tick()[1]['iteration'] > 0)\n")
-    root = Path(__file__).resolve().parent.parent
-    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(root)},
-                         capture_output=True, text=True, timeout=120)
-    assert out.stdout.strip() == "True", out.stderr[-2000:]
-    assert log.read_text() == "ran\n"

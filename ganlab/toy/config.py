@@ -1,0 +1,141 @@
+"""The toy GAN's settings: ONE typed table of fields drives the config class, its validation, the presets'
+format, what may change while training, and the Live tab's controls (their ranges, defaults and labels).
+
+Adding a hyper-parameter is one line in :data:`FIELDS` (and the code that reads it). TensorFlow Playground
+does the same with its table of properties (``src/state.ts``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from .data import DATASETS
+from .losses import LOSSES
+from .nets import ACTIVATIONS
+from .optim import OPTIMIZERS
+
+NOISES = ("normal", "uniform")
+MAX_SEED = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting. ``range`` is (lo, hi), inclusive, for numbers and the allowed values for strings."""
+    name: str
+    type: type                  # int, float, str or bool
+    default: object             # the lecture's value (lecture_config)
+    range: tuple | None         # see above; None for bool
+    live: bool                  # True: applies while training; False: a change starts a new run
+    help: str                   # the control's label
+    step: float | None = None   # a slider's step; None: a number box (floats) or a dropdown (strings)
+    net: bool = False           # describes a network (part of the exported checkpoint's config)
+
+
+FIELDS: tuple[Field, ...] = (
+    # name                type   default         range              live   help
+    Field("dataset",       str,   "parabola",     DATASETS,          False, "dataset"),
+    Field("loss",          str,   "non-saturating", LOSSES,          True,  "loss"),
+    Field("seed",          int,   0,              (0, MAX_SEED),     False, "seed"),
+    Field("lr_g",          float, 3e-4,           (1e-6, 1.0),       True,  "G learning rate"),
+    Field("lr_d",          float, 3e-4,           (1e-6, 1.0),       True,  "D learning rate"),
+    Field("d_steps",       int,   1,              (1, 10),           True,  "D steps per G step", 1),
+    Field("batch_size",    int,   32,             (8, 512),          True,  "batch size", 8),
+    Field("beta1_g",       float, 0.9,            (0.0, 0.99),       True,  "G β1 (Adam; SGD momentum)", 0.01),
+    Field("beta2_g",       float, 0.999,          (0.5, 0.999),      True,  "G β2 (Adam; RMSprop α)", 0.001),
+    Field("beta1_d",       float, 0.9,            (0.0, 0.99),       True,  "D β1", 0.01),
+    Field("beta2_d",       float, 0.999,          (0.5, 0.999),      True,  "D β2", 0.001),
+    Field("label_smoothing", float, 0.0,          (0.0, 0.5),        True,  "label smoothing (subtracted from "
+                                                                            "D's real target)", 0.05),
+    Field("top_k",         float, 1.0,            (0.1, 1.0),        True,  "top-k: fraction of fakes G learns "
+                                                                            "from (1 = all)", 0.05),
+    Field("top_k_anneal_steps", int, 0,           (0, 10_000),       True,  "top-k anneal iterations", 100),
+    Field("gp_weight",     float, 10.0,           (0.0, 50.0),       True,  "gradient-penalty weight λ "
+                                                                            "(WGAN-GP)", 1),
+    Field("ema_decay",     float, 0.0,            (0.0, 0.999),      True,  "EMA decay of G (0 = off)", 0.001),
+    Field("naive",         bool,  False,          None,              True,  "naive generator (nearest real point)"),
+    Field("optimizer",     str,   "adam",         OPTIMIZERS,        False, "optimizer (both nets)"),
+    Field("latent_dim",    int,   10,             (1, 16),           False, "latent dimension", 1, net=True),
+    Field("noise",         str,   "normal",       NOISES,            False, "noise", net=True),
+    Field("g_depth",       int,   2,              (0, 6),            False, "G hidden layers", 1, net=True),
+    Field("g_width",       int,   50,             (2, 256),          False, "G width", 1, net=True),
+    Field("g_activation",  str,   "relu",         tuple(ACTIVATIONS), False, "G activation", net=True),
+    Field("d_depth",       int,   2,              (0, 6),            False, "D hidden layers", 1, net=True),
+    Field("d_width",       int,   50,             (2, 256),          False, "D width", 1, net=True),
+    Field("d_activation",  str,   "relu",         tuple(ACTIVATIONS), False, "D activation", net=True),
+)
+BY_NAME = {f.name: f for f in FIELDS}
+LIVE_FIELDS = tuple(f.name for f in FIELDS if f.live)        # may change while training
+RESTART_FIELDS = tuple(f.name for f in FIELDS if not f.live)  # a change starts a new run
+NET_FIELDS = tuple(f.name for f in FIELDS if f.net)
+
+
+def check_value(f: Field, value):
+    """``value`` converted to the field's type; ValueError naming the field when it is not allowed. Numbers may
+    arrive as floats or numeric strings (a web form, an API client); ints must be whole."""
+    if value is None or value == "":
+        raise ValueError(f"please fill in {f.name}.")
+    if f.type is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{f.name} must be true or false, got {str(value)[:40]!r}.")
+        return value
+    if f.type is str:
+        if value not in f.range:
+            raise ValueError(f"{f.name} must be one of {', '.join(f.range)}; got {str(value)[:40]!r}.")
+        return value
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise ValueError(f"{f.name} must be a finite number, got {str(value)[:40]!r}.")
+    if f.type is int and number != int(number):
+        raise ValueError(f"{f.name} must be a whole number, got {value!r}.")
+    lo, hi = f.range
+    if not lo <= number <= hi:
+        raise ValueError(f"{f.name} must be between {lo:g} and {hi:g}, got {number:g}.")
+    return int(number) if f.type is int else number
+
+
+def _post_init(self) -> None:
+    for f in FIELDS:
+        object.__setattr__(self, f.name, check_value(f, getattr(self, f.name)))
+
+
+ToyConfig = dataclasses.make_dataclass(
+    "ToyConfig", [(f.name, f.type, dataclasses.field(default=f.default)) for f in FIELDS],
+    namespace={"__post_init__": _post_init, "__module__": __name__,
+               "__doc__": "The toy GAN's settings (frozen; fields and ranges from FIELDS); invalid values raise "
+                          "ValueError. dataclasses.replace(cfg, lr_g=1e-3) makes a changed copy."},
+    frozen=True)
+
+
+def from_dict(values: dict) -> ToyConfig:
+    """A config from a dict of field values (a form, an API call, saved JSON): missing fields take their
+    defaults, unknown ones are an error."""
+    unknown = sorted(set(values) - set(BY_NAME))
+    if unknown:
+        raise ValueError(f"unknown toy settings: {', '.join(map(str, unknown))[:200]}.")
+    return ToyConfig(**values)
+
+
+def to_dict(cfg: ToyConfig) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def lecture_config(**changes) -> ToyConfig:
+    """The lecture's parabola GAN: G 10 → 50 → 50 → 2 ReLU, D 2 → 50 → 50 → 1 sigmoid, BCE, Adam 3e-4, batch
+    32 (the table's defaults), with ``changes``."""
+    return ToyConfig(**changes)
+
+
+def default_config(**changes) -> ToyConfig:
+    """ganlab's recommended settings: on the parabola a grid JS of about 0.03 bits within 3-5k iterations.
+
+    Compared with the lecture: a 2-D latent (the data is a curve; fewer idle latent directions), 64-unit
+    layers, batch 64, and the settings of modern GANs: D learns faster than G (two time-scale rule,
+    Heusel et al. 2017: 1e-3 vs 5e-4), Adam with β1 = 0 and β2 = 0.99 (as StyleGAN2) so the momentum does
+    not carry G round the equilibrium, and pictures/metrics from an EMA of G's weights (decay 0.99).
+    """
+    return ToyConfig(**{**dict(latent_dim=2, g_width=64, d_width=64, lr_g=5e-4, lr_d=1e-3, beta1_g=0.0,
+                               beta2_g=0.99, beta1_d=0.0, beta2_d=0.99, batch_size=64, ema_decay=0.99), **changes})
