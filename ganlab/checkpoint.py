@@ -78,7 +78,8 @@ def read_config(folder: str | Path, family: str | None = None) -> dict:
         raise CheckpointError(f"{path}: expected a JSON object.")
     version = cfg.get("format_version")
     if version != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format_version {version!r} is not supported (this ganlab reads {FORMAT_VERSION}).")
+        raise CheckpointError(f"{path}: format_version {version!r} is not supported "
+                              f"(this ganlab reads {FORMAT_VERSION}).")
     if family is not None and cfg.get("family") != family:
         raise CheckpointError(f"{path}: not a {family} checkpoint (family {cfg.get('family')!r}).")
     if not isinstance(cfg.get("config"), dict):
@@ -114,7 +115,8 @@ def load_state(module, state: dict, path: str | Path = "model.safetensors") -> N
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise CheckpointError(f"{path}: weights do not match the config: missing {missing[:5]}, unexpected {unexpected[:5]}.")
+        raise CheckpointError(f"{path}: weights do not match the config: missing {missing[:5]}, "
+                              f"unexpected {unexpected[:5]}.")
     for key, tensor in state.items():
         if tensor.shape != expected[key].shape:
             raise CheckpointError(f"{path}: tensor {key!r} has shape {tuple(tensor.shape)}, the config expects "

@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch", type=int, default=64)
     t.add_argument("--lr", type=float, nargs="+", default=[2e-4], metavar="LR", help="one lr for both, or G D")
     t.add_argument("--betas", type=float, nargs=2, default=[0.5, 0.999])
-    t.add_argument("--loss", choices=[*LOSSES, *OLD_LOSSES], default="non-saturating", metavar="{" + ",".join(LOSSES) + "}",
+    t.add_argument("--loss", choices=[*LOSSES, *OLD_LOSSES], default="non-saturating",
+                   metavar="{" + ",".join(LOSSES) + "}",
                    help="GAN loss ('bce' is the old name of non-saturating)")
     t.add_argument("--d-steps", type=int, default=1, help="D updates per G update")
     t.add_argument("--label-smoothing", type=float, default=0.0,

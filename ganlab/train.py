@@ -7,8 +7,9 @@ EMA, with the names the toy engine uses too (loss, label_smoothing, top_k, ema_d
 conditional model the D step's fakes are drawn for the real batch's labels, so that real[i] and fake[i] share
 a label: WGAN-GP's interpolate between them is then an image of that class, scored by D for that class. The
 G step draws fresh random labels. The reported d_real / d_fake are D's mean output as the loss reads it: a
-probability for the BCE losses, the raw score for LSGAN, hinge and WGAN-GP. Every few minutes (and on Ctrl-C / SIGTERM) the full train state goes to ``OUT/train_state/`` as
-safetensors + JSON, and the EMA generator to ``OUT/`` as a loadable checkpoint.
+probability for the BCE losses, the raw score for LSGAN, hinge and WGAN-GP. Every few minutes (and on Ctrl-C /
+SIGTERM) the full train state goes to ``OUT/train_state/`` as safetensors + JSON, and the EMA generator to
+``OUT/`` as a loadable checkpoint.
 """
 from __future__ import annotations
 
@@ -73,7 +74,8 @@ class Trainer:
             raise ValueError(f"label_smoothing is the amount taken off D's real target, 0 (off) to 0.5; "
                              f"got {cfg.label_smoothing}.")
         if not 0 < cfg.top_k <= 1:
-            raise ValueError(f"top_k is the fraction of fakes G learns from, in (0, 1] (1 = all = off); got {cfg.top_k}.")
+            raise ValueError(f"top_k is the fraction of fakes G learns from, in (0, 1] (1 = all = off); "
+                             f"got {cfg.top_k}.")
         if not 0 <= cfg.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1) (0 = off), got {cfg.ema_decay}.")
         self.cfg = cfg

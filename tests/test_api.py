@@ -26,6 +26,7 @@ def test_sample_is_deterministic_and_matches_latents(tiny_checkpoints):
     assert (to_uint8(m.generate(z)) == a).all()
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_in_another_process(tiny_checkpoints):
     path = str(tiny_checkpoints / "tiny-stylegan2")
     here = hashlib.sha256(ganlab.load(path).sample(4, seed=3).tobytes()).hexdigest()

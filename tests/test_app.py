@@ -177,7 +177,6 @@ def test_identical_keyframes_are_reported_as_one_frame(app):
         assert getattr(im, "n_frames", 1) == 1
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("model, view, cli_class", [
     ("tiny-stylegan2", {}, []),
     ("tiny-cgan", {"label": "3"}, ["--class", "3"]),
@@ -281,6 +280,7 @@ def test_server_settings(app, monkeypatch):
     assert limit_malloc_arenas() is (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_app_and_its_live_workers(tmp_path):
     """`python app.py`, then Ctrl-C: the app exits promptly and leaves no worker process behind (it once hung
     in multiprocessing's exit hook, waiting for the live-training workers)."""

@@ -3,6 +3,7 @@ import sys
 
 import imageio.v3 as iio
 import numpy as np
+import pytest
 
 from ganlab import cli, latent
 from ganlab.export import read_settings
@@ -40,6 +41,7 @@ def test_generate_writes_pngs_with_settings(tiny_checkpoints, tmp_path):
     assert (iio.imread(tmp_path / "one" / "seed0042.png") == iio.imread(tmp_path / "seed0042.png")).all()
 
 
+@pytest.mark.slow
 def test_generate_every_class_gives_a_row_per_seed(tiny_checkpoints, tmp_path):
     model = str(tiny_checkpoints / "tiny-cgan")
     m = __import__("ganlab").load(model)
@@ -120,6 +122,7 @@ def test_stylegan_walks_go_through_w(tiny_checkpoints, tmp_path):
     assert np.array_equal(grey[1], w_mid) and not np.array_equal(grey[1], z_mid)
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line_not_tracebacks(tmp_path):
     r = run("generate", "--model", "../../etc/passwd", "--out", str(tmp_path))
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr

@@ -163,6 +163,7 @@ def upload_cases(tmp: Path) -> list:
             ("live_use_drawing", {"drawing": TRAVERSAL}, "drawing: path string")]
 
 
+@pytest.mark.slow
 def test_hostile_input_table(rel_app, rel_models, tmp_path, capfd):
     demo, client, before = rel_app
     cases = build_cases(client.view_api(print_info=False, return_format="dict")) + upload_cases(tmp_path)

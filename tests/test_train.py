@@ -78,6 +78,7 @@ def test_same_seed_same_weights(tmp_path):
         assert torch.equal(x, y)
 
 
+@pytest.mark.slow
 def test_train_cli_and_torchrun_two_processes(tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531", "-m", "ganlab",

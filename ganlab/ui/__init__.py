@@ -20,18 +20,18 @@ from ..registry import ModelRegistry
 from . import generate, interpolate, models
 from .common import CSS, App, TempFiles, model_choices
 
-CONCURRENCY = 8              # events running at once: short requests (a few ms of model work, ~40 ms of Gradio's)
+CONCURRENCY = 8              # events running at once: short requests (model work is small next to Gradio's own)
                              # interleave instead of queueing behind each other; GIF exports run one at a time
 QUEUE_SIZE = 64              # requests waiting beyond that are refused with "queue full"
-GRADIO_CACHE = (300, 900)    # Gradio's copies of served files: swept every 5 min, kept 15 min (under full load,
-                             # 18 requests/s, that bounds them to about 20 min of results: 0.5 GB of disk)
+GRADIO_CACHE = (300, 900)    # Gradio's copies of served files: swept every 5 min, kept 15 min, which bounds the
+                             # disk they take under full load to about 20 min of results (bench/load.py)
 TORCH_THREADS = 1            # intra-op threads per request: the queue runs requests in parallel instead
 MALLOC_ARENAS = 2            # glibc malloc arenas for the app's many threads (see limit_malloc_arenas)
 M_ARENA_MAX = -8             # glibc's mallopt() parameter number for it
 GRADIO_ANALYTICS = {         # Gradio's per-event statistics (its monitoring page): by default it rebuilds a pandas
-    "GRADIO_ANALYTICS_CACHE_FREQUENCY": "100",   # table of the last 10,000 events after every event, 3 ms of the
-    "GRADIO_ANALYTICS_MAX_EVENTS": "2000",       # server's CPU per request at 1,000 events and 13 ms at 10,000;
-}                                                # here every 100 events, over the last 2,000 (env vars win)
+    "GRADIO_ANALYTICS_CACHE_FREQUENCY": "100",   # table of the last 10,000 events after every event, a CPU cost per
+    "GRADIO_ANALYTICS_MAX_EVENTS": "2000",       # request that grows with the table; here every 100 events, over
+}                                                # the last 2,000 (env vars win)
 
 HEADER = """\
 # ganlab: explore trained GANs
@@ -45,8 +45,8 @@ def build_app(models_dir: str | Path | None = None, torch_threads: int | None = 
 
     Sets torch to ``torch_threads`` intra-op threads (None leaves it alone). The app's requests are small
     (a StyleGAN2 image is a few ms) and run ``CONCURRENCY`` at a time; with torch's default of one thread per
-    core, concurrent requests (or any other load) make the OpenMP threads wait on each other, and on this
-    2-core machine a 4-image StyleGAN2 grid went from 20 ms to 700 ms."""
+    core, concurrent requests (or any other load) make the OpenMP threads wait on each other, and a small grid
+    takes many times longer (bench/app.py measures it)."""
     if torch_threads:
         torch.set_num_threads(torch_threads)
     limit_malloc_arenas()
@@ -77,9 +77,9 @@ def build_app(models_dir: str | Path | None = None, torch_threads: int | None = 
 
 def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     """Cap glibc's malloc arenas (as MALLOC_ARENA_MAX would; an explicit MALLOC_ARENA_MAX wins). glibc gives
-    busy threads arenas of their own, up to 8 per core, and each keeps the memory it once held: under load the
-    app's RSS grew by 150 MB in a minute. With 2 arenas it grew a third of that and p95 latency dropped too
-    (bench/load.py). Returns whether the cap was set (False off glibc)."""
+    busy threads arenas of their own, up to 8 per core, and each keeps the memory it once held, so the app's
+    memory grows under load; with 2 arenas it grows much less and latency does not suffer (bench/load.py
+    measures both). Returns whether the cap was set (False off glibc)."""
     if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
         return False
     try:
