@@ -4,6 +4,8 @@
 >>> ganlab.list_models()
 >>> m = ganlab.load("dcgan-mnist")
 >>> images = m.sample(8, seed=0)        # uint8 (8, 28, 28, 1)
+>>> from ganlab import views            # the app's and the CLI's views: settings → images / frames
+>>> grid, settings = views.render_view(m, {"seed": 3, "n": 4, "truncation": 0.7})
 """
 import importlib
 
@@ -11,7 +13,7 @@ __version__ = "0.1.0"
 # imported on first use (PEP 562), so that `import ganlab.toy` (the numpy toy engine and its worker processes)
 # does not load torch
 _LAZY = {"list_models": "checkpoint", "load": "checkpoint", "push_to_hub": "checkpoint",
-         "CheckpointError": "models", "MAX_SAMPLES": "models"}
+         "CheckpointError": "checkpoint", "MAX_SAMPLES": "models"}
 
 
 def __getattr__(name: str):

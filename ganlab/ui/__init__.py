@@ -16,6 +16,7 @@ from pathlib import Path
 import gradio as gr
 import torch
 
+from ..models import FAMILIES, display_name
 from ..registry import ModelRegistry
 from . import generate, interpolate, models
 from .common import CSS, App, TempFiles, model_choices
@@ -58,7 +59,7 @@ def build_app(models_dir: str | Path | None = None, torch_threads: int | None = 
         gr.Markdown(HEADER)
         picker = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="model",
                              allow_custom_value=True, elem_id="model-picker",
-                             info="grouped by family: MLP GAN, DCGAN, conditional DCGAN, StyleGAN2")
+                             info="grouped by family: " + ", ".join(display_name(f) for f in FAMILIES))
         models.build_info_panel(app, picker)
         with gr.Tabs():
             with gr.Tab("Generate"):
