@@ -5,6 +5,10 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
+
+import ganlab
+
 from .conftest import ROOT
 
 
@@ -51,3 +55,11 @@ def test_generator_class_from_pretrained_works_on_a_folder(tiny_checkpoints):
     from ganlab.models import stylegan2
     m = stylegan2.Generator.from_pretrained(str(tiny_checkpoints / "tiny-stylegan2"))
     assert m.num_ws > 0 and not m.training
+
+
+def test_the_mixins_save_pretrained_writes_a_ganlab_checkpoint(tiny_checkpoints, tmp_path):
+    m = ganlab.load(str(tiny_checkpoints / "tiny-stylegan2"))
+    m.save_pretrained(tmp_path / "copy")
+    again = ganlab.load(str(tmp_path / "copy"))
+    assert again.info["family"] == "stylegan2" and again.info["dataset"] == "mnist"
+    assert np.array_equal(again.sample(2, seed=1), m.sample(2, seed=1))

@@ -193,7 +193,14 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
             self._directions[k] = ("z",) + latent.principal_directions(z, k)
         return self._directions[k]
 
-    # -- Hub mixin: safetensors only, strict ----------------------------------------------------------
+    # -- Hub mixin: safetensors only, strict, ganlab's one checkpoint format ----------------------------
+    def _save_pretrained(self, save_directory) -> None:
+        """The mixin's ``save_pretrained`` / ``push_to_hub`` write a ganlab checkpoint (config.json + weights)
+        through :func:`ganlab.checkpoint.save`; the mixin then leaves that config.json as it is."""
+        from .. import checkpoint
+        checkpoint.save(self, save_directory, dataset=self.info.get("dataset", ""), training=self.info.get("training"),
+                        source=self.info.get("source"))
+
     @classmethod
     def _from_pretrained(cls, *, model_id, revision, cache_dir, force_download, local_files_only, token,
                          map_location: str = "cpu", strict: bool = True, **model_kwargs):
