@@ -105,7 +105,7 @@ def base_kwargs(api: str) -> dict:
 
 
 # the Live-training endpoints that take the control panel all share one parser: test every parameter on one of
-# them (live_reset) and a few on the others; the StyleGAN sliders share float_in: every one is still tested
+# them (live_reset) and a few on the others; the StyleGAN sliders share views.number: every one is still tested
 SHARED_LIVE = ("live_step", "live_update", "live_rebuild", "live_preset_reset", "live_start", "live_use_drawing",
                "live_use_csv")
 SHARED_VIEW = ("randomize", "reset_sliders", "interpolate")
