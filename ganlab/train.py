@@ -93,6 +93,9 @@ class Trainer:
         self.G = family.Generator(CONFIGS[cfg.family](**{k: tuple(v) if isinstance(v, list) else v
                                                           for k, v in model_cfg.items()}))
         self.D = family.Discriminator(self.G.config)
+        unknown = sorted(set(self.G.training_options) - {f.name for f in dataclasses.fields(cfg)})
+        if unknown:
+            raise ValueError(f"{self.G.display_name} asks for training options {unknown} that TrainConfig lacks.")
         self.G_ema = copy.deepcopy(self.G).eval() if cfg.ema_decay else None
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas))
         r1_scale = cfg.r1_every / (cfg.r1_every + 1) if cfg.r1 else 1.0   # lazy-regularisation correction

@@ -158,3 +158,26 @@ def test_no_family_knowledge_outside_the_family_files():
         offenders += [f"{rel}:{i}: {line.strip()}" for i, line in enumerate(path.read_text().splitlines(), 1)
                       if pattern.search(line)]
     assert offenders == []
+
+
+def test_a_new_family_is_its_own_file_plus_one_line(tmp_path, monkeypatch):
+    """Registered in FAMILIES alone, a family is listed, loaded, rendered through views and described."""
+    import types
+
+    from ganlab import card, views
+    from ganlab.registry import ModelRegistry
+
+    class Generator(dcgan.Generator):
+        family = "wide-dcgan"
+        display_name = "wide DCGAN"
+
+    module = types.ModuleType("wide_dcgan", "A DCGAN variant (a test family).")
+    module.Generator, module.Discriminator = Generator, dcgan.Discriminator
+    monkeypatch.setitem(FAMILIES, "wide-dcgan", module)
+    checkpoint.save(Generator(dcgan.DCGANConfig(**TINY["dcgan"])), tmp_path / "wide", dataset="mnist")
+    assert checkpoint.list_models(tmp_path) == ["wide"]
+    assert ModelRegistry(tmp_path).grouped() == {"wide-dcgan": ["wide"]}
+    m = ganlab.load(str(tmp_path / "wide"))
+    image, _ = views.render_view(m, {"seed": 1, "n": 2})
+    assert image.ndim == 3
+    assert "wide DCGAN" in card.write_card(tmp_path / "wide").read_text()
