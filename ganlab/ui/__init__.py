@@ -3,7 +3,7 @@
     from ganlab.ui import build_app
     build_app().launch()                     # or: python app.py [--host] [--port] [--share]
 
-Models load lazily from ``models_dir`` (default: checkpoints/) on first use and stay cached; only real
+Models load lazily from ``models_dir`` (default: ``checkpoint.roots()``) on first use and stay cached; only real
 checkpoints are served. Every event has an ``api_name`` (see the README) for gradio_client scripts.
 """
 from __future__ import annotations
@@ -41,8 +41,9 @@ make is downloadable, and each PNG and GIF carries the settings that made it (al
 """
 
 
-def build_app(models_dir: str | Path | None = None, torch_threads: int | None = TORCH_THREADS) -> gr.Blocks:
-    """The app's Blocks, queued with bounded concurrency; ``models_dir`` defaults to checkpoints/.
+def build_app(models_dir: str | Path | list | None = None, torch_threads: int | None = TORCH_THREADS) -> gr.Blocks:
+    """The app's Blocks, queued with bounded concurrency; ``models_dir``: a folder or a list of folders of
+    checkpoints (default ``checkpoint.roots()``: the bundled checkpoints and the imported models).
 
     Sets torch to ``torch_threads`` intra-op threads (None leaves it alone). The app's requests are small
     (a StyleGAN2 image is a few ms) and run ``CONCURRENCY`` at a time; with torch's default of one thread per
