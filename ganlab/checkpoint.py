@@ -115,8 +115,10 @@ def load(name_or_path: str, device: str = "cpu") -> GANGenerator:
     return model.to(device).eval()
 
 
-def save(model: GANGenerator, folder: str | Path, dataset: str = "", training: dict | None = None) -> Path:
-    """Write ``config.json`` + ``model.safetensors`` with the Hub mixin (model card written separately)."""
+def save(model: GANGenerator, folder: str | Path, dataset: str = "", training: dict | None = None,
+         source: dict | None = None) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` with the Hub mixin (model card written separately).
+    ``source``: for imported models, where the weights came from ({origin, sha256, licence, format, upstream})."""
     folder = Path(folder)
     config = {
         "family": model.family,
@@ -126,6 +128,9 @@ def save(model: GANGenerator, folder: str | Path, dataset: str = "", training: d
         "class_names": model.class_names if model.num_classes else list(model.config.class_names),
         "training": training or {},
     }
+    if source is not None:
+        config["source"] = _jsonable(source)
+        model.info = {**model.info, "source": config["source"]}
     folder.mkdir(parents=True, exist_ok=True)
     # write into a scratch folder, then move each file into place atomically: a reader (the app, an evaluation)
     # never sees a half-written checkpoint while a training run saves

@@ -4,6 +4,7 @@
     python -m ganlab interpolate --model stylegan2-fashion --seeds 1,5,9 --frames 48 --slerp --loop --out walk.gif
     python -m ganlab train dcgan --dataset mnist --out checkpoints/dcgan-mnist --data-dir data --steps 6000
     python -m ganlab evaluate dcgan-mnist
+    python -m ganlab import ffhq.pkl --out checkpoints/stylegan2-ffhq
 """
 from __future__ import annotations
 
@@ -100,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", type=int, default=10000)
     e.add_argument("--out", type=Path, default=None, help="metrics file (default: the checkpoint's metrics.json)")
 
+    im = sub.add_parser("import", help="convert an upstream checkpoint (NVIDIA pickle, zoo .pth, ...) into a "
+                        "ganlab checkpoint folder", formatter_class=fmt)
+    im.add_argument("source", help="a local checkpoint file")
+    im.add_argument("--out", type=Path, required=True, help="the checkpoint folder to write")
+    im.add_argument("--format", default="auto", choices=["auto", "stylegan2-ada", "stylegan1", "progan", "dcgan-zoo",
+                                                         "dcgan-tutorial"], help="upstream format (auto: detect)")
+
     h = sub.add_parser("push", help="upload a checkpoint folder to the Hugging Face Hub", formatter_class=fmt)
     h.add_argument("model")
     h.add_argument("--repo-id", required=True)
@@ -191,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         elif a.command == "evaluate":
             from .evaluate import evaluate_model
             evaluate_model(a.model, a.data_dir, n_samples=a.samples, out=a.out)
+        elif a.command == "import":
+            from .importers import import_model
+            print(f"wrote {import_model(a.source, a.out, format=a.format)}")
         elif a.command == "push":
             from .checkpoint import push_to_hub
             print(push_to_hub(a.model, a.repo_id, private=a.private))
