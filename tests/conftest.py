@@ -20,6 +20,7 @@ TINY = {
     "cgan": {"z_dim": 8, "g_fc": 16, "g_channels": 8, "d_channels": 4, "d_fc": 8, "embed_dim": 4,
              "num_classes": 10, "class_names": tuple(str(i) for i in range(10))},
     "stylegan2": {"z_dim": 8, "w_dim": 16, "mapping_layers": 2, "channels_base": 8, "image_size": 16},
+    "dcgan-radford": {"z_dim": 8, "feature_maps": (16, 8), "image_size": 16},
 }
 
 
