@@ -62,9 +62,11 @@ def load(source: Path | bytes, what: str, stand_ins: dict[str, type] | None = No
             return torch.load(buf, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
-        detail = f"it asks for {refused.group(1)!r}, which is not allowed" if refused else str(e).splitlines()[-1]
-        raise CheckpointError(f"{what}: refused by the weights-only loader ({detail}); ganlab never executes "
-                              "code from a checkpoint.") from None
+        if not refused:  # not a pickle torch can read at all (random bytes, a truncated legacy file, ...)
+            detail = next((ln.strip() for ln in str(e).splitlines() if ln.strip().startswith("Unsupported")), "")
+            raise CheckpointError(f"{what}: not a readable torch checkpoint ({detail or 'corrupt pickle'}).") from None
+        raise CheckpointError(f"{what}: refused by the weights-only loader (it asks for {refused.group(1)!r}, "
+                              "which is not allowed); ganlab never executes code from a checkpoint.") from None
     except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile, AttributeError, TypeError) as e:
         raise CheckpointError(f"{what}: not a readable torch checkpoint ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else 'corrupt'}).") from None
