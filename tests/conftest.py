@@ -22,6 +22,7 @@ TINY = {
     "stylegan2": {"z_dim": 8, "w_dim": 16, "mapping_layers": 2, "channels_base": 8, "image_size": 16},
     "dcgan-radford": {"z_dim": 8, "feature_maps": (16, 8), "image_size": 16},
     "progan": {"z_dim": 8, "scale_channels": (16, 8), "image_size": 8},
+    "stylegan1": {"z_dim": 8, "w_dim": 8, "mapping_layers": 2, "block_channels": (8, 4), "image_size": 8},
 }
 
 
