@@ -49,13 +49,20 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     """2× FIR up-sampling, = ``upfirdn2d.upsample2d(x, f)``. x (N, C, H, W), f (fh, fw) → (N, C, 2H, 2W)."""
     n, c, h, w = x.shape
     fh, fw = f.shape
-    if _even(f):
-        # zeros inserted after each pixel, padded by ((k+1)//2, (k-2)//2), correlated with flip(4 f):
-        # the transposed convolution with 4 f, stride 2, padding k - 1 - (k+1)//2.
-        weight = (f * 4).to(x.dtype).expand(c, 1, fh, fw)
-        return F.conv_transpose2d(x, weight, stride=2, padding=(fh - 1 - (fh + 1) // 2, fw - 1 - (fw + 1) // 2),
-                                  groups=c)
+    # the image has 1 or 3 channels: the literal route costs nothing and sums in upstream's order, which matters
+    # where ToRGB outputs of ±conv_clamp cancel (the clamp probe)
     return upfirdn2d_ref(x, f, up=2, pad=((fw + 1) // 2, (fw - 2) // 2, (fh + 1) // 2, (fh - 2) // 2), gain=4)
+
+
+def upsample2d_fast(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """The same as :func:`upsample2d` for even filters as one depthwise transposed convolution (no zeros
+    materialised): zeros inserted after each pixel, padded by ((k+1)//2, (k-2)//2) and correlated with flip(4 f)
+    is the transposed convolution with 4 f, stride 2, padding k - 1 - (k+1)//2."""
+    c, (fh, fw) = x.shape[1], f.shape
+    if not _even(f):
+        return upsample2d(x, f)
+    weight = (f * 4).to(x.dtype).expand(c, 1, fh, fw)
+    return F.conv_transpose2d(x, weight, stride=2, padding=(fh - 1 - (fh + 1) // 2, fw - 1 - (fw + 1) // 2), groups=c)
 
 
 def fir_filter(x: torch.Tensor, f: torch.Tensor, pad: tuple[int, int, int, int], gain: float = 1.0) -> torch.Tensor:
@@ -85,9 +92,7 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     H' = 2H with ``up`` (transposed conv + FIR ``f``, as ``conv2d_resample`` with up=2 and flip_weight=False)."""
     n, in_ch = styles.shape
     out_ch, _, kh, kw = weight.shape
-    dcoefs = None
-    if demodulate:                                                            # (N, O): Σ_ik (w_oik s_ni)²
-        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()
+    dcoefs = demod_coefficients(weight, styles) if demodulate else None      # (N, O)
     if n == 1:                                                                # fold style and dcoefs into the weight
         wt = weight * styles.view(1, in_ch, 1, 1)
         if dcoefs is not None:
@@ -98,6 +103,17 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         if dcoefs is not None:
             x = x.mul_(dcoefs.view(n, out_ch, 1, 1))
     return x
+
+
+def demod_coefficients(weight: torch.Tensor, styles: torch.Tensor, budget: int = 1 << 23) -> torch.Tensor:
+    """(N, O) = rsqrt(Σ_ikk (w_oikk s_ni)² + 1e-8), summed over the modulated weight as upstream does (the same
+    sum as s² @ Σ_kk w², but its rounding: an out-of-range style makes the difference visible), in chunks of
+    samples so that a large batch never holds all per-sample weights at once."""
+    n, in_ch = styles.shape
+    step = max(1, budget // weight.numel())
+    out = [(weight.unsqueeze(0) * styles[i:i + step].view(-1, 1, in_ch, 1, 1)).square().sum(dim=[2, 3, 4])
+           for i in range(0, n, step)]
+    return (torch.cat(out) + 1e-8).rsqrt()
 
 
 def _conv(x, weight, up, f, padding):
