@@ -58,3 +58,28 @@ def test_progan_refuses_what_it_cannot_reproduce(tmp_path):
     with pytest.raises(CheckpointError, match="dcgan-zoo.*not a zoo DCGAN generator|does not look like a dcgan-zoo"):
         import_model(PGAN, tmp_path / "x", format="dcgan-zoo")
     assert not (tmp_path / "x").exists()
+
+
+@needs("pgan-zoo")
+def test_progan_legacy_torch_format_is_detected_and_imported(tmp_path, monkeypatch):
+    """The zoo's published checkpoints (2019) use torch's pre-1.6 format: re-save the fixture that way (with a
+    local class standing in for the zoo's BaseConfig at its module path) and import it."""
+    import sys
+    import types
+
+    from ganlab.importers import _zoo
+
+    ck = _zoo._torchfile.load(PGAN, "pgan", stand_ins={_zoo.CONFIG_CLASS: _zoo.ZooConfig})
+    cls = type("BaseConfig", (), {"__module__": "models.utils.config"})
+    for name in ("models", "models.utils", "models.utils.config"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    sys.modules["models.utils.config"].BaseConfig = cls
+    cfg = cls()
+    cfg.__dict__.update(vars(ck["config"]))
+    legacy = tmp_path / "legacy.pth"
+    torch.save({**ck, "config": cfg}, legacy, _use_new_zipfile_serialization=False)
+    assert detect(legacy) == "progan"
+    e = expected("pgan-zoo")
+    m = ganlab.load(str(import_model(legacy, tmp_path / "out")))
+    with torch.no_grad():
+        check("progan", "img_test_netG (legacy torch format)", m.generate(e["noise"]), e["img_test_netG"])

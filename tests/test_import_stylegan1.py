@@ -124,3 +124,16 @@ def test_stylegan1_refuses_layouts_it_cannot_reproduce(tmp_path):
     refused({**sd, "g_synthesis.torgb.bias": torch.full((3,), float("nan"))}, "NaN")
     with pytest.raises(CheckpointError, match="takes only w_avg_samples"):
         import_model(WEIGHTS, tmp_path / "out", avg=True)
+
+
+@needs("stylegan1-lernapparat")
+def test_stylegan1_legacy_torch_format_is_detected_and_imported(tmp_path):
+    """The 2019 port files predate torch's zip format: the same state dict saved the old way imports the same."""
+    legacy = tmp_path / "legacy.pt"
+    torch.save(torch.load(WEIGHTS, map_location="cpu", weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    assert legacy.read_bytes()[:2] == b"\x80\x02" and detect(legacy) == "stylegan1"
+    e = expected("stylegan1-lernapparat")
+    m = ganlab.load(str(import_model(legacy, tmp_path / "out", w_avg_samples=64)))
+    with torch.no_grad():
+        check("stylegan1", "img_notrunc (legacy torch format)", m.synthesis(m.mapping(e["z"]), noise=fixture_noise(e)),
+              e["img_notrunc"])

@@ -46,10 +46,41 @@ def pickle_names(data: bytes) -> set[str]:
     return out
 
 
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # first pickle of torch's pre-1.6 (non-zip) format: files of 2019 and older
+
+
+def legacy_pickle_names(source: bytes | Path) -> set[str]:
+    """Strings of a legacy ``torch.save`` file's object pickle: it is the 4th pickle in the file (magic number,
+    protocol version, system info, then the object; the tensor data follows). Empty if not that format."""
+    try:
+        f = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+    except OSError:
+        return set()
+    with f:
+        if f.read(2) != b"\x80\x02":
+            return set()
+        f.seek(0)
+        try:
+            first = [a for _, a, _ in pickletools.genops(f)]
+            if LEGACY_MAGIC not in first:
+                return set()
+            for _ in range(2):                                  # protocol version, system info
+                for _ in pickletools.genops(f):
+                    pass
+            out: set[str] = set()
+            for op, arg, _ in pickletools.genops(f):
+                if isinstance(arg, str):
+                    out.add(arg.replace(" ", ".") if op.name == "GLOBAL" else arg)
+            return out
+        except (ValueError, EOFError, pickle.UnpicklingError):
+            return set()
+
+
 def state_keys(source: bytes | Path) -> set[str]:
-    """The strings of a torch archive's pickle (state-dict keys among them); empty if ``source`` is not one."""
+    """The strings of a torch file's object pickle (state-dict keys among them), for the zip format and the
+    legacy one; empty if ``source`` is neither. Nothing is unpickled."""
     data = archive_pickle(source)
-    return pickle_names(data) if data is not None else set()
+    return pickle_names(data) if data is not None else legacy_pickle_names(source)
 
 
 def load(source: Path | bytes, what: str, stand_ins: dict[str, type] | None = None):
