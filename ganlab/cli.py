@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--out", type=Path, required=True, help="the checkpoint folder to write")
     im.add_argument("--format", default="auto", choices=["auto", "stylegan2-ada", "stylegan1", "progan", "dcgan-zoo",
                                                          "dcgan-tutorial"], help="upstream format (auto: detect)")
+    im.add_argument("--avg", action="store_true", help="GAN zoo (progan, dcgan-zoo): import the checkpoint's averaged "
+                    "generator avgG instead of netG (netG is what torch.hub's hub branch serves)")
 
     h = sub.add_parser("push", help="upload a checkpoint folder to the Hugging Face Hub", formatter_class=fmt)
     h.add_argument("model")
@@ -201,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             evaluate_model(a.model, a.data_dir, n_samples=a.samples, out=a.out)
         elif a.command == "import":
             from .importers import import_model
-            print(f"wrote {import_model(a.source, a.out, format=a.format)}")
+            options = {"avg": True} if a.avg else {}
+            print(f"wrote {import_model(a.source, a.out, format=a.format, **options)}")
         elif a.command == "push":
             from .checkpoint import push_to_hub
             print(push_to_hub(a.model, a.repo_id, private=a.private))

@@ -83,3 +83,16 @@ def test_progan_legacy_torch_format_is_detected_and_imported(tmp_path, monkeypat
     m = ganlab.load(str(import_model(legacy, tmp_path / "out")))
     with torch.no_grad():
         check("progan", "img_test_netG (legacy torch format)", m.generate(e["noise"]), e["img_test_netG"])
+
+
+@needs("pgan-zoo")
+def test_cli_import_with_avg(tmp_path, capsys):
+    from ganlab import cli
+
+    e = expected("pgan-zoo")
+    assert cli.main(["import", str(PGAN), "--out", str(tmp_path / "avg"), "--avg"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    m = ganlab.load(str(tmp_path / "avg"))
+    assert m.info["source"]["upstream"]["generator"] == "avgG"
+    with torch.no_grad():
+        check("progan", "img_avgG_checkpoint (CLI --avg)", m.generate(e["noise"]), e["img_avgG_checkpoint"])
