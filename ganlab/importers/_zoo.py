@@ -33,6 +33,14 @@ def keys(path) -> set[str]:
     return names if {"netG", "config"} <= names else set()
 
 
+def open_checkpoint(name: str, path, options: dict) -> tuple[str, dict, dict, str]:
+    """A zoo importer's start: (description for errors, upstream config as a dict, the chosen generator's state
+    dict, "netG" or "avgG"), after checking ``options`` (only ``avg``)."""
+    avg = check_options(name, options)
+    what = f"{path} ({name})"
+    return (what,) + load(Path(path), what, avg)
+
+
 def load(path, what: str, avg: bool = False) -> tuple[dict, dict, str]:
     """(upstream config as a dict, the chosen generator's state dict, "netG" or "avgG")."""
     ck = _torchfile.load(Path(path), what, stand_ins={CONFIG_CLASS: ZooConfig})

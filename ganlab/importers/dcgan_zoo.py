@@ -14,8 +14,6 @@ Not supported (refused): AC-GAN conditioning.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..models import CheckpointError
 from ..models.dcgan_radford import Generator
 from . import _torchfile, _zoo
@@ -30,10 +28,7 @@ def detect(path) -> bool:
 
 
 def convert(path, **options):
-    avg = _zoo.check_options(NAME, options)
-    path = Path(path)
-    what = f"{path} ({NAME})"
-    cfg, sd, which = _zoo.load(path, what, avg)
+    what, cfg, sd, which = _zoo.open_checkpoint(NAME, path, options)
     depth = sum(1 for k in sd if k.startswith("main.convTranspose") and k.endswith(".weight"))
     if "formatLayer.weight" not in sd or "main.outlayer.weight" not in sd:
         raise CheckpointError(f"{what}: not a zoo DCGAN generator (formatLayer / main.outlayer missing).")

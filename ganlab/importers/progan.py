@@ -17,8 +17,6 @@ Not supported (refused): AC-GAN conditioning, perChannelNormalization=False (the
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..models import CheckpointError
 from ..models.progan import Generator
 from . import _torchfile, _zoo
@@ -33,10 +31,7 @@ def detect(path) -> bool:
 
 
 def convert(path, **options):
-    avg = _zoo.check_options(NAME, options)
-    path = Path(path)
-    what = f"{path} ({NAME})"
-    cfg, sd, which = _zoo.load(path, what, avg)
+    what, cfg, sd, which = _zoo.open_checkpoint(NAME, path, options)
     n_up = len({k.split(".")[1] for k in sd if k.startswith("scaleLayers.")})
     if "formatLayer.module.weight" not in sd:
         raise CheckpointError(f"{what}: not a zoo PGAN generator (formatLayer missing in {which}).")
