@@ -170,12 +170,23 @@ def convert(path: str | Path, network: str = "G_ema", dataset: str | None = None
         raise CheckpointError(f"{path}: no persisted {network!r} generator in the pickle "
                               f"(keys: {sorted(data) if isinstance(data, dict) else type(data).__name__}).")
     try:
+        model, upstream = convert_network(g)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    kwargs = data.get("training_set_kwargs") or {}
+    upstream.update(network=network, training_set_kwargs=kwargs)
+    return model, dataset if dataset is not None else _dataset_name(kwargs), upstream, licence or LICENCE_DEFAULT
+
+
+def convert_network(g: _pickle.PersistedObject) -> tuple[Generator, dict]:
+    """A persisted upstream Generator (plain data) → (ganlab Generator in eval mode, upstream configuration)."""
+    try:
         _check_modules(g)
         up = upstream_config(g)
         config = build_config(up)
         model = Generator(config)
     except (ValueError, TypeError) as e:
-        raise CheckpointError(f"{path}: {e}") from None
+        raise CheckpointError(str(e)) from None
     resolutions = config.resolutions
     target = model.state_dict()
     state, unused = {}, []
@@ -185,9 +196,9 @@ def convert(path: str | Path, network: str = "G_ema", dataset: str | None = None
             unused.append(key)
             continue
         if name not in target:
-            raise CheckpointError(f"{path}: tensor {key!r} has no place in the ganlab generator ({name}).")
+            raise CheckpointError(f"tensor {key!r} has no place in the ganlab generator ({name}).")
         if tuple(tensor.shape) != tuple(target[name].shape):
-            raise CheckpointError(f"{path}: tensor {key!r} has shape {tuple(tensor.shape)}, the configuration "
+            raise CheckpointError(f"tensor {key!r} has shape {tuple(tensor.shape)}, the configuration "
                                   f"expects {tuple(target[name].shape)}.")
         state[name] = tensor.float()
     if "mapping_net.w_avg" not in state:                                      # w_avg_beta=None: estimate the centre
@@ -195,15 +206,13 @@ def convert(path: str | Path, network: str = "G_ema", dataset: str | None = None
         state["mapping_net.w_avg"] = _estimate_w_avg(model)
     missing = sorted(set(target) - set(state))
     if missing:
-        raise CheckpointError(f"{path}: the pickle lacks tensors the generator needs: {missing[:6]}.")
+        raise CheckpointError(f"the pickle lacks tensors the generator needs: {missing[:6]}.")
     bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
     if bad:
-        raise CheckpointError(f"{path}: tensors with NaN or infinite values: {bad[:6]}.")
+        raise CheckpointError(f"tensors with NaN or infinite values: {bad[:6]}.")
     model.load_state_dict(state, strict=True)
-    upstream = {"class_name": "training.networks.Generator", "network": network, "init_kwargs": up,
-                "persistence_version": g.version, "module_src_sha256": g.module_src_sha256,
-                "unused_tensors": unused, "training_set_kwargs": data.get("training_set_kwargs") or {}}
+    upstream = {"class_name": "training.networks.Generator", "init_kwargs": up, "persistence_version": g.version,
+                "module_src_sha256": g.module_src_sha256, "unused_tensors": unused}
     if config.num_fp16_res:
         upstream["note"] = f"upstream runs its {config.num_fp16_res} highest-resolution blocks in fp16; ganlab in fp32"
-    return model.eval(), dataset if dataset is not None else _dataset_name(data.get("training_set_kwargs")), \
-        upstream, licence or LICENCE_DEFAULT
+    return model.eval(), upstream

@@ -193,6 +193,12 @@ class ToRGB(nn.Module):
         return ops.bias_act_(x, self.bias, lrelu=False, clamp=self.clamp)
 
 
+# From this resolution on, the official (FIR) synthesis keeps its activations channels-last: oneDNN's convolutions
+# run 1.5-3× faster on them here. Below it they stay contiguous, upstream's layout and summation order, so that
+# small networks reproduce upstream to the last bits even for out-of-range inputs (the clamp probe).
+CHANNELS_LAST_FROM = 128
+
+
 class SynthesisNetwork(nn.Module):
     """4×4 constant → [conv] → per resolution [up-conv, conv] → ToRGB at each resolution, summed (skips)."""
 
@@ -218,6 +224,8 @@ class SynthesisNetwork(nn.Module):
         for i, torgb in enumerate(self.torgbs[1:]):
             if max_resolution is not None and img.shape[-1] * 2 > max_resolution:
                 break
+            if self.fir and x.shape[-1] * 2 >= CHANNELS_LAST_FROM:
+                x = x.contiguous(memory_format=torch.channels_last)
             x = self.convs[1 + 2 * i](x, ws[:, 1 + 2 * i], noise_mode)        # up-conv: (N, Cr, r, r)
             x = self.convs[2 + 2 * i](x, ws[:, 2 + 2 * i], noise_mode)
             if self.fir:
@@ -225,7 +233,7 @@ class SynthesisNetwork(nn.Module):
             else:
                 img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False)
                 img = img + torgb(x, ws[:, 3 + 2 * i])
-        return img
+        return img.contiguous()
 
 
 class Generator(GANGenerator):
