@@ -119,7 +119,8 @@ def test_stylegan1_refuses_layouts_it_cannot_reproduce(tmp_path):
 
     refused({k: v for k, v in sd.items() if "8x8.epi2.style_mod" not in k}, "no style input")
     refused({k: v for k, v in sd.items() if k != "g_synthesis.blocks.16x16.conv1.bias"}, "conv1.bias.*missing")
-    refused({**sd, "g_synthesis.blocks.4x4.dense.weight": torch.zeros(2, 2)}, "constant input")
+    refused({**sd, "g_synthesis.blocks.4x4.dense.weight": torch.zeros(2, 2)}, "unexpected tensors")
+    refused({k: v for k, v in sd.items() if k != "g_synthesis.blocks.8x8.epi1.top_epi.noise.weight"}, "all or none")
     refused({**sd, "g_synthesis.extra.weight": torch.zeros(2)}, "unexpected tensors")
     refused({**sd, "g_synthesis.torgb.bias": torch.full((3,), float("nan"))}, "NaN")
     with pytest.raises(CheckpointError, match="takes only w_avg_samples"):
@@ -137,3 +138,26 @@ def test_stylegan1_legacy_torch_format_is_detected_and_imported(tmp_path):
     with torch.no_grad():
         check("stylegan1", "img_notrunc (legacy torch format)", m.synthesis(m.mapping(e["z"]), noise=fixture_noise(e)),
               e["img_notrunc"])
+
+
+@needs("stylegan1-lernapparat")
+def test_stylegan1_variants_without_noise_or_constant_input(tmp_path):
+    """use_noise=False (no NoiseLayer weights) is the same net as noise_mode "none"; const_input_layer=False (a
+    dense 4×4 input from the first dlatent) imports and renders."""
+    sd = torch.load(WEIGHTS, map_location="cpu", weights_only=True)
+    quiet = tmp_path / "nonoise.pt"
+    torch.save({k: v for k, v in sd.items() if ".top_epi.noise." not in k}, quiet)
+    m = ganlab.load(str(import_model(WEIGHTS, tmp_path / "a", w_avg_samples=16)))
+    q = ganlab.load(str(import_model(quiet, tmp_path / "b", w_avg_samples=16)))
+    assert not q.config.use_noise and q.info["source"]["upstream"]["G_synthesis"]["use_noise"] is False
+    w = m.mapping(m.latents(2, seed=0))
+    with torch.no_grad():
+        assert torch.equal(q.synthesis(w, "random"), m.synthesis(w, "none"))
+    with pytest.raises(ValueError, match="no noise inputs"):
+        q.synthesis(w, noise=[torch.zeros(1, 1, 4, 4)] * 8)
+    dense = {k: v for k, v in sd.items() if not k.startswith(("g_synthesis.blocks.4x4.const", "g_synthesis.blocks.4x4.bias"))}
+    dense["g_synthesis.blocks.4x4.dense.weight"] = torch.randn(16 * 64, 64)
+    dense["g_synthesis.blocks.4x4.dense.bias"] = torch.zeros(16 * 64)
+    torch.save(dense, tmp_path / "dense.pt")
+    d = ganlab.load(str(import_model(tmp_path / "dense.pt", tmp_path / "c", w_avg_samples=16)))
+    assert not d.config.const_input and d.generate(d.latents(2, seed=0)).shape == (2, 3, 32, 32)

@@ -20,7 +20,8 @@ equalised learning rate, instance norm, no pixel norm in synthesis, mapping lr m
 fused up-conv from 128 px. The file has no average latent: ``w_avg`` is estimated as the mean of w over
 ``w_avg_samples`` (default 10,000) seeded latents; a file that has ``truncation.avg_latent`` (lernapparat's notebook
 variant with the Truncation module) provides it instead.
-Refused with a message: no constant input (``blocks.4x4.dense``), layers without styles or noise, more blocks than
+Also read from the tensors: ``use_noise`` (noise weights present or not) and ``const_input_layer`` (``blocks.4x4.const``
+or ``blocks.4x4.dense``). Refused with a message: layers without styles, noise on some layers only, more blocks than
 18 dlatents cover (2048 px and up), even-sized blur filters.
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ from . import _torchfile
 
 NAME = "stylegan1"
 DESCRIPTION = "StyleGAN v1 state dict of the lecture's PyTorch port (g_mapping.*, g_synthesis.*)"
-_SIGNATURE = ("g_mapping.dense0.weight", "g_synthesis.blocks.4x4.const", "g_synthesis.torgb.weight")
+_SIGNATURE = ("g_mapping.dense0.weight", "g_synthesis.blocks.4x4.epi1.style_mod.lin.weight", "g_synthesis.torgb.weight")
 
 
 def detect(path) -> bool:
@@ -50,20 +51,22 @@ def convert(path, w_avg_samples: int = 10000, **options):
     path = Path(path)
     what = f"{path} ({NAME})"
     sd = _torchfile.tensor_dict(_torchfile.load(path, what), what)
-    if "g_synthesis.blocks.4x4.dense.weight" in sd:
-        raise CheckpointError(f"{what}: a synthesis without the constant input layer is not supported.")
     n_map = sum(1 for k in sd if re.fullmatch(r"g_mapping\.dense\d+\.weight", k))
-    res = sorted(int(m.group(1)) for k in sd if (m := re.fullmatch(r"g_synthesis\.blocks\.(\d+)x\1\.epi1\.top_epi\."
-                                                                    r"noise\.weight", k)))
+    res = sorted(int(m.group(1)) for k in sd if (m := re.fullmatch(r"g_synthesis\.blocks\.(\d+)x\1\.epi1\.style_mod\."
+                                                                    r"lin\.weight", k)))
     n = len(res)
     if n_map == 0 or n == 0 or res != [4 * 2**k for k in range(n)]:
-        raise CheckpointError(f"{what}: not the port's layout (mapping layers: {n_map}, blocks with noise: {res}); "
-                              "layers without noise inputs are not supported.")
+        raise CheckpointError(f"{what}: not the port's layout (mapping layers: {n_map}, styled blocks: {res}).")
+    noise_keys = [k for k in sd if k.endswith(".top_epi.noise.weight")]
+    use_noise = bool(noise_keys)
+    if use_noise and len(noise_keys) != 2 * n:
+        raise CheckpointError(f"{what}: noise inputs on {len(noise_keys)} of {2 * n} layers; the port has all or none.")
+    const_input = "g_synthesis.blocks.4x4.const" in sd
     if 2 * n > 18:
         raise CheckpointError(f"{what}: {n} blocks ({res[-1]} px) need {2 * n} dlatents; the port broadcasts 18.")
     z_dim = int(sd["g_mapping.dense0.weight"].shape[1])
     w_dim = int(sd[f"g_mapping.dense{n_map - 1}.weight"].shape[0])
-    ch = [int(sd[f"g_synthesis.blocks.{r}x{r}.epi1.top_epi.noise.weight"].shape[0]) for r in res]
+    ch = [int(sd[f"g_synthesis.blocks.{r}x{r}.epi1.style_mod.lin.weight"].shape[0]) // 2 for r in res]
     rgb = int(sd["g_synthesis.torgb.weight"].shape[0]) if "g_synthesis.torgb.weight" in sd else 0
     if rgb not in (1, 3):
         raise CheckpointError(f"{what}: {rgb} output channels; ganlab shows 1 (grey) or 3 (colour).")
@@ -88,9 +91,13 @@ def convert(path, w_avg_samples: int = 10000, **options):
         table[f"mapping_net.{i}.bias"] = t(f"g_mapping.dense{i}.bias", (w_dim,))
     for k, r in enumerate(res):
         src, dst, c = f"g_synthesis.blocks.{r}x{r}", f"blocks.{k}", ch[k]
-        if k == 0:
+        if k == 0 and const_input:
             table[f"{dst}.const"] = t(f"{src}.const", (1, c, 4, 4))
             table[f"{dst}.bias"] = t(f"{src}.bias", (c,))
+            conv = "conv"
+        elif k == 0:                                                   # const_input_layer=False: a dense layer
+            table[f"{dst}.dense.weight"] = t(f"{src}.dense.weight", (16 * c, w_dim))
+            table[f"{dst}.dense.bias"] = t(f"{src}.dense.bias", (16 * c,))
             conv = "conv"
         else:
             table[f"{dst}.conv0.weight"] = t(f"{src}.conv0_up.weight", (c, ch[k - 1], 3, 3))
@@ -103,7 +110,8 @@ def convert(path, w_avg_samples: int = 10000, **options):
         for e in ("epi1", "epi2"):
             if f"{src}.{e}.style_mod.lin.weight" not in sd:
                 raise CheckpointError(f"{what}: {src}.{e} has no style input; unstyled layers are not supported.")
-            table[f"{dst}.{e}.noise_strength"] = t(f"{src}.{e}.top_epi.noise.weight", (c,))
+            if use_noise:
+                table[f"{dst}.{e}.noise_strength"] = t(f"{src}.{e}.top_epi.noise.weight", (c,))
             table[f"{dst}.{e}.style.weight"] = t(f"{src}.{e}.style_mod.lin.weight", (2 * c, w_dim))
             table[f"{dst}.{e}.style.bias"] = t(f"{src}.{e}.style_mod.lin.bias", (2 * c,))
     table["to_rgb.weight"] = t("g_synthesis.torgb.weight", (rgb, ch[-1], 1, 1))
@@ -114,7 +122,8 @@ def convert(path, w_avg_samples: int = 10000, **options):
         raise CheckpointError(f"{what}: unexpected tensors {sorted(left)[:4]} (not part of the port's generator).")
 
     model = Generator({"z_dim": z_dim, "w_dim": w_dim, "mapping_layers": n_map, "block_channels": tuple(ch),
-                       "image_size": res[-1], "channels": rgb, "blur_taps": taps})
+                       "image_size": res[-1], "channels": rgb, "blur_taps": taps, "use_noise": use_noise,
+                       "const_input": const_input})
     own = model.state_dict()
     table.update({k: v for k, v in own.items() if k.endswith("noise_const") or k == "w_avg"})  # ganlab's own
     _torchfile.fill(model, table, what)
@@ -128,7 +137,8 @@ def convert(path, w_avg_samples: int = 10000, **options):
                               "broadcast": 18},
                 "G_synthesis": {"dlatent_size": w_dim, "num_channels": rgb, "resolution": res[-1],
                                 "channels_per_block": dict(zip((f"{r}x{r}" for r in res), ch)),
-                                "blur_filter": (f"{taps}x{taps} from the file" if taps else None)},
+                                "blur_filter": (f"{taps}x{taps} from the file" if taps else None),
+                                "use_noise": use_noise, "const_input_layer": const_input},
                 "w_avg": avg_note}
     return model.eval(), "", upstream, ""
 

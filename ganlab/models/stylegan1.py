@@ -46,6 +46,8 @@ class StyleGAN1Config:
     blur_taps: int = 3                       # side of the blur filter after each upsampling; 0 = no blur
     fused_upscale_from: int = 128            # blocks of this resolution and above use the fused up-conv (port rule)
     truncation_cutoff: int = 8               # dlatents truncated when no cutoff is given (Truncation's max_layer)
+    use_noise: bool = True                   # per-layer noise inputs (the port's use_noise)
+    const_input: bool = True                 # learned 4×4 constant; False = a dense layer of the first dlatent
     num_classes: int = 0                     # unconditional
     class_names: tuple = ()
     latent_dist: str = "normal"              # z ~ N(0, I)
@@ -106,16 +108,17 @@ class ScaledConv2d(nn.Module):
 class Epilogue(nn.Module):
     """noise → leaky ReLU → instance norm → style modulation, after every conv layer."""
 
-    def __init__(self, ch, w_dim, res, index):
+    def __init__(self, ch, w_dim, res, index, use_noise=True):
         super().__init__()
-        self.noise_strength = nn.Parameter(torch.zeros(ch))
         self.style = ScaledLinear(w_dim, 2 * ch, gain=1.0)
-        g = torch.Generator().manual_seed(NOISE_SEED + index)
-        self.register_buffer("noise_const", torch.randn(1, 1, res, res, generator=g))
+        self.noise_strength = nn.Parameter(torch.zeros(ch)) if use_noise else None
+        if use_noise:
+            g = torch.Generator().manual_seed(NOISE_SEED + index)
+            self.register_buffer("noise_const", torch.randn(1, 1, res, res, generator=g))
         self.res = res
 
     def forward(self, x, w, noise):
-        if noise is not None:
+        if noise is not None and self.noise_strength is not None:
             x = x + self.noise_strength.view(1, -1, 1, 1) * noise
         x = F.instance_norm(F.leaky_relu(x, 0.2), eps=1e-5)
         style = self.style(w).view(-1, 2, x.shape[1], 1, 1)                  # (N, 2, C, 1, 1): scale, shift
@@ -126,20 +129,24 @@ class Block(nn.Module):
     def __init__(self, c: StyleGAN1Config, k: int):
         super().__init__()
         res, out_ch = 4 * 2**k, c.block_channels[k]
-        if k == 0:
+        if k == 0 and c.const_input:
             self.const = nn.Parameter(torch.ones(1, out_ch, 4, 4))
             self.bias = nn.Parameter(torch.ones(out_ch))
+        elif k == 0:                                                          # ProGAN-style input, gain √2 / 4
+            self.dense = ScaledLinear(c.w_dim, 16 * out_ch, gain=math.sqrt(2) / 4)
         else:
             self.conv0 = ScaledConv2d(c.block_channels[k - 1], out_ch, 3, up=True,
                                       fused=res >= c.fused_upscale_from, blur_taps=c.blur_taps)
-        self.epi1 = Epilogue(out_ch, c.w_dim, res, 2 * k)
+        self.epi1 = Epilogue(out_ch, c.w_dim, res, 2 * k, c.use_noise)
         self.conv = ScaledConv2d(out_ch, out_ch, 3)
-        self.epi2 = Epilogue(out_ch, c.w_dim, res, 2 * k + 1)
-        self.first = k == 0
+        self.epi2 = Epilogue(out_ch, c.w_dim, res, 2 * k + 1, c.use_noise)
+        self.first, self.const_input, self.out_ch = k == 0, c.const_input, out_ch
 
     def forward(self, x, ws, noise):                                         # ws (N, 2, w_dim)
-        if self.first:
+        if self.first and self.const_input:
             x = self.const.expand(ws.shape[0], -1, -1, -1) + self.bias.view(1, -1, 1, 1)   # (N, C, 4, 4)
+        elif self.first:
+            x = self.dense(ws[:, 0]).view(ws.shape[0], self.out_ch, 4, 4)                  # (N, C, 4, 4)
         else:
             x = self.conv0(x)                                                 # (N, C, 2H, 2W)
         x = self.epi1(x, ws[:, 0], noise[0])
@@ -219,6 +226,10 @@ class Generator(GANGenerator):
 
     def _noise_list(self, n, mode, noise):
         epis = [e for b in self.blocks for e in (b.epi1, b.epi2)]
+        if not self.config.use_noise:                                         # the port has no noise layers
+            if noise is not None and len(list(noise)):
+                raise ValueError("this model has no noise inputs: pass noise=None or [].")
+            return [None] * len(epis)
         if noise is not None:
             noise = list(noise)
             if len(noise) != len(epis):
