@@ -126,3 +126,17 @@ def test_a_state_dict_file_that_would_run_code_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="refused"):
         import_model(zoo, tmp_path / "out", format="dcgan-zoo")
     assert not marker.exists()
+
+
+@needs("dcgan-tutorial")
+def test_tutorial_state_dict_saved_from_data_parallel(tmp_path):
+    with zipfile.ZipFile(WHEEL) as z:
+        state = torch.load(io.BytesIO(z.read("gan_face_generate/weights.tar")), map_location="cpu",
+                           weights_only=True)["netG_state_dict"]
+    f = tmp_path / "dp.pth"
+    torch.save({"netG": {f"module.{k}": v for k, v in state.items()}}, f)
+    assert detect(f) == "dcgan-tutorial"
+    e = expected("dcgan-tutorial")
+    m = ganlab.load(str(import_model(f, tmp_path / "out")))
+    with torch.no_grad():
+        check("dcgan-tutorial", "img_eval (DataParallel keys)", m.generate(e["z"].view(8, 100)), e["img_eval"])

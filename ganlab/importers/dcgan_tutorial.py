@@ -6,7 +6,8 @@ Accepted files:
   ``gan_face_generate/weights.tar`` holds ``{'netG_state_dict': ...}``). The wheel is read as a zip archive; the
   weights are loaded from memory with ``torch.load(weights_only=True)``; the package itself is never imported,
   installed or run;
-- a bare ``torch.save`` file of the state dict, or of ``{'netG_state_dict': state_dict}``.
+- a bare ``torch.save`` file of the state dict, or of ``{'netG_state_dict' | 'netG' | 'state_dict': state_dict}``;
+  keys saved from ``nn.DataParallel(netG)`` (all prefixed ``module.``) are read without the prefix.
 
 Converted to ganlab's ``dcgan-radford`` family; ``generate`` = ``netG.eval()(z.view(n, nz, 1, 1))``.
 Not supported (refused with a message): kernel sizes other than 4, layers with a bias, conditional variants.
@@ -27,16 +28,16 @@ WEIGHT_SUFFIXES = (".tar", ".pt", ".pth", ".ckpt", ".bin")
 _SIGNATURE = ("main.0.weight", "main.1.running_mean")          # ConvTranspose then BatchNorm (the tutorial's D has no BN at 1)
 
 
+def _matches(keys: set[str]) -> bool:
+    return all(k in keys or f"module.{k}" in keys for k in _SIGNATURE)
+
+
 def _is_wheel(z: zipfile.ZipFile) -> bool:
     return any(n.endswith(".dist-info/WHEEL") for n in z.namelist())
 
 
 def _wheel_members(z: zipfile.ZipFile) -> list[str]:
     return [n for n in z.namelist() if n.endswith(WEIGHT_SUFFIXES) and ".dist-info/" not in n]
-
-
-def _matches(keys: set[str]) -> bool:
-    return all(k in keys for k in _SIGNATURE)
 
 
 def detect(path) -> bool:
@@ -78,10 +79,14 @@ def convert(path, **options):
         raise CheckpointError(f"the {NAME} importer takes no options (got {', '.join(sorted(options))}).")
     path = Path(path)
     obj, info = _read(path)
-    if isinstance(obj, dict) and "netG_state_dict" in obj:
-        obj = obj["netG_state_dict"]
+    for wrapper in ("netG_state_dict", "netG", "state_dict"):                # training scripts' save dicts
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+            break
     what = f"{path} ({NAME})"
     sd = _torchfile.tensor_dict(obj, what)
+    if all(k.startswith("module.") for k in sd):                            # saved from nn.DataParallel(netG)
+        sd = {k[len("module."):]: v for k, v in sd.items()}
     convs = sorted(int(m.group(1)) for k in sd if (m := re.fullmatch(r"main\.(\d+)\.weight", k))
                    and sd[k].dim() == 4)
     bns = [i for i in convs if f"main.{i + 1}.running_mean" in sd]
