@@ -69,7 +69,7 @@ def fir_filter(x: torch.Tensor, f: torch.Tensor, pad: tuple[int, int, int, int],
     """``upfirdn2d(x, f, padding=pad, gain=gain)`` without up/down-sampling: a depthwise convolution with the
     flipped filter. pad = (x0, x1, y0, y1), negative = crop."""
     c = x.shape[1]
-    weight = (f * gain).flip([0, 1]).to(x.dtype).expand(c, 1, *f.shape)
+    weight = (f * gain).flip([0, 1]).to(x.dtype).expand(c, 1, *f.shape).contiguous()
     x0, x1, y0, y1 = pad
     if x0 == x1 >= 0 and y0 == y1 >= 0:
         return F.conv2d(x, weight, padding=(y0, x0), groups=c)
@@ -91,17 +91,15 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     """NVlabs' ``modulated_conv2d`` (fp32): x (N, I, H, W), weight (O, I, k, k), styles (N, I) → (N, O, H', W'),
     H' = 2H with ``up`` (transposed conv + FIR ``f``, as ``conv2d_resample`` with up=2 and flip_weight=False)."""
     n, in_ch = styles.shape
-    out_ch, _, kh, kw = weight.shape
-    dcoefs = demod_coefficients(weight, styles) if demodulate else None      # (N, O)
+    out_ch = weight.shape[0]
     if n == 1:                                                                # fold style and dcoefs into the weight
-        wt = weight * styles.view(1, in_ch, 1, 1)
-        if dcoefs is not None:
-            wt = wt * dcoefs.view(out_ch, 1, 1, 1)
-        x = _conv(x, wt, up, f, padding)
-    else:                                                                     # one shared conv for the batch
-        x = _conv(x * styles.view(n, in_ch, 1, 1), weight, up, f, padding)
-        if dcoefs is not None:
-            x = x.mul_(dcoefs.view(n, out_ch, 1, 1))
+        wt = weight * styles.view(1, in_ch, 1, 1)                             # (O, I, k, k)
+        if demodulate:
+            wt = wt.mul_((wt.square().sum(dim=[1, 2, 3]) + 1e-8).rsqrt().view(out_ch, 1, 1, 1))
+        return _conv(x, wt, up, f, padding)
+    x = _conv(x * styles.view(n, in_ch, 1, 1), weight, up, f, padding)       # one shared conv for the batch
+    if demodulate:
+        x = x.mul_(demod_coefficients(weight, styles).view(n, out_ch, 1, 1))
     return x
 
 
