@@ -133,6 +133,19 @@ def test_detect_and_unknown_format(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_w_avg_estimated_when_absent(expected):
+    """A network trained with w_avg_beta=None has no w_avg buffer: the importer estimates the centre."""
+    g = _pickle.load_pickle(FIXTURES / "rgb32.pkl")["G_ema"]
+    del g.modules["mapping"].buffers["w_avg"]
+    g.init_kwargs["mapping_kwargs"] = {**g.init_kwargs["mapping_kwargs"], "w_avg_beta": None}
+    m, _ = stylegan2_ada.convert_network(g)
+    with torch.no_grad():
+        w = m.mapping_net(torch.randn(20000, m.z_dim))[:, 0]
+    stored = expected["rgb32/ws_psi1"]                                        # scale of w
+    assert (m.w_avg - w.mean(0)).abs().max() < 0.05 * stored.std() < w.mean(0).abs().max()   # not left at zero
+    assert (m.mapping(expected["rgb32/z"]) - stored).abs().max() < 1e-4      # the rest is untouched
+
+
 def test_cli_import(tmp_path, capsys):
     from ganlab.cli import main
     assert main(["import", str(FIXTURES / "rgb32.pkl"), "--out", str(tmp_path / "m")]) == 0
