@@ -86,6 +86,9 @@ def test_stylegan1_noise_modes_and_generate(imported):
     with pytest.raises(ValueError, match="noise_mode"):
         m.synthesis(w, "fixed")
     assert m.sample(2, seed=0).shape == (2, 32, 32, 3)
+    with torch.no_grad():                                          # in-place fast path without autograd ...
+        fast = m.synthesis(w, "const")
+    assert torch.equal(fast, m.synthesis(w, "const"))              # ... computes exactly what the autograd path does
     assert m.latent_directions(3)[0] == "w"
 
 

@@ -102,7 +102,7 @@ class ScaledConv2d(nn.Module):
         if self.blur is not None:
             c = x.shape[1]
             x = F.conv2d(x, self.blur.expand(c, -1, -1, -1), padding=(self.blur.shape[-1] - 1) // 2, groups=c)
-        return x + self.bias.view(1, -1, 1, 1)
+        return x + self.bias.view(1, -1, 1, 1) if torch.is_grad_enabled() else x.add_(self.bias.view(1, -1, 1, 1))
 
 
 class Epilogue(nn.Module):
@@ -118,10 +118,14 @@ class Epilogue(nn.Module):
         self.res = res
 
     def forward(self, x, w, noise):
+        fast = not torch.is_grad_enabled()   # without autograd: in place on fresh tensors, the same arithmetic
         if noise is not None and self.noise_strength is not None:
-            x = x + self.noise_strength.view(1, -1, 1, 1) * noise
-        x = F.instance_norm(F.leaky_relu(x, 0.2), eps=1e-5)
+            n = self.noise_strength.view(1, -1, 1, 1) * noise
+            x = x.add_(n) if fast else x + n
+        x = F.instance_norm(F.leaky_relu(x, 0.2, inplace=fast), eps=1e-5)
         style = self.style(w).view(-1, 2, x.shape[1], 1, 1)                  # (N, 2, C, 1, 1): scale, shift
+        if fast:
+            return x.mul_(style[:, 0] + 1.0).add_(style[:, 1])
         return x * (style[:, 0] + 1.0) + style[:, 1]
 
 
