@@ -184,15 +184,17 @@ def gflop(fn) -> float:
 LOAD_SNIPPET = """
 import resource, sys, time, torch
 torch.set_num_threads({threads})
-t = time.perf_counter()
 import ganlab
+rss = lambda: int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20
+rss_import = rss()
+t = time.perf_counter()
 m = ganlab.load(sys.argv[1])
 t_load = time.perf_counter() - t
-rss_loaded = int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20
+rss_loaded = rss()
 with torch.inference_mode():
     img = m.generate(torch.randn(1, m.z_dim))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"{{t_load:.2f}} {{rss_loaded:.0f}} {{peak:.0f}}")
+print(f"{{t_load:.2f}} {{rss_import:.0f}} {{rss_loaded:.0f}} {{peak:.0f}}")
 """
 
 
@@ -213,11 +215,11 @@ def main(argv=None):
         size = (Path(tmp) / "ffhq-random" / "model.safetensors").stat().st_size / 2**20
         out = subprocess.run([sys.executable, "-c", LOAD_SNIPPET.format(threads=a.threads), str(Path(tmp) / "ffhq-random")],
                              capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
-        t_load, rss_loaded, rss_peak = out.stdout.split()
+        t_load, rss_import, rss_loaded, rss_peak = out.stdout.split()
     print(f"conversion (network data → ganlab model): {t_convert:.2f} s; writing the checkpoint folder: {t_save:.2f} s "
           f"({size:.0f} MB safetensors, {model.num_parameters() / 1e6:.1f} M parameters)")
-    print(f"fresh process: import + load {float(t_load):.2f} s, RSS after load {rss_loaded} MB, peak RSS after one "
-          f"1024-px image {rss_peak} MB")
+    print(f"fresh process: ganlab.load {float(t_load):.2f} s; RSS {rss_import} MB after `import ganlab`, {rss_loaded} MB "
+          f"with the model loaded (+{int(rss_loaded) - int(rss_import)} MB), peak {rss_peak} MB after one 1024-px image")
 
     net = model.synthesis_net
     with torch.inference_mode():

@@ -186,6 +186,40 @@ def test_general_configurations_build():
         assert m.generate(torch.randn(2, 8), labels).shape == (2, 3, kw["img_resolution"], kw["img_resolution"])
 
 
+def _bench_reference():
+    import importlib.util
+    path = Path(__file__).resolve().parents[1] / "bench" / "stylegan2_speed.py"
+    spec = importlib.util.spec_from_file_location("stylegan2_speed", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.slow
+def test_large_layer_routes_match_upstream_style_reference():
+    """At 128 px and above ganlab takes other routes (channels-last, bias and gain folded into the conv for one
+    sample): checked against the bench's op-for-op reference of upstream's computation, with a clamp that bites."""
+    ref = _bench_reference()
+    torch.manual_seed(0)
+    config = ganlab.models.stylegan2.StyleGAN2Config(
+        z_dim=16, w_dim=16, mapping_layers=2, channels_base=1024, channels_max=16, image_size=256, channels=3,
+        resampling="fir", channel_rule="nvlabs", conv_clamp=1.5)
+    m = ganlab.models.stylegan2.Generator(config).eval()
+    with torch.no_grad():
+        for name, t in m.named_parameters():
+            if name.endswith(("noise_strength", "bias")):
+                t.add_(0.3 * torch.randn(t.shape))
+        for name, t in m.named_buffers():
+            if name.endswith("up_filter"):
+                t.add_(0.02 * torch.rand(t.shape))
+        ws = m.mapping_net(torch.randn(2, 16))
+        expected = ref.ref_synthesis(m.synthesis_net, ws)
+        one = torch.cat([m.synthesis_net(ws[i:i + 1], "const") for i in range(2)])
+        both = m.synthesis_net(ws, "const")
+    assert expected.abs().max() > 1.5                                         # the clamp is active somewhere
+    assert (one - expected).abs().max() < 1e-4 and (both - expected).abs().max() < 1e-4
+
+
 def test_bundled_stylegan2_unchanged():
     """The bundled stylegan2-fashion checkpoint loads unchanged and gives the images of the code before the
     official options existed (tests/data golden file, written at commit 807485c)."""

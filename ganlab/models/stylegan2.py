@@ -163,13 +163,15 @@ class SynthesisLayer(nn.Module):
 
     def forward_fir(self, x, w, noise_mode):
         """NVlabs' SynthesisLayer: styles unscaled (demodulation normalises), FIR up-conv, noise, bias, lrelu, clamp."""
-        x = ops.modulated_conv2d(x, self.weight, self.affine(w), up=self.up,
-                                 f=self.up_filter if self.up else None)       # (N, O, res, res)
+        n, f = x.shape[0], self.up_filter if self.up else None
         noise = None
         if self.use_noise and noise_mode == "random":
-            noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
+            noise = torch.randn(n, 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
+        if n == 1 and self.resolution >= CHANNELS_LAST_FROM:                 # large layer: fewer passes
+            return ops.fused_layer(x, self.weight, self.affine(w), self.bias, noise, self.clamp, self.up, f)
+        x = ops.modulated_conv2d(x, self.weight, self.affine(w), up=self.up, f=f)   # (N, O, res, res)
         return ops.bias_act_(x, self.bias, lrelu=True, clamp=self.clamp, noise=noise)
 
 

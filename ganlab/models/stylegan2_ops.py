@@ -65,17 +65,18 @@ def upsample2d_fast(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     return F.conv_transpose2d(x, weight, stride=2, padding=(fh - 1 - (fh + 1) // 2, fw - 1 - (fw + 1) // 2), groups=c)
 
 
-def fir_filter(x: torch.Tensor, f: torch.Tensor, pad: tuple[int, int, int, int], gain: float = 1.0) -> torch.Tensor:
+def fir_filter(x: torch.Tensor, f: torch.Tensor, pad: tuple[int, int, int, int], gain: float = 1.0,
+               bias: torch.Tensor | None = None) -> torch.Tensor:
     """``upfirdn2d(x, f, padding=pad, gain=gain)`` without up/down-sampling: a depthwise convolution with the
-    flipped filter. pad = (x0, x1, y0, y1), negative = crop."""
+    flipped filter (+ ``bias`` per channel, added by the convolution). pad = (x0, x1, y0, y1), negative = crop."""
     c = x.shape[1]
     weight = (f * gain).flip([0, 1]).to(x.dtype).expand(c, 1, *f.shape).contiguous()
     x0, x1, y0, y1 = pad
     if x0 == x1 >= 0 and y0 == y1 >= 0:
-        return F.conv2d(x, weight, padding=(y0, x0), groups=c)
+        return F.conv2d(x, weight, bias, padding=(y0, x0), groups=c)
     x = F.pad(x, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
     x = x[:, :, max(-y0, 0): x.shape[2] - max(-y1, 0), max(-x0, 0): x.shape[3] - max(-x1, 0)]
-    return F.conv2d(x, weight, groups=c)
+    return F.conv2d(x, weight, bias, groups=c)
 
 
 def upfirdn2d_ref(x, f, up=1, pad=(0, 0, 0, 0), gain=1.0):
@@ -93,14 +94,40 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     n, in_ch = styles.shape
     out_ch = weight.shape[0]
     if n == 1:                                                                # fold style and dcoefs into the weight
-        wt = weight * styles.view(1, in_ch, 1, 1)                             # (O, I, k, k)
-        if demodulate:
-            wt = wt.mul_((wt.square().sum(dim=[1, 2, 3]) + 1e-8).rsqrt().view(out_ch, 1, 1, 1))
-        return _conv(x, wt, up, f, padding)
+        return _conv(x, modulated_weight(weight, styles, demodulate), up, f, padding)
     x = _conv(x * styles.view(n, in_ch, 1, 1), weight, up, f, padding)       # one shared conv for the batch
     if demodulate:
         x = x.mul_(demod_coefficients(weight, styles).view(n, out_ch, 1, 1))
     return x
+
+
+def modulated_weight(weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
+                     gain: float = 1.0) -> torch.Tensor:
+    """One sample's weight (O, I, k, k): weight × style, demodulated as upstream sums it, × ``gain``."""
+    out_ch, in_ch = weight.shape[:2]
+    wt = weight * styles.view(1, in_ch, 1, 1)
+    if demodulate:
+        d = (wt.square().sum(dim=[1, 2, 3]) + 1e-8).rsqrt()
+        wt = wt.mul_((d * gain if gain != 1 else d).view(out_ch, 1, 1, 1))
+    elif gain != 1:
+        wt = wt.mul_(gain)
+    return wt
+
+
+def fused_layer(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, bias: torch.Tensor,
+                noise: torch.Tensor | None, clamp: float | None, up: bool = False,
+                f: torch.Tensor | None = None) -> torch.Tensor:
+    """A whole batch-1 synthesis layer in three passes over its output instead of five: modulated conv with the
+    bias added by the convolution and the activation gain √2 folded into weight, bias and noise (√2·lrelu(v) =
+    lrelu(√2·v)), then noise, leaky ReLU, clamp. Equal to modulated_conv2d + bias_act_ up to float rounding (the
+    order of the additions differs), which is why only large layers take it (see stylegan2.CHANNELS_LAST_FROM)."""
+    wt = modulated_weight(weight, styles, gain=LRELU_GAIN)
+    b = bias * LRELU_GAIN
+    x = _conv(x, wt, up, f, 1, bias=b)
+    if noise is not None:
+        x = x.add_(noise, alpha=LRELU_GAIN)
+    x = F.leaky_relu_(x, LRELU_SLOPE)
+    return x.clamp_(-clamp, clamp) if clamp is not None else x
 
 
 def demod_coefficients(weight: torch.Tensor, styles: torch.Tensor, budget: int = 1 << 23) -> torch.Tensor:
@@ -114,9 +141,9 @@ def demod_coefficients(weight: torch.Tensor, styles: torch.Tensor, budget: int =
     return (torch.cat(out) + 1e-8).rsqrt()
 
 
-def _conv(x, weight, up, f, padding):
+def _conv(x, weight, up, f, padding, bias=None):
     if not up:
-        return F.conv2d(x, weight, padding=padding)                           # correlation (flip_weight=True)
+        return F.conv2d(x, weight, bias, padding=padding)                     # correlation (flip_weight=True)
     kh, kw = weight.shape[2:]
     fh, fw = f.shape
     # conv2d_resample(up=2): paddings of the up-sampled image, minus what the transposed conv already covers
@@ -124,7 +151,7 @@ def _conv(x, weight, up, f, padding):
     py0, py1 = padding + (fh + 1) // 2 - (kh - 1), padding + (fh - 2) // 2 - (kh - 2)
     pxt, pyt = max(min(-px0, -px1), 0), max(min(-py0, -py1), 0)
     x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=(pyt, pxt))   # (N, O, 2H+k-2, ...)
-    return fir_filter(x, f, (px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt), gain=4)
+    return fir_filter(x, f, (px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt), gain=4, bias=bias)
 
 
 def bias_act_(x: torch.Tensor, bias: torch.Tensor, lrelu: bool, clamp: float | None,
