@@ -169,8 +169,12 @@ class SynthesisLayer(nn.Module):
             noise = torch.randn(n, 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
-        if n == 1 and self.resolution >= CHANNELS_LAST_FROM:                 # large layer: fewer passes
-            return ops.fused_layer(x, self.weight, self.affine(w), self.bias, noise, self.clamp, self.up, f)
+        if self.resolution >= CHANNELS_LAST_FROM:                            # large layer: per sample, fewer passes
+            styles = self.affine(w)
+            per_sample = noise is not None and noise.dim() == 4
+            out = [ops.fused_layer(x[i:i + 1], self.weight, styles[i:i + 1], self.bias,
+                                   noise[i:i + 1] if per_sample else noise, self.clamp, self.up, f) for i in range(n)]
+            return out[0] if n == 1 else torch.cat(out)
         x = ops.modulated_conv2d(x, self.weight, self.affine(w), up=self.up, f=f)   # (N, O, res, res)
         return ops.bias_act_(x, self.bias, lrelu=True, clamp=self.clamp, noise=noise)
 
