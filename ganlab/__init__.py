@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 # imported on first use (PEP 562), so that `import ganlab.toy` (the numpy toy engine and its worker processes)
 # does not load torch
 _LAZY = {"list_models": "checkpoint", "load": "checkpoint", "push_to_hub": "checkpoint",
-         "CheckpointError": "checkpoint", "MAX_SAMPLES": "models"}
+         "CheckpointError": "checkpoint", "MAX_SAMPLES": "models",
+         "import_model": "importers"}
 
 
 def __getattr__(name: str):
@@ -22,4 +23,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["list_models", "load", "push_to_hub", "CheckpointError", "MAX_SAMPLES", "__version__"]
+__all__ = ["list_models", "load", "push_to_hub", "import_model", "CheckpointError", "MAX_SAMPLES", "__version__"]

@@ -6,7 +6,8 @@ format, upstream}. Every writer (generators, evaluation classifiers, toy exports
 :func:`write_folder` and every reader through :func:`read_folder` / :func:`read_config` + :func:`load_state`.
 
 Models are found by scanning :func:`roots`: the bundled ``checkpoints/`` (env GANLAB_CHECKPOINTS) and the folder of
-imported models (env GANLAB_MODELS_DIR, default ``$HF_HOME/ganlab/models``); a folder name is a model name
+imported models (env GANLAB_MODELS_DIR, else ``/data/ganlab/models`` on a Space with persistent storage, else
+``$HF_HOME/ganlab/models``); a folder name is a model name
 (:data:`NAME`), the first root wins when two hold the same name. A model is also loadable from any local
 folder or a Hugging Face repo id.
 """
@@ -24,12 +25,22 @@ FORMAT_VERSION = 1
 CHECKPOINTS_DIR = Path(os.environ.get("GANLAB_CHECKPOINTS", Path(__file__).resolve().parent.parent / "checkpoints"))
 
 
-def _default_models_dir() -> Path:
+SPACE_DATA = Path("/data")        # a Hugging Face Space's persistent storage, when the Space has it
+
+
+def models_dir(data: Path = SPACE_DATA) -> Path:
+    """Where imported models live: $GANLAB_MODELS_DIR; else /data/ganlab/models where /data is writable (a Space
+    with persistent storage: conversions survive a restart); else ``$HF_HOME/ganlab/models``."""
+    env = os.environ.get("GANLAB_MODELS_DIR")
+    if env:
+        return Path(env).expanduser()
+    if data.is_dir() and os.access(data, os.W_OK | os.X_OK):
+        return data / "ganlab" / "models"
     from huggingface_hub import constants
     return Path(constants.HF_HOME) / "ganlab" / "models"
 
 
-MODELS_DIR = Path(os.environ.get("GANLAB_MODELS_DIR") or _default_models_dir())   # imported models
+MODELS_DIR = models_dir()        # imported models (tests may point this elsewhere)
 HUB_FILES = ["config.json", "model.safetensors", "README.md", "metrics.json", "*.png"]
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")          # a model's folder name: no paths, no markup
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
@@ -274,6 +285,7 @@ def save(model, folder: str | Path, dataset: str = "", training: dict | None = N
         if not isinstance(source, dict):
             raise ValueError("source must be a dict {origin, sha256, licence, format, upstream}.")
         meta["source"] = source
+        model.info = {**model.info, "source": source}
     return write_folder(folder, meta, model.state_dict())
 
 

@@ -1,9 +1,12 @@
-"""``python -m ganlab``: generate, interpolate, train, evaluate, push.
+"""``python -m ganlab``: generate, interpolate, train, evaluate, import, catalog, push, deploy.
 
     python -m ganlab generate --model dcgan-mnist --seeds 0-7,42 --out out/ --grid
     python -m ganlab interpolate --model stylegan2-fashion --seeds 1,5,9 --frames 48 --slerp --loop --out walk.gif
     python -m ganlab train dcgan --dataset mnist --out checkpoints/dcgan-mnist --data-dir data --steps 6000
     python -m ganlab evaluate dcgan-mnist
+    python -m ganlab import ffhq.pkl --out checkpoints/stylegan2-ffhq
+    python -m ganlab import stylegan2-ada-ffhq            # a catalog name: downloaded, verified, converted
+    python -m ganlab deploy alice/ganlab --dry-run
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import importers
     from .data import DATASETS
     from .losses import LOSSES
     from .models import FAMILIES
@@ -96,10 +100,24 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", type=int, default=10000)
     e.add_argument("--out", type=Path, default=None, help="metrics file (default: the checkpoint's metrics.json)")
 
+    im = sub.add_parser("import", help="convert an upstream checkpoint (NVIDIA pickle, zoo .pth, ...) into a "
+                        "ganlab checkpoint folder", formatter_class=fmt)
+    im.add_argument("source", help="a catalog name (python -m ganlab catalog), an http(s) URL or a local file")
+    im.add_argument("--out", type=Path, default=None, help="the checkpoint folder to write (default: the imported "
+                    "models' folder, where the app and ganlab.load(NAME) find it)")
+    im.add_argument("--format", default="auto", choices=["auto", *importers.FORMATS], help="upstream format (auto: detect)")
+    im.add_argument("--avg", action="store_true", help="GAN zoo (progan, dcgan-zoo): import the checkpoint's averaged "
+                    "generator avgG instead of netG (netG is what torch.hub's hub branch serves)")
+
+    sub.add_parser("catalog", help="list the upstream models `import` can fetch by name (size, resolution, licence)")
+
     h = sub.add_parser("push", help="upload a checkpoint folder to the Hugging Face Hub", formatter_class=fmt)
     h.add_argument("model")
     h.add_argument("--repo-id", required=True)
     h.add_argument("--private", action="store_true")
+
+    from .deploy import add_parser as add_deploy_parser
+    add_deploy_parser(sub)
     return p
 
 
@@ -209,10 +227,19 @@ def main(argv: list[str] | None = None) -> int:
         elif a.command == "evaluate":
             from .evaluate import evaluate_model
             evaluate_model(a.model, a.data_dir, n_samples=a.samples, out=a.out)
+        elif a.command == "import":
+            from .importers import import_model
+            options = {"avg": True} if a.avg else {}
+            print(f"wrote {import_model(a.source, a.out, format=a.format, progress=True, **options)}")
+        elif a.command == "catalog":
+            from .catalog import markdown_table
+            print(markdown_table())
+        elif a.command == "deploy":
+            return a.run(a)
         elif a.command == "push":
             from .checkpoint import push_to_hub
             print(push_to_hub(a.model, a.repo_id, private=a.private))
-    except ValueError as e:
+    except (ValueError, OSError, RuntimeError) as e:   # CheckpointError, DownloadError, a full disk...: one line
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

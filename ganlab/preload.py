@@ -45,15 +45,10 @@ log = logging.getLogger(__name__)            # failures are warnings: they reach
 
 
 def models_dir(data: Path = DATA) -> Path:
-    """Where preloaded models go: $GANLAB_MODELS_DIR, else /data/ganlab/models when /data is writable, else the
-    imported-models folder of the standard cache."""
-    env = os.environ.get("GANLAB_MODELS_DIR")
-    if env:
-        return Path(env).expanduser()
-    if data.is_dir() and os.access(data, os.W_OK | os.X_OK):
-        return data / "ganlab" / "models"
-    from huggingface_hub import constants
-    return Path(constants.HF_HOME) / "ganlab" / "models"
+    """Where preloaded models go: the imported-models folder (``checkpoint.models_dir``: $GANLAB_MODELS_DIR, else
+    /data/ganlab/models when /data is writable, else the standard cache)."""
+    from .checkpoint import models_dir as imported_models_dir
+    return imported_models_dir(data)
 
 
 def parse(value: str | None) -> list[str]:

@@ -68,6 +68,8 @@ class Trainer:
     def __init__(self, cfg: TrainConfig):
         if cfg.family not in FAMILIES:
             raise ValueError(f"unknown family {cfg.family!r}: use one of {', '.join(FAMILIES)}.")
+        if FAMILIES[cfg.family].Discriminator is None:
+            raise ValueError(f"{cfg.family} models are imported from upstream checkpoints; ganlab does not train them.")
         if cfg.loss not in losses.LOSSES:
             raise ValueError(f"unknown loss {cfg.loss!r}: use one of {', '.join(losses.LOSSES)}.")
         if not 0 <= cfg.label_smoothing <= 0.5:

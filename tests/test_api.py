@@ -10,7 +10,7 @@ import torch
 
 import ganlab
 from ganlab import checkpoint
-from ganlab.models import MAX_SAMPLES, CheckpointError
+from ganlab.models import FAMILIES, MAX_SAMPLES, CheckpointError
 
 from .conftest import ROOT
 
@@ -159,7 +159,7 @@ def test_list_models_lists_generators_only(tiny_checkpoints, tmp_path):
     (root / "classifiers" / "mnist").mkdir(parents=True)
     (root / "classifiers" / "mnist" / "config.json").write_text(json.dumps({"family": "classifier", "format_version": 1}))
     (root / "junk").mkdir()
-    assert checkpoint.list_models(root) == sorted(f"tiny-{f}" for f in ("cgan", "dcgan", "mlp", "stylegan2"))
+    assert checkpoint.list_models(root) == sorted(f"tiny-{f}" for f in FAMILIES)
 
 
 def test_imported_models_folder_is_scanned_and_named_models_load(tiny_checkpoints, tmp_path, monkeypatch):

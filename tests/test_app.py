@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from ganlab import export, views
+from ganlab.models import FAMILIES
 from ganlab.registry import ModelRegistry
 from ganlab.ui.common import TempFiles
 
@@ -70,7 +71,8 @@ def test_every_action_has_an_api_name(app):
     assert API_NAMES <= names
 
 
-@pytest.mark.parametrize("model", ["tiny-mlp", "tiny-dcgan", "tiny-cgan", "tiny-stylegan2"])
+@pytest.mark.parametrize("model", ["tiny-mlp", "tiny-dcgan", "tiny-cgan", "tiny-stylegan2",
+                                   "tiny-stylegan1", "tiny-progan", "tiny-dcgan-radford"])
 def test_generate_is_readable_reproducible_and_carries_its_settings(app, model):
     _, client = app
     img, settings, path = generate(client, model=model, seed=5, n=1)
@@ -230,7 +232,7 @@ def test_registry_is_lazy_cached_and_thread_safe(models_dir):
     reg = ModelRegistry(models_dir)
     assert not any(s.loaded for s in reg.status())
     assert "broken-weights" not in reg.available() and "tiny-cgan" in reg.available()
-    assert list(reg.grouped()) == ["mlp", "dcgan", "cgan", "stylegan2"]
+    assert list(reg.grouped()) == list(FAMILIES)                      # one tiny checkpoint per family
     got = []
     threads = [threading.Thread(target=lambda: got.append(reg.get("tiny-stylegan2"))) for _ in range(4)]
     [t.start() for t in threads]

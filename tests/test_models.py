@@ -40,8 +40,9 @@ def test_every_family_shapes_and_range():
         x = g.generate(z, labels)
         assert x.shape == (5, g.channels, g.image_size, g.image_size)
         assert x.min() >= -1 and x.max() <= 1 and torch.isfinite(x).all()
-        d = FAMILIES[family].Discriminator(g.config)
-        assert d(x, None if labels is None else torch.tensor(labels)).shape == (5,)
+        if FAMILIES[family].Discriminator is not None:  # import-only families have none
+            d = FAMILIES[family].Discriminator(g.config)
+            assert d(x, None if labels is None else torch.tensor(labels)).shape == (5,)
         img = g.sample(3, seed=1, labels=2 if g.num_classes else None)
         assert img.dtype.name == "uint8" and img.shape == (3, g.image_size, g.image_size, g.channels)
 
@@ -131,7 +132,9 @@ def test_families_declare_their_capabilities():
         if g.style_based:                                  # the W-space interface of interface.md
             ws = g.mapping(g.latents(2, seed=0), None, truncation=0.5, cutoff=1)
             assert ws.shape == (2, g.num_ws, g.w_dim) and g.w_avg.shape == (g.w_dim,)
-            assert "mapping_net.w_avg" in g.state_dict()  # a buffer, under today's checkpoint key
+            assert any(name.split(".")[-1] == "w_avg" for name, _ in g.named_buffers())  # a buffer, saved with G
+            if family == "stylegan2":
+                assert "mapping_net.w_avg" in g.state_dict()  # today's checkpoint key
             for mode in g.noise_modes:
                 assert g.synthesis(ws, noise_mode=mode).shape == (2, g.channels, g.image_size, g.image_size)
         if g.label_embedding:
@@ -154,6 +157,8 @@ def test_no_family_knowledge_outside_the_family_files():
     for path in root.rglob("*.py"):
         rel = path.relative_to(root).as_posix()
         if rel.startswith("models/") or "toy" in rel or rel == "ui/live.py":
+            continue
+        if rel.startswith("importers/") or rel == "catalog.py":  # upstream *format* names, some shared by a family
             continue
         offenders += [f"{rel}:{i}: {line.strip()}" for i, line in enumerate(path.read_text().splitlines(), 1)
                       if pattern.search(line)]

@@ -1,5 +1,6 @@
 """The toy engine (ganlab.toy): losses, numpy nets and optimizers against torch, metrics, the settings table,
 training, data parsing and the torch export."""
+import json
 import zipfile
 
 import numpy as np
@@ -281,18 +282,20 @@ def test_csv_points_are_parsed_and_validated(tmp_path):
         toy.points_from_csv(b"\xff\xfe1,2\n")
 
 
-def test_drawing_to_points_and_training_on_it():
-    canvas = np.zeros((100, 100, 4), np.uint8)  # transparent
-    with pytest.raises(ValueError, match="empty"):
-        toy.points_from_drawing(canvas)
-    canvas[50, 10:90] = (0, 0, 0, 255)  # a horizontal black stroke
-    points = toy.points_from_drawing(canvas)
-    assert points.shape == (80, 2) and np.allclose(points[:, 1], 1 - 50 * 2 / 99)
-    white = np.full((100, 100, 3), 255, np.uint8)
-    white[20:80, 30] = 0
-    assert toy.points_from_drawing(white).shape == (60, 2)
-    with pytest.raises(ValueError, match="image"):
-        toy.points_from_drawing(np.zeros((4, 4, 2)))
+def test_strokes_to_points_and_training_on_them():
+    for empty in ("", "[]", [[]], [[[5, 5]]]):
+        with pytest.raises(ValueError, match="empty"):
+            toy.points_from_strokes(empty)
+    points = toy.points_from_strokes(json.dumps([[[0, 200], [400, 200]]]))   # one horizontal stroke, 400 px
+    assert points.shape == (201, 2) and np.allclose(points[:, 1], 0) and points[0, 0] == -1 and points[-1, 0] == 1
+    dots = toy.points_from_strokes([[[100 + 10 * i, 50]] for i in range(12)])  # separate clicks: one point each
+    assert dots.shape == (12, 2) and np.allclose(dots[:, 1], 0.75)
+    assert len(toy.points_from_strokes([[[0, 0], [400, 400]]] * 20, max_points=500)) == 500
+    for bad, message in (("{}", "list of strokes"), ("[1, 2]", "list of strokes"), ("not json", "list of strokes"),
+                         ([[["a", 1]]], "\\[x, y\\]"), ([[[0, 0], [900, 0]]], "leaves"),
+                         ([[[0, 0], [float("nan"), 0]]], "leaves"), ({"composite": None}, "list of strokes")):
+        with pytest.raises(ValueError, match=message):
+            toy.points_from_strokes(bad)
     t = ToyTrainer(lecture_config(dataset="points"), points=points)
     t.step(10)
     assert t.reference_hist[-1] == 0 and np.abs(t.points).max() <= 1 + 1e-6
@@ -300,3 +303,13 @@ def test_drawing_to_points_and_training_on_it():
         ToyTrainer(lecture_config(dataset="points"))
 
 
+def test_the_naive_generator_is_drawn_on_top_and_visible():
+    """Where the naive G's points fall on the GAN's (a healthy run: both on the data), they still show."""
+    from ganlab.toy import render
+    from ganlab.toy.trainer import Plane
+
+    fake = np.random.default_rng(0).uniform(-0.5, 0.5, (300, 2))
+    plane = Plane(iteration=1, view=(-1, 1, -1, 1), probability=True, real=fake, fake=fake, naive=fake[:100])
+    pixels = np.asarray(render.render_plane(plane, 200)).reshape(-1, 3)
+    assert (pixels == render.NAIVE_RGB).all(1).sum() >= 100 * 9 // 4    # orange cores, even where they overlap
+    assert (pixels == render.NAIVE_EDGE_RGB).all(1).any() and (pixels == render.FAKE_RGB).all(1).any()

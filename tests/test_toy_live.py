@@ -4,7 +4,6 @@ import signal
 import time
 import zipfile
 
-import numpy as np
 import pytest
 
 from ganlab.toy import default_config, lecture_config
@@ -114,16 +113,9 @@ def test_tab_start_frames_pause_reset(live_app, tmp_path):
     _, status, _ = client.predict(csv_file=handle_file(str(bad)), api_name="/live_use_csv")   # refused: a message
     assert "line 3" in status
 
-    from PIL import Image
-
-    canvas = np.zeros((100, 100, 4), np.uint8)
-    canvas[50, 10:90] = (0, 0, 0, 255)
-    Image.fromarray(canvas).save(tmp_path / "drawing.png")
-    drawing = {"background": None, "layers": [], "composite": handle_file(str(tmp_path / "drawing.png"))}
-    _, status, dataset = client.predict(drawing=drawing, api_name="/live_use_drawing")
-    assert "80 points" in status and dataset["value"] == "points"
-    _, status, _ = client.predict(drawing={"background": None, "layers": [], "composite": None},
-                                  api_name="/live_use_drawing")
+    _, status, dataset = client.predict(drawing="[[[10, 50], [90, 50]]]", api_name="/live_use_drawing")
+    assert "41 points" in status and dataset["value"] == "points"
+    _, status, _ = client.predict(drawing="", api_name="/live_use_drawing")
     assert "empty" in status
 
 
@@ -143,3 +135,72 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "True", out.stderr[-2000:]
     assert log.read_text() == "ran\n"
+
+
+def _stream_until(job, n, seconds=20):
+    deadline = time.monotonic() + seconds
+    while len(job.outputs()) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(job.outputs()) >= n, "frames did not arrive"
+
+
+@pytest.mark.slow
+def test_reset_or_a_restarting_setting_while_training_shows_the_new_run(live_app):
+    """The Start stream goes on with the new run and its last frame (which Gradio re-sends when the stream ends,
+    after any other event's output) is the new run's, never the old run's."""
+    from gradio_client import Client
+
+    url, sessions = live_app
+    client = Client(url, verbose=False)
+    job = client.submit(api_name="/live_start")
+    _stream_until(job, 3)
+    before = sessions.runs[client.session_hash].info["iteration"]
+    assert before > 0
+    _, status = client.predict(api_name="/live_reset")
+    assert "run 2" in status and "training" in status
+    _stream_until(job, len(job.outputs()) + 3)
+    _, status = client.predict(g_depth=1, api_name="/live_rebuild")          # a network setting: a new run
+    assert "run 3" in status and "starts a new run" in status and "G hidden layers" in status
+    _stream_until(job, len(job.outputs()) + 3)
+    assert "paused" in client.predict(api_name="/live_pause")
+    job.result(timeout=20)
+    html, status = job.outputs()[-1]
+    assert 'data-run="2"' in html and "run 3" in status and "paused" in status
+    assert sessions.runs[client.session_hash].config.g_depth == 1
+
+
+def test_live_gif_is_small_and_carries_its_settings(tmp_path):
+    import json
+
+    from PIL import Image
+
+    from ganlab.toy import runs
+    from ganlab.toy.gif import GIF_FRAMES, GIF_WIDTH
+
+    run = runs.ToyRun(default_config(seed=3, loss="hinge"))
+    for _ in range(130):                       # about 10 s of the tab's streaming
+        run.frame(record=True)
+    path = run.save_gif(str(tmp_path / "live.gif"))
+    with Image.open(path) as gif:
+        assert gif.n_frames <= GIF_FRAMES and gif.size[0] == GIF_WIDTH
+        settings = json.loads(gif.info["comment"])
+    assert settings["loss"] == "hinge" and settings["seed"] == 3 and settings["iterations"] == 0
+    assert os.path.getsize(path) < 3_000_000
+
+
+@pytest.mark.slow
+def test_refused_inputs_are_one_log_line_without_traceback(live_app, tmp_path, capfd, caplog):
+    from gradio_client import Client, handle_file
+
+    url, _ = live_app
+    client = Client(url, verbose=False)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n3,oops\n")
+    capfd.readouterr()
+    with caplog.at_level("WARNING", logger="ganlab.live"):
+        client.predict(csv_file=handle_file(str(bad)), api_name="/live_use_csv")
+        client.predict(csv_file=None, api_name="/live_use_csv")
+        client.predict(lr_g=5.0, api_name="/live_step")
+    lines = [r.getMessage() for r in caplog.records if r.name == "ganlab.live"]
+    assert len(lines) == 3 and "line 3" in lines[0] and "CSV file first" in lines[1] and "lr_g" in lines[2]
+    assert "Traceback" not in capfd.readouterr().err

@@ -12,7 +12,8 @@ structure, reduced for 32×32 greyscale data on a CPU:
   style mixing work;
 - a residual discriminator with minibatch standard deviation and, when conditional, a projection term.
 
-Deviations from the paper (config F) and NVlabs' code, all deliberate for CPU scale:
+Deviations of the CPU-scale default (``resampling="bilinear"``, ganlab's channel rule) from the paper (config F)
+and NVlabs' code, all deliberate:
 - sizes: w_dim 128 (paper 512), 4 mapping layers (8), at most 128 feature maps (512), 32×32 output;
 - generator: bilinear up-sampling of features and of the skip images instead of the [1, 3, 3, 1] FIR filter;
   no conv clamping or mixed precision; styles of ToRGB and convs use one w each as in NVlabs (num_ws =
@@ -25,6 +26,13 @@ Deviations from the paper (config F) and NVlabs' code, all deliberate for CPU sc
   lazy R1 on D (γ, every 16 steps) and style-mixing regularisation (probability 0.9) are train.py options
   (``r1``, ``r1_every``, ``mixing``); the loss is whichever train.py's ``loss`` names (the paper: non-saturating);
 - no adaptive augmentation (that is StyleGAN2-ADA).
+
+With ``resampling="fir"`` and ``channel_rule="nvlabs"`` the generator is NVlabs' StyleGAN2-ADA "skip" generator
+exactly (``training/networks.py``): FIR up-sampling with the filters stored in the checkpoint (per block and per
+up-sampling layer), channels ``min(channel_base // res, channel_max)``, ``conv_clamp``, the official style
+scaling; ``ganlab.importers.stylegan2_ada`` converts NVIDIA's pickles into it. Its ops live in
+``stylegan2_ops.py``. Not supported: the "orig" and "resnet" generator architectures, fp16 arithmetic (layers
+that upstream marks fp16 are computed in fp32 here, as its ``force_fp32=True`` does).
 """
 import math
 from dataclasses import dataclass
@@ -34,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import latent
+from . import stylegan2_ops as ops
 from .base import GANGenerator
 
 
@@ -51,13 +60,36 @@ class StyleGAN2Config:
     class_names: tuple = ()
     w_avg_beta: float = 0.995        # decay of the tracked w average used for truncation
     latent_dist: str = "normal"      # z ~ N(0, I)
+    # options of the official architecture (defaults = ganlab's CPU-scale model, whose checkpoints predate them)
+    resampling: str = "bilinear"     # "bilinear" or "fir": NVlabs' FIR filters, stored as buffers per layer
+    resample_filter: tuple = (1, 3, 3, 1)  # construction-time FIR taps (an import overwrites the buffers)
+    channel_rule: str = "ganlab"     # "ganlab": base·8 // max(res, 8); "nvlabs": base // res (channel_base)
+    conv_clamp: float | None = None  # clamp every synthesis layer's output to ±conv_clamp (NVlabs: 256)
+    use_noise: bool = True           # per-layer noise inputs
+    mapping_embed_dim: int = 0       # class-embedding width in the mapping (0 = w_dim)
+    mapping_hidden_dim: int = 0      # hidden width of the mapping MLP (0 = w_dim)
+    num_fp16_res: int = 0            # upstream's fp16 blocks: informational, always computed in fp32 here
 
     @property
     def resolutions(self) -> list[int]:
         return [2**i for i in range(2, int(math.log2(self.image_size)) + 1)]
 
     def channels_at(self, res: int) -> int:
+        if self.channel_rule == "nvlabs":
+            return min(self.channels_base // res, self.channels_max)
         return min(self.channels_max, self.channels_base * 8 // max(res, 8))
+
+    def check(self) -> None:
+        if self.image_size < 4 or self.image_size & (self.image_size - 1):
+            raise ValueError(f"StyleGAN2 image_size must be a power of two ≥ 4, got {self.image_size}.")
+        if self.resampling not in ("bilinear", "fir"):
+            raise ValueError(f"resampling must be 'bilinear' or 'fir', got {self.resampling!r}.")
+        if self.channel_rule not in ("ganlab", "nvlabs"):
+            raise ValueError(f"channel_rule must be 'ganlab' or 'nvlabs', got {self.channel_rule!r}.")
+        if self.mapping_layers < 1 or self.z_dim < 1:
+            raise ValueError("StyleGAN2 needs z_dim ≥ 1 and at least one mapping layer.")
+        if min(self.channels_at(r) for r in self.resolutions) < 1:
+            raise ValueError("the channel rule gives a layer with no channels: raise channels_base.")
 
 
 class EqualLinear(nn.Module):
@@ -84,8 +116,9 @@ class MappingNetwork(nn.Module):
     def __init__(self, c: StyleGAN2Config, num_ws: int):
         super().__init__()
         self.num_ws = num_ws
-        self.embed = EqualLinear(c.num_classes, c.w_dim) if c.num_classes else None
-        dims = [c.z_dim + (c.w_dim if c.num_classes else 0)] + [c.w_dim] * c.mapping_layers
+        embed, hidden = c.mapping_embed_dim or c.w_dim, c.mapping_hidden_dim or c.w_dim
+        self.embed = EqualLinear(c.num_classes, embed) if c.num_classes else None
+        dims = [c.z_dim + (embed if c.num_classes else 0)] + [hidden] * (c.mapping_layers - 1) + [c.w_dim]
         self.layers = nn.Sequential(*[EqualLinear(i, o, lr_mul=c.mapping_lr_mul, activation=True)
                                       for i, o in zip(dims[:-1], dims[1:])])
         self.register_buffer("w_avg", torch.zeros(c.w_dim))
@@ -116,17 +149,24 @@ def modulated_conv2d(x, weight, styles, demodulate=True, padding=1):
 
 
 class SynthesisLayer(nn.Module):
-    def __init__(self, in_ch, out_ch, w_dim, resolution, up=False):
+    def __init__(self, in_ch, out_ch, w_dim, resolution, up=False, c: StyleGAN2Config | None = None):
         super().__init__()
+        c = c or StyleGAN2Config()
         self.up, self.resolution = up, resolution
+        self.fir, self.clamp, self.use_noise = c.resampling == "fir", c.conv_clamp, c.use_noise
         self.affine = EqualLinear(w_dim, in_ch, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, 3, 3))
         self.scale = 1 / math.sqrt(in_ch * 9)
         self.bias = nn.Parameter(torch.zeros(out_ch))
-        self.noise_strength = nn.Parameter(torch.zeros([]))
-        self.register_buffer("noise_const", torch.randn(resolution, resolution))
+        if c.use_noise:
+            self.noise_strength = nn.Parameter(torch.zeros([]))
+            self.register_buffer("noise_const", torch.randn(resolution, resolution))
+        if self.fir and up:
+            self.register_buffer("up_filter", ops.setup_filter(c.resample_filter))   # (fh, fw)
 
     def forward(self, x, w, noise_mode="random"):
+        if self.fir:
+            return self.forward_fir(x, w, noise_mode)
         if self.up:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         styles = self.affine(w) * self.scale
@@ -137,18 +177,48 @@ class SynthesisLayer(nn.Module):
             x = x + self.noise_const * self.noise_strength
         return F.leaky_relu(x + self.bias.view(1, -1, 1, 1), 0.2) * math.sqrt(2)
 
+    def forward_fir(self, x, w, noise_mode):
+        """NVlabs' SynthesisLayer: styles unscaled (demodulation normalises), FIR up-conv, noise, bias, lrelu, clamp."""
+        n, f = x.shape[0], self.up_filter if self.up else None
+        noise = None
+        if self.use_noise and noise_mode == "random":
+            noise = torch.randn(n, 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
+        elif self.use_noise and noise_mode == "const":
+            noise = self.noise_const * self.noise_strength
+        if self.resolution >= CHANNELS_LAST_FROM:                            # large layer: per sample, fewer passes
+            styles = self.affine(w)
+            per_sample = noise is not None and noise.dim() == 4
+            out = [ops.fused_layer(x[i:i + 1], self.weight, styles[i:i + 1], self.bias,
+                                   noise[i:i + 1] if per_sample else noise, self.clamp, self.up, f) for i in range(n)]
+            return out[0] if n == 1 else torch.cat(out)
+        x = ops.modulated_conv2d(x, self.weight, self.affine(w), up=self.up, f=f)   # (N, O, res, res)
+        return ops.bias_act_(x, self.bias, lrelu=True, clamp=self.clamp, noise=noise)
+
 
 class ToRGB(nn.Module):
-    def __init__(self, in_ch, out_ch, w_dim):
+    def __init__(self, in_ch, out_ch, w_dim, c: StyleGAN2Config | None = None, up_filter: bool = False):
         super().__init__()
+        c = c or StyleGAN2Config()
+        self.clamp = c.conv_clamp
         self.affine = EqualLinear(w_dim, in_ch, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, 1, 1))
         self.scale = 1 / math.sqrt(in_ch)
         self.bias = nn.Parameter(torch.zeros(out_ch))
+        if up_filter:   # FIR filter that up-samples the previous image before this ToRGB's output is added
+            self.register_buffer("up_filter", ops.setup_filter(c.resample_filter))
 
     def forward(self, x, w):
         styles = self.affine(w) * self.scale
-        return modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0) + self.bias.view(1, -1, 1, 1)
+        if self.clamp is None:
+            return modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0) + self.bias.view(1, -1, 1, 1)
+        x = ops.modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0)
+        return ops.bias_act_(x, self.bias, lrelu=False, clamp=self.clamp)
+
+
+# From this resolution on, the official (FIR) synthesis keeps its activations channels-last: oneDNN's convolutions
+# run 1.5-3× faster on them here. Below it they stay contiguous, upstream's layout and summation order, so that
+# small networks reproduce upstream to the last bits even for out-of-range inputs (the clamp probe).
+CHANNELS_LAST_FROM = 128
 
 
 class SynthesisNetwork(nn.Module):
@@ -157,25 +227,35 @@ class SynthesisNetwork(nn.Module):
     def __init__(self, c: StyleGAN2Config):
         super().__init__()
         res = c.resolutions
+        self.fir = c.resampling == "fir"
         self.const = nn.Parameter(torch.randn(c.channels_at(4), 4, 4))
-        self.convs = nn.ModuleList([SynthesisLayer(c.channels_at(4), c.channels_at(4), c.w_dim, 4)])
-        self.torgbs = nn.ModuleList([ToRGB(c.channels_at(4), c.channels, c.w_dim)])
+        self.convs = nn.ModuleList([SynthesisLayer(c.channels_at(4), c.channels_at(4), c.w_dim, 4, c=c)])
+        self.torgbs = nn.ModuleList([ToRGB(c.channels_at(4), c.channels, c.w_dim, c)])
         for r in res[1:]:
-            self.convs.append(SynthesisLayer(c.channels_at(r // 2), c.channels_at(r), c.w_dim, r, up=True))
-            self.convs.append(SynthesisLayer(c.channels_at(r), c.channels_at(r), c.w_dim, r))
-            self.torgbs.append(ToRGB(c.channels_at(r), c.channels, c.w_dim))
+            self.convs.append(SynthesisLayer(c.channels_at(r // 2), c.channels_at(r), c.w_dim, r, up=True, c=c))
+            self.convs.append(SynthesisLayer(c.channels_at(r), c.channels_at(r), c.w_dim, r, c=c))
+            self.torgbs.append(ToRGB(c.channels_at(r), c.channels, c.w_dim, c, up_filter=self.fir))
         self.num_ws = len(self.convs) + 1
 
-    def forward(self, ws, noise_mode="random"):
+    def forward(self, ws, noise_mode="random", max_resolution: int | None = None):
+        """ws (N, num_ws, w_dim) → the skip generator's image (N, C, res, res), res = the output size, or the
+        largest block resolution ≤ ``max_resolution`` (a preview: the image accumulated up to that block)."""
         x = self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)              # (N, C4, 4, 4)
         x = self.convs[0](x, ws[:, 0], noise_mode)
         img = self.torgbs[0](x, ws[:, 1])                                     # (N, C, 4, 4)
         for i, torgb in enumerate(self.torgbs[1:]):
+            if max_resolution is not None and img.shape[-1] * 2 > max_resolution:
+                break
+            if self.fir and x.shape[-1] * 2 >= CHANNELS_LAST_FROM:
+                x = x.contiguous(memory_format=torch.channels_last)
             x = self.convs[1 + 2 * i](x, ws[:, 1 + 2 * i], noise_mode)        # up-conv: (N, Cr, r, r)
             x = self.convs[2 + 2 * i](x, ws[:, 2 + 2 * i], noise_mode)
-            img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False)
-            img = img + torgb(x, ws[:, 3 + 2 * i])
-        return img
+            if self.fir:
+                img = ops.upsample2d(img, torgb.up_filter).add_(torgb(x, ws[:, 3 + 2 * i]))
+            else:
+                img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False)
+                img = img + torgb(x, ws[:, 3 + 2 * i])
+        return img.contiguous()
 
 
 class Generator(GANGenerator):
@@ -189,8 +269,7 @@ class Generator(GANGenerator):
     def __init__(self, config):
         super().__init__(config)
         c = self.config
-        if c.image_size < 8 or c.image_size & (c.image_size - 1):
-            raise ValueError(f"StyleGAN2 image_size must be a power of two ≥ 8, got {c.image_size}.")
+        c.check()
         self.synthesis_net = SynthesisNetwork(c)
         self.num_ws = self.synthesis_net.num_ws
         self.mapping_net = MappingNetwork(c, self.num_ws)
@@ -209,15 +288,18 @@ class Generator(GANGenerator):
     def w_dim(self) -> int:
         return self.config.w_dim
 
-    def synthesis(self, ws, noise_mode: str = "const") -> torch.Tensor:
-        """ws (N, num_ws, w_dim) → images (N, C, H, W) in [-1, 1]. ``noise_mode``: "const" (fixed per-layer
-        noise, deterministic), "random" (fresh noise each call) or "none"."""
+    def synthesis(self, w, noise_mode: str = "const", max_resolution: int | None = None) -> torch.Tensor:
+        """w (N, num_ws, w_dim) → images (N, C, H, W) in [-1, 1]. ``noise_mode``: "const" (fixed per-layer
+        noise, deterministic), "random" (fresh noise each call) or "none". ``max_resolution`` (e.g. 256): a fast
+        preview, the skip generator's image at the largest block resolution ≤ it (the layers above are skipped)."""
         if noise_mode not in self.noise_modes:
             raise ValueError(f"noise_mode must be one of {', '.join(map(repr, self.noise_modes))}, got {noise_mode!r}.")
-        ws = torch.as_tensor(ws, dtype=torch.float32)
-        if ws.dim() != 3 or ws.shape[1:] != (self.num_ws, self.config.w_dim):
-            raise ValueError(f"w must have shape (N, {self.num_ws}, {self.config.w_dim}), got {tuple(ws.shape)}.")
-        return self.synthesis_net(ws.to(self.device), noise_mode).clamp(-1, 1)
+        w = torch.as_tensor(w, dtype=torch.float32)
+        if w.dim() != 3 or w.shape[1:] != (self.num_ws, self.config.w_dim):
+            raise ValueError(f"w must have shape (N, {self.num_ws}, {self.config.w_dim}), got {tuple(w.shape)}.")
+        if max_resolution is not None and max_resolution < 4:
+            raise ValueError(f"max_resolution must be at least 4, got {max_resolution}.")
+        return self.synthesis_net(w.to(self.device), noise_mode, max_resolution).clamp(-1, 1)
 
     def generate(self, z, labels=None, truncation: float = 1.0, cutoff: int | None = None,
                  noise_mode: str = "const") -> torch.Tensor:

@@ -25,7 +25,7 @@ from .config import (
                      lecture_config,
                      to_dict,
 )
-from .data import MAX_CSV_BYTES, MAX_POINTS, MIN_POINTS, points_from_csv, points_from_drawing
+from .data import MAX_CSV_BYTES, MAX_POINTS, MIN_POINTS, points_from_csv, points_from_strokes
 from .gif import save_gif
 from .losses import LOSSES
 from .optim import OPTIMIZERS
@@ -51,7 +51,7 @@ __all__ = [
                      "from_dict",
                      "lecture_config",
                      "points_from_csv",
-                     "points_from_drawing",
+                     "points_from_strokes",
                      "render_frame",
                      "save_gif",
                      "to_dict",

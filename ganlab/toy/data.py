@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 from pathlib import Path
@@ -123,33 +124,43 @@ def points_from_csv(data: str | bytes | Path) -> np.ndarray:
     return check_points(np.array(rows, dtype=np.float32).reshape(-1, 2), "the CSV file")
 
 
-def points_from_drawing(image: np.ndarray, max_points: int = 2000) -> np.ndarray:
-    """Turn a canvas drawing into points: every inked pixel becomes (x, y), y up, scaled to [-1, 1].
-
-    image: (H, W), (H, W, 3) or (H, W, 4) uint8. Ink is an opaque, non-white pixel (RGBA) or a dark pixel
-    (grey/RGB). At most ``max_points`` pixels are kept, evenly spaced in scan order (no randomness).
-    """
-    if image is None:
-        raise ValueError("the drawing is empty: draw a few strokes first.")
-    image = np.asarray(image)
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)) or image.size == 0:
-        raise ValueError(f"expected an (H, W[, 1|3|4]) image, got shape {image.shape}.")
-    image = image.astype(np.float32)
-    if image.ndim == 2:
-        image = image[:, :, None]
-    rgb = image[:, :, :3] if image.shape[2] >= 3 else np.repeat(image[:, :, :1], 3, 2)
-    luminance = rgb @ np.array([0.299, 0.587, 0.114], np.float32)  # (H, W)
-    if image.shape[2] == 4:
-        ink = (image[:, :, 3] > 127) & (luminance < 200)
-    else:
-        ink = luminance < 128
-    rows, cols = np.nonzero(ink)
-    if len(rows) < MIN_POINTS:
-        raise ValueError("the drawing is empty: draw a few strokes first.")
-    if len(rows) > max_points:
-        keep = np.linspace(0, len(rows) - 1, max_points).astype(int)
-        rows, cols = rows[keep], cols[keep]
-    h, w = ink.shape
-    scale = max(h, w) - 1 or 1
-    points = np.stack([cols * 2.0 / scale - 1, 1 - rows * 2.0 / scale], 1).astype(np.float32)
-    return check_points(points, "the drawing")
+def points_from_strokes(strokes, size: int = 400, spacing: float = 2.0, max_points: int = 2000) -> np.ndarray:
+    """Turn strokes drawn on a size × size canvas into points: each stroke (a polyline of [x, y] canvas pixels, y
+    down) is sampled every ``spacing`` px, then mapped to [-1, 1] with y up. ``strokes`` is a list of polylines
+    or its JSON text (what the Live tab's canvas sends). At most ``max_points`` points are kept, evenly spaced
+    along the strokes (no randomness). ValueError with a plain message for anything else."""
+    empty = "The drawing is empty: draw a few strokes first."
+    if isinstance(strokes, str):
+        if not strokes.strip():
+            raise ValueError(empty)
+        if len(strokes) > MAX_CSV_BYTES:
+            raise ValueError(f"the drawing is {len(strokes):,} characters; the limit is {MAX_CSV_BYTES:,}.")
+        try:
+            strokes = json.loads(strokes)
+        except ValueError:
+            raise ValueError("the drawing is not a list of strokes.") from None
+    if not isinstance(strokes, list) or not all(isinstance(s, list) for s in strokes):
+        raise ValueError("the drawing is not a list of strokes.")
+    pieces = []
+    for stroke in strokes:
+        try:
+            line = np.array(stroke, dtype=np.float64).reshape(-1, 2)   # (k, 2) canvas pixels
+        except (TypeError, ValueError):
+            raise ValueError("a stroke of the drawing is not a list of [x, y] points.") from None
+        if len(line) and not (np.isfinite(line).all() and (line >= -1).all() and (line <= size + 1).all()):
+            raise ValueError(f"a stroke of the drawing leaves the {size} × {size} canvas.")
+        if len(line) > 1:
+            steps = np.maximum(1, np.ceil(np.linalg.norm(np.diff(line, axis=0), axis=1) / spacing)).astype(int)
+            t = np.concatenate([np.arange(n) / n for n in steps])                   # position within a segment
+            start = np.repeat(line[:-1], steps, axis=0)
+            line = np.concatenate([start + t[:, None] * np.repeat(np.diff(line, axis=0), steps, axis=0), line[-1:]])
+        pieces.append(line)
+        if sum(map(len, pieces)) > 50 * MAX_POINTS:
+            raise ValueError("the drawing has too many strokes.")
+    points = np.concatenate(pieces) if pieces else np.zeros((0, 2))
+    if len(points) < MIN_POINTS:
+        raise ValueError(empty)
+    if len(points) > max_points:
+        points = points[np.linspace(0, len(points) - 1, max_points).astype(int)]
+    xy = np.stack([points[:, 0] * 2 / size - 1, 1 - points[:, 1] * 2 / size], 1).astype(np.float32)
+    return check_points(xy, "the drawing")

@@ -35,6 +35,8 @@ from ganlab import toy
 from ganlab.toy import presets
 from ganlab.toy.runs import WORKER_ERRORS, RunPool, WorkerGone
 
+from .drawing import CANVAS_SIZE, drawing_canvas
+
 log = logging.getLogger("ganlab.live")
 
 MAX_RUNNING = 4             # runs that may train at once on this server
@@ -221,7 +223,8 @@ def control(f: toy.Field, value) -> gr.components.Component:
         return (gr.Radio if len(f.range) <= 3 else gr.Dropdown)(list(f.range), value=value, label=f.help)
     if f.step is not None:
         return gr.Slider(f.range[0], f.range[1], value, step=f.step, label=f.help)
-    return gr.Number(value, label=f"{f.help} ({f.range[0]:g} to {f.range[1]:g})",
+    lo, hi = (f"{v:,}" if f.type is int else f"{v:g}" for v in f.range)
+    return gr.Number(value, label=f"{f.help} ({lo} to {hi})",
                      precision=0 if f.type is int else None)
 
 
@@ -285,18 +288,14 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
                         c[f.name] = control(f, defaults[f.name])
     with gr.Accordion("Your own data", open=False):
         with gr.Row():
-            csv_file = gr.File(label=f"a CSV of x,y rows (≤ {toy.MAX_POINTS:,})", file_types=[".csv", ".txt"],
-                               type="filepath")
+            # a plain 2-D canvas that runs code only while the pointer draws (Gradio's Sketchpad, a WebGL editor,
+            # kept ~100 % of a core busy in the browser while training, and Pause took seconds to register)
+            sketch = drawing_canvas(elem_id="live-canvas")
             with gr.Column():
-                use_csv = gr.Button("train on my CSV")
-                open_canvas = gr.Button("✎ draw your own data")
-        # the canvas exists only while the user draws: it is created by "draw" and removed after training on it
-        # (a drawing canvas kept on the page cost ~100 % of a core in the browser while training)
-        with gr.Column(visible=False) as canvas_box:
-            sketch = gr.Sketchpad(label="draw a distribution", type="numpy", image_mode="RGBA", canvas_size=(400, 400))
-            with gr.Row():
                 use_drawing = gr.Button("train on my drawing", variant="primary")
-                close_canvas = gr.Button("close the canvas")
+                csv_file = gr.File(label=f"or a CSV of x,y rows (≤ {toy.MAX_POINTS:,})", file_types=[".csv", ".txt"],
+                                   type="filepath")
+                use_csv = gr.Button("train on my CSV")
     with gr.Row():
         start = gr.Button("▶ Start", variant="primary")
         pause = gr.Button("⏸ Pause")
@@ -479,10 +478,9 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
         return (*shown(run), gr.update(value="points")), True
 
     def on_drawing(values: dict, request: gr.Request):
-        drawing = values.get("drawing")
-        image = drawing.get("composite") if isinstance(drawing, dict) else drawing
-        out, accepted = use_points(toy.points_from_drawing, image, values, request, "drawing")
-        return (*out, gr.update(visible=False) if accepted else gr.skip())   # the canvas goes once used
+        strokes = values.get("drawing") or ""
+        return use_points(lambda s: toy.points_from_strokes(s, size=CANVAS_SIZE), strokes, values, request,
+                          "drawing")[0]
 
     def on_csv(values: dict, request: gr.Request):
         path = values.get("csv_file")
@@ -529,10 +527,8 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
           [frame, status], api_name="live_rebuild", **train_events)
     preset.input(on_preset, preset, [*inputs, note], api_name="live_preset").then(
         with_controls(on_preset_reset), inputs, [frame, status], api_name="live_preset_reset", **train_events)
-    open_canvas.click(lambda: gr.update(visible=True), None, canvas_box, api_name=False)
-    close_canvas.click(lambda: gr.update(visible=False), None, canvas_box, api_name=False)
-    use_drawing.click(with_controls(on_drawing, ["drawing"]), [sketch, *inputs],
-                      [frame, status, c["dataset"], canvas_box], api_name="live_use_drawing", **train_events)
+    use_drawing.click(with_controls(on_drawing, ["drawing"]), [sketch, *inputs], [frame, status, c["dataset"]],
+                      api_name="live_use_drawing", **train_events)
     use_csv.click(with_controls(on_csv, ["csv_file"]), [csv_file, *inputs], [frame, status, c["dataset"]],
                   api_name="live_use_csv", **train_events)
     export_gif.click(on_export_gif, None, export_file, api_name="live_export_gif")

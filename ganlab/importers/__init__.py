@@ -1,0 +1,165 @@
+"""Importers of upstream GAN checkpoints: one module per upstream format, each turning a file into an ordinary
+ganlab checkpoint folder (config.json with a ``source`` block + model.safetensors + README.md card).
+
+    >>> import ganlab
+    >>> folder = ganlab.import_model("ffhq.pkl", "checkpoints/stylegan2-ffhq")   # format detected from the file
+    >>> m = ganlab.load(folder)
+
+An importer module has
+
+    NAME: str                                   # the format name, e.g. "stylegan2-ada"
+    DESCRIPTION: str                            # one line for errors, cards and the CLI help
+    detect(path) -> bool                        # cheap: keys, structure, magic bytes; never executes anything
+    convert(path, **options) -> (model, dataset, upstream_config, licence)
+
+Nothing here unpickles a file normally: NVIDIA's pickles go through ``_pickle.SafeUnpickler`` (an allow-list
+that turns persisted objects into plain data), state-dict files through ``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from pathlib import Path
+
+from ..models import CheckpointError, GANGenerator
+
+# format name → module (relative to this package). H4's formats register here too.
+_MODULES = {
+    "stylegan2-ada": ".stylegan2_ada",
+    "stylegan1": ".stylegan1",
+    "progan": ".progan",
+    "dcgan-zoo": ".dcgan_zoo",
+    "dcgan-tutorial": ".dcgan_tutorial",
+}
+FORMATS = tuple(_MODULES)
+
+
+def importer(name: str):
+    """The importer module of format ``name``; CheckpointError for an unknown or not yet available format."""
+    if name not in _MODULES:
+        raise CheckpointError(f"unknown import format {name!r}: choose one of {', '.join(FORMATS)} or 'auto'.")
+    try:
+        return importlib.import_module(_MODULES[name], __name__)
+    except ModuleNotFoundError as e:
+        if e.name and e.name.endswith(_MODULES[name].lstrip(".")):
+            raise CheckpointError(f"the {name!r} importer is not available in this version of ganlab.") from None
+        raise
+
+
+def available() -> list:
+    """The importer modules that exist in this installation, in registry order."""
+    mods = []
+    for name in FORMATS:
+        try:
+            mods.append(importer(name))
+        except CheckpointError:
+            continue
+    return mods
+
+
+def detect(path: str | Path) -> str:
+    """The format name of ``path`` (asks each importer's cheap ``detect``); CheckpointError if none claims it."""
+    path = Path(path)
+    found = [m.NAME for m in available() if m.detect(path)]
+    if not found:
+        raise CheckpointError(f"{path}: not a checkpoint format ganlab can import (known formats: {', '.join(FORMATS)}). "
+                              "Pass --format to name the format if detection is wrong.")
+    if len(found) > 1:
+        raise CheckpointError(f"{path}: ambiguous format (matches {', '.join(found)}); pass format=... explicitly.")
+    return found[0]
+
+
+def _resolve_source(source: str | Path, progress=None) -> tuple[Path, object]:
+    """SOURCE → (a local file, its catalog entry or None). A catalog name or an http(s) URL is downloaded into the
+    cache by ``ganlab.download`` (resumed, size- and hash-checked; ``progress(done, total)`` or True for tqdm);
+    a local path must exist."""
+    from .. import catalog, download
+
+    s = str(source).strip()
+    entry = catalog.find(s)
+    if entry is not None or s.lower().startswith(("http://", "https://")):
+        try:
+            return download.resolve(entry or s, progress=progress), entry
+        except download.DownloadError as e:
+            raise CheckpointError(str(e)) from None
+    path = Path(s).expanduser()
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder; give the checkpoint file itself (e.g. ffhq.pkl).")
+    if not path.is_file():
+        raise CheckpointError(f"{s}: no such file, URL or catalog name (catalog: {', '.join(catalog.names())}).")
+    return path, None
+
+
+def sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def import_model(source: str | Path, out_dir: str | Path | None = None, format: str = "auto", progress=None,
+                 **options) -> Path:
+    """Convert an upstream checkpoint into a ganlab checkpoint folder ``out_dir``; returns the folder.
+
+    ``source``: a local file, an http(s) URL or a catalog name (``ganlab.catalog``; downloads are cached).
+    ``out_dir``: default, the imported-models folder (``checkpoint.roots()``) under the source's name, so that
+    the app and ``ganlab.load(name)`` find it. ``format``: "auto" (a catalog entry's own format, else detected
+    from the file) or one of FORMATS. ``options`` go to the importer's ``convert`` (e.g. ``avg=True`` for the
+    zoo's averaged generator; a catalog entry adds its own). Nothing is written when conversion fails."""
+    from ..checkpoint import MODELS_DIR, save
+
+    path, entry = _resolve_source(source, progress)
+    if entry is not None:
+        options = {**entry.options, **options}
+        if format in (None, "", "auto"):
+            format = entry.format
+    if out_dir is None:
+        out_dir = MODELS_DIR / (entry.name if entry else Path(path).stem.lower().replace("_", "-"))
+    name = detect(path) if format in (None, "", "auto") else format
+    mod = importer(name)   # an explicit format skips detection: its convert() refuses what it cannot read
+    model, dataset, upstream, licence = mod.convert(path, **options)
+    if not isinstance(model, GANGenerator):
+        raise TypeError(f"importer {name} returned {type(model).__name__}, not a GANGenerator")
+    source_block = {"origin": entry.url if entry else str(source), "sha256": sha256(path), "licence": licence, "format": name,
+                    "upstream": upstream}
+    out = save(model.eval(), out_dir, dataset=dataset, source=source_block)
+    write_card(out, model, source_block, dataset)
+    return out
+
+
+def write_card(folder: Path, model: GANGenerator, source: dict, dataset: str) -> Path:
+    """README.md of an imported checkpoint: where it came from, its licence, its upstream configuration."""
+    name = Path(folder).name
+    size, ch = model.image_size, model.channels
+    kind = f"class-conditional ({model.num_classes} classes)" if model.num_classes else "unconditional"
+    lines = [
+        "---", "library_name: ganlab", "tags:", "- gan", "- ganlab", f"- {model.family}", "- image-generation",
+        "- imported", "pipeline_tag: unconditional-image-generation", "---", "",
+        f"# {name}", "",
+        f"An {kind} **{model.family}** generator of {size}×{size} {'colour' if ch == 3 else 'greyscale'} images "
+        f"({dataset or 'unknown dataset'}), imported into ganlab from an upstream `{source['format']}` checkpoint. "
+        "ganlab did not train it.", "",
+        "## Source", "",
+        f"- origin: `{source['origin']}`",
+        f"- sha256: `{source['sha256']}`",
+        f"- licence: **{source['licence'] or 'unknown'}** (the weights keep their upstream licence"
+        + ("; non-commercial use only" if "nc" in (source["licence"] or "").lower().replace("-", " ").split()
+           or "non-commercial" in (source["licence"] or "").lower() else "") + ")",
+        f"- format: `{source['format']}`", "",
+        "## Usage", "", "```python", "import ganlab", "",
+        f'model = ganlab.load("{folder}")',
+        "images = model.sample(4, seed=0" + (", labels=[0] * 4" if model.num_classes else "") + ")   # uint8 (4, H, W, C)",
+        "```", "",
+        f"**{model.num_parameters():,} parameters**; latent {model.z_dim}-d.", "",
+        "The MNIST-classifier metrics of ganlab's evaluation do not apply to this dataset and are not reported.", "",
+        "<details><summary>Upstream configuration</summary>", "", "```json",
+        json.dumps(source.get("upstream") or {}, indent=1, default=str), "```", "", "</details>", "",
+    ]
+    path = Path(folder) / "README.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+__all__ = ["import_model", "detect", "importer", "available", "FORMATS", "CheckpointError"]

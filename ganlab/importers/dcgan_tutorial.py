@@ -1,0 +1,124 @@
+"""Importer of generators in the layout of the PyTorch DCGAN tutorial (``dcgan_faces_tutorial.py``: ``netG.main`` is
+an ``nn.Sequential`` of ConvTranspose / BatchNorm / ReLU triples ending in ConvTranspose + Tanh).
+
+Accepted files:
+- a Python wheel that ships such weights (the MIT-licensed ``gan_face_generate`` wheel from PyPI: its
+  ``gan_face_generate/weights.tar`` holds ``{'netG_state_dict': ...}``). The wheel is read as a zip archive; the
+  weights are loaded from memory with ``torch.load(weights_only=True)``; the package itself is never imported,
+  installed or run;
+- a bare ``torch.save`` file of the state dict, or of ``{'netG_state_dict' | 'netG' | 'state_dict': state_dict}``;
+  keys saved from ``nn.DataParallel(netG)`` (all prefixed ``module.``) are read without the prefix.
+
+Converted to ganlab's ``dcgan-radford`` family; ``generate`` = ``netG.eval()(z.view(n, nz, 1, 1))``.
+Not supported (refused with a message): kernel sizes other than 4, layers with a bias, conditional variants.
+"""
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+from ..models import CheckpointError
+from ..models.dcgan_radford import Generator
+from . import _torchfile
+
+NAME = "dcgan-tutorial"
+DESCRIPTION = "PyTorch DCGAN-tutorial netG state dict (main.0 … main.12), or a wheel that ships one"
+WEIGHT_SUFFIXES = (".tar", ".pt", ".pth", ".ckpt", ".bin")
+_SIGNATURE = ("main.0.weight", "main.1.running_mean")          # ConvTranspose then BatchNorm (the tutorial's D has no BN at 1)
+
+
+def _matches(keys: set[str]) -> bool:
+    return all(k in keys or f"module.{k}" in keys for k in _SIGNATURE)
+
+
+def _is_wheel(z: zipfile.ZipFile) -> bool:
+    return any(n.endswith(".dist-info/WHEEL") for n in z.namelist())
+
+
+def _wheel_members(z: zipfile.ZipFile) -> list[str]:
+    return [n for n in z.namelist() if n.endswith(WEIGHT_SUFFIXES) and ".dist-info/" not in n]
+
+
+def detect(path) -> bool:
+    path = Path(path)
+    if _matches(_torchfile.state_keys(path)):
+        return True
+    try:
+        with zipfile.ZipFile(path) as z:
+            return _is_wheel(z) and any(_matches(_torchfile.state_keys(z.read(n))) for n in _wheel_members(z))
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
+        return False
+
+
+def _read(path: Path) -> tuple[object, dict]:
+    """The loaded object and a description of where it came from (wheel name/version/member, licence)."""
+    try:
+        z = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        return _torchfile.load(path, str(path)), {}
+    with z:
+        if not _is_wheel(z):
+            return _torchfile.load(path, str(path)), {}
+        found = [n for n in _wheel_members(z) if _matches(_torchfile.state_keys(z.read(n)))]
+        if len(found) != 1:
+            raise CheckpointError(f"{path}: expected one tutorial-layout weights file in the wheel, found {found or 'none'}.")
+        meta_name = next((n for n in z.namelist() if n.endswith(".dist-info/METADATA")), None)
+        meta = z.read(meta_name).decode("utf-8", "replace") if meta_name else ""
+        obj = _torchfile.load(z.read(found[0]), f"{path}!{found[0]}")
+    field = lambda k: next((ln.split(":", 1)[1].strip() for ln in meta.splitlines() if ln.startswith(k + ":")), "")  # noqa: E731
+    licences = [ln.rsplit("::", 1)[1].strip() for ln in meta.splitlines() if ln.startswith("Classifier: License ::")]
+    info = {"wheel": path.name, "package": field("Name"), "version": field("Version"), "member": found[0],
+            "summary": field("Summary"), "homepage": field("Project-URL").split(",")[-1].strip(),
+            "licence": ", ".join(licences) or field("License-Expression") or field("License")[:80]}
+    return obj, info
+
+
+def convert(path, **options):
+    if options:
+        raise CheckpointError(f"the {NAME} importer takes no options (got {', '.join(sorted(options))}).")
+    path = Path(path)
+    obj, info = _read(path)
+    for wrapper in ("netG_state_dict", "netG", "state_dict"):                # training scripts' save dicts
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+            break
+    what = f"{path} ({NAME})"
+    sd = _torchfile.tensor_dict(obj, what)
+    if all(k.startswith("module.") for k in sd):                            # saved from nn.DataParallel(netG)
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    convs = sorted(int(m.group(1)) for k in sd if (m := re.fullmatch(r"main\.(\d+)\.weight", k))
+                   and sd[k].dim() == 4)
+    bns = [i for i in convs if f"main.{i + 1}.running_mean" in sd]
+    n = len(bns)
+    if n == 0 or convs != [3 * k for k in range(n + 1)] or bns != convs[:-1]:
+        raise CheckpointError(f"{what}: not the tutorial layout (transposed convs at main.0, main.3, …, main.{3 * n}; "
+                              f"found convs at {convs}).")
+    w0 = sd["main.0.weight"]
+    nz, fm = int(w0.shape[0]), [int(sd[f"main.{3 * k}.weight"].shape[1]) for k in range(n)]
+    channels = int(sd[f"main.{3 * n}.weight"].shape[1])
+    table = {}
+    for k in range(n):
+        table[f"blocks.{k}.0.weight"] = _torchfile.take(sd, f"main.{3 * k}.weight",
+                                                       (nz if k == 0 else fm[k - 1], fm[k], 4, 4), what)
+        for p in ("weight", "bias", "running_mean", "running_var"):
+            table[f"blocks.{k}.1.{p}"] = _torchfile.take(sd, f"main.{3 * k + 1}.{p}", (fm[k],), what)
+        if f"main.{3 * k + 1}.num_batches_tracked" in sd:
+            table[f"blocks.{k}.1.num_batches_tracked"] = sd[f"main.{3 * k + 1}.num_batches_tracked"]
+    table["out.weight"] = _torchfile.take(sd, f"main.{3 * n}.weight", (fm[-1], channels, 4, 4), what)
+    used = {f"main.{3 * k}.weight" for k in range(n + 1)} | {
+        f"main.{3 * k + 1}.{p}" for k in range(n) for p in ("weight", "bias", "running_mean", "running_var",
+                                                             "num_batches_tracked")}
+    if set(sd) - used:
+        raise CheckpointError(f"{what}: unexpected tensors {sorted(set(sd) - used)[:4]} (biases or extra layers are "
+                              "not part of the tutorial's netG).")
+    if channels not in (1, 3):
+        raise CheckpointError(f"{what}: {channels} output channels; ganlab shows 1 (grey) or 3 (colour).")
+    model = Generator({"z_dim": nz, "feature_maps": tuple(fm), "channels": channels, "image_size": 4 * 2 ** n,
+                       "output_activation": "tanh"})
+    _torchfile.fill(model, table, what)
+    upstream = {"class": "Generator(ngpu, nc, nz, ngf)", "nz": nz, "ngf": fm[-1], "nc": channels,
+                "feature_maps": fm, "image_size": 4 * 2 ** n, **info}
+    summary = info.get("summary", "")
+    dataset = "DigiFace-1M (synthetic faces)" if "digiface" in summary.lower() else (summary or "unknown")
+    return model.eval(), dataset, upstream, info.get("licence", "")
