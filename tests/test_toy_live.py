@@ -204,3 +204,20 @@ def test_refused_inputs_are_one_log_line_without_traceback(live_app, tmp_path, c
     lines = [r.getMessage() for r in caplog.records if r.name == "ganlab.live"]
     assert len(lines) == 3 and "line 3" in lines[0] and "CSV file first" in lines[1] and "lr_g" in lines[2]
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_table_checks_every_control_value_once(live_app, capfd):
+    """Gradio's own range and choice checks are off on the tab's controls: a bad value gets the settings table's
+    message in the status line (no error, no traceback), and a seed of 1.5 is refused, not rounded."""
+    from gradio_client import Client
+
+    url, sessions = live_app
+    client = Client(url, verbose=False)
+    capfd.readouterr()
+    for kw, message in (({"batch_size": 4}, "batch_size must be between 8 and 512"),
+                        ({"loss": "<b>nope</b>"}, "loss must be one of"),
+                        ({"seed": 1.5}, "seed must be a whole number")):
+        _, status = client.predict(**kw, api_name="/live_reset")
+        assert message in status and "<b>" not in status
+    assert "Traceback" not in capfd.readouterr().err
+    assert client.session_hash not in sessions.runs        # nothing was started

@@ -18,6 +18,7 @@ is shown once, as a warning and in the status line, and logged as one line.
 from __future__ import annotations
 
 import base64
+import html
 import inspect
 import logging
 import os
@@ -215,22 +216,25 @@ def config_of(values: dict) -> toy.ToyConfig:
 
 def control(f: toy.Field, value) -> gr.components.Component:
     """The control of one settings field: a checkbox, radio buttons or a dropdown of its choices, a slider over
-    its range, or a number box (whose value the table checks: an out-of-range entry gets the table's message,
-    once)."""
+    its range, or a number box. Gradio's own input check is off: the table checks every value (one rule), so a
+    refused value is one message in the status line, never an error badge on the outputs or a traceback in the
+    log, and a number box's 1.5 is refused rather than silently rounded."""
     if f.type is bool:
-        return gr.Checkbox(value, label=f.help)
-    if f.type is str:
-        return (gr.Radio if len(f.range) <= 3 else gr.Dropdown)(list(f.range), value=value, label=f.help)
-    if f.step is not None:
-        return gr.Slider(f.range[0], f.range[1], value, step=f.step, label=f.help)
-    lo, hi = (f"{v:,}" if f.type is int else f"{v:g}" for v in f.range)
-    return gr.Number(value, label=f"{f.help} ({lo} to {hi})",
-                     precision=0 if f.type is int else None)
+        c = gr.Checkbox(value, label=f.help)
+    elif f.type is str:
+        c = (gr.Radio if len(f.range) <= 3 else gr.Dropdown)(list(f.range), value=value, label=f.help)
+    elif f.step is not None:
+        c = gr.Slider(f.range[0], f.range[1], value, step=f.step, label=f.help)
+    else:
+        lo, hi = (f"{v:,}" if f.type is int else f"{v:g}" for v in f.range)
+        c = gr.Number(value, label=f"{f.help} ({lo} to {hi})")
+    c.preprocess = lambda payload: payload     # the raw value goes to config_of, which checks it against FIELDS
+    return c
 
 
 def refuse(error: Exception, what: str, run: Session | None) -> str:
     """Show a refused input once (a warning toast, and the status line returned) and log it as one line."""
-    message = str(error)
+    message = html.escape(str(error), quote=False)   # it may quote what a visitor typed
     log.warning("live: %s refused: %s", what, message)
     gr.Warning(message)
     if run is None:
