@@ -19,6 +19,14 @@ where a hash is known before downloading, the same file).
 
 ``import_fn(source_path, out_dir, progress=cb, **options)`` is the importers' entry point (see
 :func:`default_import_fn`); ``options`` carries the catalog's ``format`` and import options.
+
+The app's Import button queues its catalog name on the same worker (:meth:`Preloader.add` with
+``catalog_only=True``: a visitor's request is refused unless it names a catalog entry), so that imports and
+preloads run one at a time and share the status list and the restart cache.
+
+:data:`DEFAULT_SPACE_PRELOAD` is the list the README suggests for a free CPU Space (2 vCPU, 16 GB RAM): the
+lecture's face generators, which fit the registry's default memory budget together (``bench/registry_memory.py``
+measures the process RSS with all of them loaded).
 """
 from __future__ import annotations
 
@@ -40,6 +48,8 @@ from . import catalog, download
 ENV = "GANLAB_PRELOAD"
 DATA = Path("/data")                         # a Space's persistent storage, when the Space has it
 STATES = ("queued", "downloading", "converting", "ready", "failed")
+DEFAULT_SPACE_PRELOAD = ("stylegan2-ada-ffhq", "stylegan2-ada-metfaces", "stylegan1-ffhq", "progan-celebahq-512",
+                         "dcgan-zoo-fashiongen", "dcgan-faces")   # GANLAB_PRELOAD=<these, comma-separated>
 ImportFn = Callable[..., Path]
 log = logging.getLogger(__name__)            # failures are warnings: they reach a Space's logs unconfigured
 
@@ -82,6 +92,7 @@ class Item:
     folder: Path | None = None
     started: float | None = None   # time.time() when work on it began / ended
     finished: float | None = None
+    catalog_only: bool = False     # a visitor's request: only a catalog name may be downloaded
 
     def text(self) -> str:
         if self.state == "downloading":
@@ -133,26 +144,68 @@ class Preloader:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every item is ready or failed (True) or ``timeout`` seconds passed (False)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.done():
+            with self._lock:
+                thread = self._thread
+            left = None if deadline is None else deadline - time.monotonic()
+            if thread is None or (left is not None and left <= 0):
+                break
+            thread.join(None if left is None else min(left, 0.5))
         return self.done()
 
     # -- the work ---------------------------------------------------------------------------------------------
     def start(self) -> "Preloader":
-        """Start the background thread (once); returns self at once."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="ganlab-preload", daemon=True)
-            self._thread.start()
+        """Start the background thread unless it runs; returns self at once."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="ganlab-preload", daemon=True)
+                self._thread.start()
         return self
+
+    def add(self, source: str, catalog_only: bool = False) -> Item:
+        """Queue ``source`` (the app's Import button) and return its item. The item of a source already queued,
+        in progress or ready is returned as it is; a failed one is queued again. ``catalog_only``: refuse
+        (DownloadError, nothing queued) anything but a catalog name, so that a visitor cannot make the server
+        fetch a URL or read a path."""
+        entry = catalog.find(source)
+        if catalog_only and entry is None:
+            raise download.DownloadError("only models from ganlab's catalog can be imported here; choose one of "
+                                         f"{', '.join(catalog.names())}.")
+        source = entry.name if entry else str(source).strip()
+        with self._lock:
+            item = next((i for i in self.items if i.source == source), None)
+            if item is None:
+                taken = {i.name for i in self.items}
+                name, k = model_name(source), 2
+                while name in taken:
+                    name, k = f"{model_name(source)}-{k}", k + 1
+                item = Item(source, name, catalog_only=catalog_only)
+                self.items.append(item)
+            elif item.state == "failed":
+                item.state, item.error, item.done, item.total, item.finished = "queued", "", 0, None, None
+                item.catalog_only = item.catalog_only or catalog_only
+        self.start()
+        return item
 
     def _set(self, item: Item, **kw) -> None:
         with self._lock:
             for k, v in kw.items():
                 setattr(item, k, v)
 
+    def _next(self) -> Item | None:
+        """The next queued item (marked started), or None, in which case the thread ends (under the lock, so
+        that :meth:`add` either sees it alive with the item queued before, or starts a new one)."""
+        with self._lock:
+            item = next((i for i in self.items if i.state == "queued"), None)
+            if item is None:
+                self._thread = None
+            else:
+                item.started = time.time()
+            return item
+
     def _run(self) -> None:
-        for item in self.items:
-            self._set(item, started=time.time())
+        while (item := self._next()) is not None:
             try:
                 folder = self._preload(item)
             except Exception as e:             # one bad item must not stop the others; its reason is shown
@@ -197,7 +250,8 @@ class Preloader:
         if self._already_there(item, folder):
             return folder
         self._set(item, state="downloading")
-        path = download.resolve(item.source, progress=lambda d, t: self._set(item, done=d, total=t))
+        path = download.resolve(item.source, progress=lambda d, t: self._set(item, done=d, total=t),
+                                catalog_only=item.catalog_only)
         sha = download.sha256_file(path)
         self._set(item, state="converting")
         entry = catalog.find(item.source)

@@ -1,21 +1,40 @@
 """The app's registry of generators: names found by :func:`ganlab.checkpoint.scan` in the model roots (the
-bundled checkpoints and the imported models, or the folders given), loaded lazily, cached.
+bundled checkpoints and the imported models, or the folders given), loaded lazily, kept within a memory budget.
 
 ``ModelRegistry(roots).get(name)`` loads a model the first time it is asked for (one loader at a time per
 name, under a lock) and keeps it; ``status()`` lists every checkpoint folder as available or unavailable with
 the reason, without loading anything, so that one broken checkpoint never stops the others from serving. Only
-real checkpoint folders are ever served: there is no fallback to random weights.
+real checkpoint folders are ever served: there is no fallback to random weights. Every listing is a fresh scan,
+so a model imported (or preloaded) while the app runs is listed at once, and the imported-models folder's
+models at the next start.
+
+**Memory budget.** Loaded models are kept while the bytes of their parameters and buffers together stay within
+``budget`` (env ``GANLAB_MEMORY_BUDGET_MB``, default :data:`DEFAULT_BUDGET_MB` = 4096 MB). Loading a model
+that would exceed it first drops the least recently used models (LRU; a request still rendering with a dropped
+model keeps its reference, so the memory is freed when it finishes); a model larger than the whole budget is
+refused with a message saying so. The default is sized for a free Hugging Face CPU Space (2 vCPU, 16 GB RAM):
+4 GB of weights is about 30 StyleGAN2-ADA 1024-px generators (≈ 120 MB each), and leaves the rest of the
+16 GB for the Python process (torch, Gradio: ≈ 1 GB), the renders' activations (``views`` renders big images
+one at a time) and a conversion in progress (an import holds the upstream file's tensors and the converted
+model at once, ≈ 3× the model). ``bench/registry_memory.py`` measures the process RSS with the default
+preload list loaded.
 """
 from __future__ import annotations
 
 import json
+import os
 import threading
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import checkpoint
 from .checkpoint import NAME, CheckpointError
 from .models import FAMILIES, GANGenerator
+
+BUDGET_ENV = "GANLAB_MEMORY_BUDGET_MB"
+DEFAULT_BUDGET_MB = 4096     # loaded models' parameters + buffers; a free CPU Space has 16 GB RAM (see above)
+MB = 1 << 20
 
 
 @dataclass
@@ -40,13 +59,36 @@ def check_name(name) -> str:
     return name
 
 
+def budget_from_env(env=os.environ) -> int:
+    """The memory budget in bytes: ``GANLAB_MEMORY_BUDGET_MB`` (a positive number of MiB), else the default."""
+    raw = env.get(BUDGET_ENV, "").strip()
+    if not raw:
+        return DEFAULT_BUDGET_MB * MB
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = float("nan")
+    if not mb > 0 or mb == float("inf"):
+        raise ValueError(f"{BUDGET_ENV} must be a positive number of megabytes, got {raw!r}.")
+    return int(mb * MB)
+
+
+def model_bytes(model) -> int:
+    """Bytes of a model's parameters and buffers (what the memory budget counts)."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
 class ModelRegistry:
-    def __init__(self, roots: str | Path | list | None = None, device: str = "cpu"):
+    def __init__(self, roots: str | Path | list | None = None, device: str = "cpu", budget: int | None = None):
         """``roots``: a folder or a list of folders of checkpoints (default: checkpoint.roots(), i.e. the bundled
-        checkpoints and the imported models, rescanned on every listing so new models appear)."""
+        checkpoints and the imported models, rescanned on every listing so new models appear). ``budget``: bytes
+        of loaded parameters + buffers kept at most (default :func:`budget_from_env`)."""
         self.roots = roots
         self.device = device
-        self._models: dict[str, GANGenerator] = {}
+        self.budget = budget_from_env() if budget is None else int(budget)
+        self._models: OrderedDict[str, GANGenerator] = OrderedDict()    # least recently used first
+        self._sizes: dict[str, int] = {}                                # name → model_bytes of a loaded model
+        self.evicted: deque[str] = deque(maxlen=64)                     # names dropped to stay in budget (latest)
         self._failed: dict[str, tuple[float, str]] = {}      # name → (weights mtime, error) of a failed load
         self._lock = threading.Lock()                          # guards the dicts and the per-name locks
         self._loading: dict[str, threading.Lock] = {}
@@ -109,17 +151,20 @@ class ModelRegistry:
         with self._lock:
             model = self._models.get(name)
             if model is not None:
+                self._models.move_to_end(name)                 # most recently used
                 return model
             lock = self._loading.setdefault(name, threading.Lock())
         with lock:                                             # one load per name; other names keep serving
             with self._lock:
                 if name in self._models:
+                    self._models.move_to_end(name)
                     return self._models[name]
             folder = self.folder(name)
             if folder is None:
                 known = ", ".join(self.available()) or "none yet"
                 raise ValueError(f"unknown model {name!r}; available: {known}.")
             weights = folder / "model.safetensors"
+            self._make_room(name, _size(weights))              # the file's tensors ≈ the loaded model's bytes
             try:
                 model = checkpoint.load(str(folder), device=self.device)
             except (CheckpointError, ValueError, OSError) as e:
@@ -129,10 +174,35 @@ class ModelRegistry:
                 raise CheckpointError(f"model {name} is unavailable: {reason}") from None
             model.info["name"] = name
             model.requires_grad_(False)
+            size = model_bytes(model)
+            self._make_room(name, size)
             with self._lock:
                 self._models[name] = model
+                self._sizes[name] = size
                 self._failed.pop(name, None)
             return model
+
+    # -- the memory budget ----------------------------------------------------------------------------------
+    def loaded(self) -> dict[str, int]:
+        """Loaded models → their bytes, least recently used first."""
+        with self._lock:
+            return {n: self._sizes[n] for n in self._models}
+
+    def loaded_bytes(self) -> int:
+        with self._lock:
+            return sum(self._sizes.values())
+
+    def _make_room(self, name: str, size: int) -> None:
+        """Drop least recently used models until ``size`` more bytes fit the budget; CheckpointError (nothing
+        dropped) when ``size`` alone exceeds it."""
+        if size > self.budget:
+            raise CheckpointError(f"model {name} needs {size / MB:,.0f} MB of memory, more than this app's budget "
+                                  f"of {self.budget / MB:,.0f} MB for loaded models ({BUDGET_ENV}).")
+        with self._lock:
+            while self._models and sum(self._sizes.values()) + size > self.budget:
+                old, _ = self._models.popitem(last=False)
+                self._sizes.pop(old, None)
+                self.evicted.append(old)
 
     def load_all(self) -> list[str]:
         """Load every available model (benchmarks, warm-up); returns the names that loaded."""
@@ -173,6 +243,13 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _check_header(path: Path) -> str:

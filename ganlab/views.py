@@ -37,6 +37,9 @@ DIR_RANGE = 5.0               # a PC slider moves −5 … +5 standard deviation
 MAX_CUTOFF = 32               # largest ψ cutoff accepted; more than a model's layers means all of them
 PSI_RANGE = (-2.0, 2.0)       # truncation ψ accepted (1 = off, 0 = the average image)
 FPS_RANGE = (1.0, 50.0)
+PREVIEW_SIZE = 256            # a preview renders models that can (``previews``) at this side, e.g. while dragging
+BIG_SIDE = 512                # models with images this large render slowly on a CPU: the app says it is rendering
+PIXELS_PER_BATCH = 4 * 256 * 256   # images rendered at once are bounded by pixels: one 1024-px image at a time
 NOISE_MODES = ("const", "random", "none")       # fixed noise, fresh noise each draw, no noise (style-based only)
 MIX_GROUPS = ("coarse", "middle", "fine")       # style-mixing layer groups (model.layer_groups())
 ALL, SEEDED = "all", "random"                   # label: every class / the class each seed draws
@@ -143,9 +146,21 @@ def check_view(model, values: dict) -> dict:
     if set(mix) - set(MIX_GROUPS):
         raise ValueError(f"style-mixing layers must be some of {list(MIX_GROUPS)}, got {v['mix']!r}.")
     v["mix"] = [g for g in MIX_GROUPS if g in mix] if model.style_based else []   # others have no styles to mix
-    if v["noise"] not in NOISE_MODES:
-        raise ValueError(f"noise must be one of {list(NOISE_MODES)}, got {v['noise']!r}.")
+    modes = model.noise_modes if model.style_based and model.noise_modes else NOISE_MODES
+    if v["noise"] not in modes:
+        raise ValueError(f"noise must be one of {list(modes)}, got {v['noise']!r}.")
     return v
+
+
+def is_big(model) -> bool:
+    """Whether the model's images are large enough (≥ BIG_SIDE px) that a render takes seconds on a CPU."""
+    return model.image_size >= BIG_SIDE
+
+
+def preview_resolution(model) -> int | None:
+    """The side a preview renders at (PREVIEW_SIZE), or None when the model has no faster preview: its
+    ``previews`` capability is off or its images are no larger than that anyway."""
+    return PREVIEW_SIZE if model.previews and model.image_size > PREVIEW_SIZE else None
 
 
 # -- a view: settings → codes → images ------------------------------------------------------------------------
@@ -205,14 +220,18 @@ def edit_codes(model, z: torch.Tensor, labels=None, truncation: float = 1.0, *, 
 
 @torch.no_grad()
 def render_codes(model, codes: torch.Tensor, labels=None, truncation: float = 1.0, noise_mode: str = "const",
-                 batch: int = 64, callback=None) -> np.ndarray:
-    """uint8 (N, H, W, C) images of codes from :func:`edit_codes` (or a path between them), in batches;
-    ``callback(done, total)`` after each batch (for progress bars)."""
+                 batch: int = 64, callback=None, max_resolution: int | None = None) -> np.ndarray:
+    """uint8 (N, H, W, C) images of codes from :func:`edit_codes` (or a path between them), in batches of at
+    most ``batch`` images and PIXELS_PER_BATCH pixels (big models: one image at a time, which bounds the memory
+    of a render and lets progress move per image); ``callback(done, total)`` after each batch (progress bars).
+    ``max_resolution``: a preview (:func:`preview_resolution`; only for models with ``previews``)."""
+    batch = max(1, min(batch, PIXELS_PER_BATCH // model.image_size ** 2))
+    preview = {"max_resolution": max_resolution} if max_resolution and model.previews else {}
     out = []
     for i in range(0, len(codes), batch):
         chunk = codes[i:i + batch]
         if model.style_based:                                                     # w (N, num_ws, w_dim)
-            out.append(to_uint8(model.synthesis(chunk, noise_mode)))
+            out.append(to_uint8(model.synthesis(chunk, noise_mode, **preview)))
         else:
             lab = labels[i:i + batch] if isinstance(labels, (list, tuple, torch.Tensor, np.ndarray)) else labels
             out.append(to_uint8(model.generate(chunk, lab, truncation)))
@@ -221,11 +240,15 @@ def render_codes(model, codes: torch.Tensor, labels=None, truncation: float = 1.
     return np.concatenate(out)
 
 
-def view_images(model, v: dict, seeds: list[int]) -> tuple[np.ndarray, list[tuple[int, int | None]]]:
-    """uint8 images (N, H, W, C) of checked settings ``v`` for ``seeds`` and their (seed, class) pairs."""
+def view_images(model, v: dict, seeds: list[int], preview: bool = False,
+                callback=None) -> tuple[np.ndarray, list[tuple[int, int | None]]]:
+    """uint8 images (N, H, W, C) of checked settings ``v`` for ``seeds`` and their (seed, class) pairs;
+    ``preview``: at :func:`preview_resolution` where the model has one."""
     pairs = view_pairs(model, v, seeds)
     codes, labels = view_codes(model, v, pairs)
-    return render_codes(model, codes, labels, v["truncation"], v["noise"]), pairs
+    res = preview_resolution(model) if preview else None
+    return render_codes(model, codes, labels, v["truncation"], v["noise"], callback=callback,
+                        max_resolution=res), pairs
 
 
 def grid_columns(seeds: int, classes: int) -> int | None:
@@ -240,11 +263,15 @@ def view_columns(model, v: dict, seeds: int) -> int | None:
     return grid_columns(seeds, model.num_classes if v["label"] == ALL else 1)
 
 
-def render_view(model, values: dict) -> tuple[np.ndarray, dict]:
-    """(image uint8 (H, W, C): the grid at a readable size, checked settings) of the view ``values`` describe."""
+def render_view(model, values: dict, preview: bool = False, callback=None) -> tuple[np.ndarray, dict]:
+    """(image uint8 (H, W, C): the grid at a readable size, checked settings) of the view ``values`` describe.
+
+    ``preview``: a fast lower-resolution render (PREVIEW_SIZE px per image) for models with ``previews`` and
+    larger images, e.g. while a slider is dragged; the settings are the same as the full render's, which the
+    app draws when the slider is released. ``callback(done, total)``: progress per batch of images."""
     v = check_view(model, values)
     seeds = list(range(v["seed"], v["seed"] + v["n"]))
-    images, _ = view_images(model, v, seeds)
+    images, _ = view_images(model, v, seeds, preview, callback)
     return export.fit_grid(images, view_columns(model, v, len(seeds))), v
 
 

@@ -62,6 +62,8 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
     style_based: ClassVar[bool] = False          # a W space: num_ws, w_dim, buffer w_avg, mapping(), synthesis(),
                                                  #   style_mix(), layer_groups(); latent_directions() are PCA of w
     noise_modes: ClassVar[tuple] = ()            # synthesis noise modes, e.g. ("const", "random", "none")
+    previews: ClassVar[bool] = False             # synthesis(ws, noise_mode, max_resolution=r): a fast lower-resolution
+                                                 #   preview (the skip generator's image at the block ≤ r px)
     label_embedding: ClassVar[bool] = False      # class_embeddings(classes) + generate_embedded(z, emb): class morphs
     training_options: ClassVar[tuple] = ()       # TrainConfig fields forward_train() reads, e.g. ("mixing",)
 

@@ -264,6 +264,7 @@ class Generator(GANGenerator):
     config_class = StyleGAN2Config
     style_based = True
     noise_modes = ("const", "random", "none")
+    previews = True                              # synthesis(..., max_resolution=256): the skip output at 256 px
     training_options = ("mixing",)               # style-mixing regularisation probability (TrainConfig.mixing)
 
     def __init__(self, config):
