@@ -221,3 +221,24 @@ def test_the_table_checks_every_control_value_once(live_app, capfd):
         assert message in status and "<b>" not in status
     assert "Traceback" not in capfd.readouterr().err
     assert client.session_hash not in sessions.runs        # nothing was started
+
+
+def test_live_gif_frames_keep_their_colours(tmp_path):
+    """The shared palette reproduces the frames (scaled to the GIF's width) closely, first to last."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from ganlab.toy import runs
+    from ganlab.toy.gif import GIF_WIDTH, save_gif
+
+    run = runs.ToyRun(default_config(naive=True))
+    frames = [np.asarray(Image.open(io.BytesIO(run.step(50)[0])).convert("RGB")) for _ in range(20)]
+    path = save_gif(frames, tmp_path / "a.gif")
+    with Image.open(path) as gif:
+        for i in (0, 10, 19):
+            gif.seek(i)
+            ref = Image.fromarray(frames[i]).resize(gif.size, Image.BILINEAR)
+            assert gif.size[0] == GIF_WIDTH
+            assert np.abs(np.asarray(gif.convert("RGB"), int) - np.asarray(ref, int)).mean() < 6
