@@ -93,8 +93,11 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
 def launch_kwargs() -> dict:
     """What app.py passes to launch() besides host and port: the CSS (Gradio 6 takes it at launch), and
     ``show_error`` so that input Gradio itself refuses (a string where a number belongs, an unknown choice, from
-    an API client) gets Gradio's own explanation instead of a generic "error" (ganlab's messages are gr.Errors)."""
-    return {"css": CSS, "show_error": True}
+    an API client) gets Gradio's own explanation instead of a generic "error" (ganlab's messages are gr.Errors),
+    and no run history: Gradio would keep every event's inputs and outputs in the browser's localStorage and
+    rewrite it on every event, so that dragging a slider slowed from ~10 to ~2 image updates/s over 200 events
+    (bench/drag.py)."""
+    return {"css": CSS, "show_error": True, "run_history": False}
 
 
 def _live_tab():
