@@ -33,7 +33,7 @@ def main():
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--share", action="store_true", help=SHARE_HELP)
     a = p.parse_args()
-    from ganlab import checkpoint, preload              # imported after parsing: `--help` answers at once
+    from ganlab import preload                          # imported after parsing: `--help` answers at once
     from ganlab.ui import build_app, launch_kwargs
 
     share = a.share
@@ -41,12 +41,9 @@ def main():
         print(f"ganlab: {reason}", file=sys.stderr, flush=True)
         share = False
     pre = preload.start_from_env()           # GANLAB_PRELOAD: import models in the background, the page is up at once
-    roots = None
     if pre is not None:
         print(f"ganlab: preloading {len(pre.items)} model(s) in the background into {pre.out_root}", flush=True)
-        if pre.out_root not in checkpoint.roots():
-            roots = [*checkpoint.roots(), pre.out_root]
-    demo = build_app(roots)
+    demo = build_app(preloader=pre)          # its registry also lists the preloads' folder
     demo.launch(server_name=a.host, server_port=a.port, share=share, **launch_kwargs())
 
 

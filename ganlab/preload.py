@@ -255,7 +255,7 @@ class Preloader:
         sha = download.sha256_file(path)
         self._set(item, state="converting")
         entry = catalog.find(item.source)
-        options = {"format": entry.format, **entry.options} if entry else {}
+        options = {"format": entry.format, "catalog_name": entry.name, **entry.options} if entry else {}
         self.out_root.mkdir(parents=True, exist_ok=True)
         tmp = self.out_root / f".preload-tmp-{item.name}-{uuid.uuid4().hex[:8]}"
         try:

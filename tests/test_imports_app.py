@@ -67,3 +67,176 @@ def test_budget_from_env():
     for bad in ("0", "-5", "lots", "nan", "inf"):
         with pytest.raises(ValueError, match="GANLAB_MEMORY_BUDGET_MB must be a positive number"):
             budget_from_env({"GANLAB_MEMORY_BUDGET_MB": bad})
+
+
+# -- previews and big renders (the functions behind the Generate events) --------------------------------------
+def big_fir_model():
+    """A 512-px colour StyleGAN2 with the official (fir, nvlabs) architecture and a few channels: big images,
+    tiny weights."""
+    from ganlab.models import stylegan2
+    torch.manual_seed(0)
+    g = stylegan2.Generator(dict(z_dim=8, w_dim=8, mapping_layers=2, channels_base=1024, channels_max=8,
+                                 image_size=512, channels=3, resampling="fir", channel_rule="nvlabs")).eval()
+    g.info["name"] = "big"
+    return g
+
+
+def test_preview_renders_the_skip_output_at_256_px_and_the_full_render_is_unchanged():
+    g = big_fir_model()
+    assert views.is_big(g) and views.preview_resolution(g) == views.PREVIEW_SIZE
+    values = {"seed": 3, "n": 1, "truncation": 0.7}
+    full, v_full = views.render_view(g, values)
+    calls = []
+    prev, v_prev = views.render_view(g, values, preview=True, callback=lambda d, t: calls.append((d, t)))
+    assert full.shape == (512, 512, 3) and prev.shape == (256, 256, 3)
+    assert v_prev == v_full and "preview" not in v_full                     # the settings describe the image
+    w = g.mapping(views.latent.seed_latents([3], g.z_dim), None, 0.7)
+    expect = views.to_uint8(g.synthesis(w, "const", max_resolution=256))[0]
+    assert np.array_equal(prev, expect) and calls == [(1, 1)]
+    # models without previews (or small ones) render the full image either way
+    small = tiny_generator("progan")
+    small.info["name"] = "small"
+    assert views.preview_resolution(small) is None
+    assert np.array_equal(views.render_view(small, values, preview=True)[0], views.render_view(small, values)[0])
+
+
+def test_big_renders_go_one_image_at_a_time_with_progress():
+    g = big_fir_model()
+    calls = []
+    views.render_view(g, {"seed": 0, "n": 3}, callback=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]                  # PIXELS_PER_BATCH: one 512-px image per batch
+
+
+def test_noise_modes_come_from_the_model():
+    g = tiny_generator("stylegan2")
+    g.info["name"] = "s"
+    with pytest.raises(ValueError, match=r"noise must be one of \['const', 'random', 'none'\]"):
+        views.check_view(g, {"noise": "loud"})
+    assert views.check_view(g, {"noise": "none"})["noise"] == "none"
+
+
+# -- the app: imports through the page, preloads by the operator ----------------------------------------------
+gradio_client = pytest.importorskip("gradio_client")
+
+
+@pytest.fixture(scope="module")
+def imp_app(tiny_checkpoints, tmp_path_factory):
+    """The app with the tiny DCGAN, a preload of the rgb32 StyleGAN2-ADA fixture from a local http.server (as an
+    operator's GANLAB_PRELOAD would), and pip pointed at the fixtures (the catalog's dcgan-faces is a pip wheel)."""
+    if not FIXTURES.is_dir():
+        pytest.skip("../shared/fixtures not present")
+    from ganlab.importers import import_model  # noqa: F401  (fail here, not in the background, if it is broken)
+    from ganlab.ui import build_app, launch_kwargs
+
+    tmp = tmp_path_factory.mktemp("imp-app")
+    shutil.copytree(tiny_checkpoints / "tiny-dcgan", tmp / "models" / "tiny-dcgan")
+    with pytest.MonkeyPatch.context() as mp, serve(FIXTURES) as srv:
+        mp.setenv("GANLAB_CACHE", str(tmp / "cache"))
+        mp.setenv("GANLAB_TIMEOUT", "3")
+        mp.setenv("PIP_NO_INDEX", "1")
+        mp.setenv("PIP_FIND_LINKS", str(FIXTURES / "dcgan-tutorial"))
+        pre = preload.Preloader([srv.url("stylegan2-ada/rgb32.pkl")], preload.default_import_fn(),
+                                out_root=tmp / "imported").start()
+        demo = build_app(tmp / "models", preloader=pre)
+        port = free_port()
+        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                    **launch_kwargs())
+        yield demo, f"http://127.0.0.1:{port}/", srv, tmp
+        demo.close()
+        demo.ganlab.files.cleanup()
+
+
+def wait_ready(client, name, seconds=120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        _, status = client.predict(api_name="/import_status")
+        row = next((r for r in status["data"] if r[0] == name), None)
+        if row and (row[2] == "ready" or row[2].startswith("failed")):
+            return row[2]
+        time.sleep(0.5)
+    raise AssertionError(f"{name} not ready after {seconds} s")
+
+
+def generate(client, **kw):
+    path, settings, caption = client.predict(**kw, api_name="/generate")
+    return np.asarray(Image.open(path)), json.loads(settings), path
+
+
+@pytest.mark.slow
+def test_a_preloaded_model_appears_without_restart_and_renders_colour_everywhere(imp_app):
+    demo, url, srv, tmp = imp_app
+    client = gradio_client.Client(url, verbose=False)     # a session of its own (select_model sets slider bounds)
+    assert wait_ready(client, "rgb32") == "ready"
+    assert "rgb32" in demo.ganlab.registry.available()                     # listed, no restart
+    img, settings, path = generate(client, model="rgb32", seed=4, n=4, truncation=0.8, pc0=1.5,
+                                   mix=["fine"], mix_seed=9, noise="none")
+    assert img.ndim == 3 and img.shape[2] == 3 and img.std(axis=2).mean() > 1        # colour, not grey in RGB
+    assert export.read_settings(path) == settings and settings["mix"] == ["fine"]
+    model = checkpoint.load(str(tmp / "imported" / "rgb32"))
+    model.info["name"] = "rgb32"
+    expect, _ = views.render_view(model, settings)
+    assert np.array_equal(img, expect)                                     # the one path, same pixels
+    # style mixing groups derive from num_ws (the controls offer this model's layers)
+    out = client.predict(model="rgb32", api_name="/select_model")
+    assert model.num_ws == 8 and f"layers {model.layer_groups()['fine'].start}–7" in json.dumps(out, ensure_ascii=False)
+    # an interpolation GIF of colour frames
+    preview_path, gif, text, _ = client.predict(model="rgb32", seed=1, keyframes="1, 2", frames=6, fps=5, cutoff=8,
+                                                api_name="/interpolate")
+    with Image.open(gif) as im:
+        assert im.n_frames == 6 and np.asarray(im.convert("RGB")).std(axis=2).mean() > 1
+    # the About panel: licence (non-commercial said) and where it came from
+    info = client.predict(name="rgb32", api_name="/model_info")
+    assert "**non-commercial**" in info and "rgb32.pkl" in info and "stylegan2-ada format" in info
+
+
+@pytest.mark.slow
+def test_the_page_imports_a_catalog_model_and_adds_it_to_the_picker(imp_app):
+    demo, url, srv, tmp = imp_app
+    client = gradio_client.Client(url, verbose=False)     # a session of its own (select_model sets slider bounds)
+    catalog_rows, _ = client.predict(api_name="/import_status")
+    row = next(r for r in catalog_rows["data"] if r[0] == "dcgan-faces")
+    assert row[4] == "not imported" and row[3].startswith("MIT")
+    nc = [r for r in catalog_rows["data"] if r[0] == "stylegan2-ada-ffhq"][0]
+    assert nc[3].startswith("NON-COMMERCIAL") and nc[1] == "1024×1024 colour"
+    message, table, status, picker = client.predict(name="dcgan-faces", api_name="/import_model")
+    assert "dcgan-faces** is ready" in message
+    assert ["dcgan-faces", "catalog", "ready"] in status["data"]
+    assert "dcgan-faces" in demo.ganlab.registry.available()
+    assert (tmp / "imported" / "dcgan-faces" / "model.safetensors").is_file()
+    img, settings, _ = generate(client, model="dcgan-faces", seed=0, n=1)
+    assert img.shape[2] == 3 and settings["model"] == "dcgan-faces"
+    info = client.predict(name="dcgan-faces", api_name="/model_info")
+    assert "MIT (gan_face_generate" in info and "non-commercial" not in info
+    # a second press finds it ready at once (nothing downloaded or converted again)
+    t = time.monotonic()
+    assert "is ready" in client.predict(name="dcgan-faces", api_name="/import_model")[0]
+    assert time.monotonic() - t < 5
+
+
+@pytest.mark.slow
+def test_the_page_refuses_urls_and_paths_and_fetches_nothing(imp_app):
+    demo, url, srv, tmp = imp_app
+    client = gradio_client.Client(url, verbose=False)     # a session of its own (select_model sets slider bounds)
+    before_requests, before_files = len(srv.requests), sorted(p.name for p in (tmp / "imported").iterdir())
+    for bad in (srv.url("stylegan2-ada/cond32.pkl"), str(FIXTURES / "stylegan2-ada" / "cond32.pkl"),
+                "../../etc/passwd", "<img src=x onerror=alert(1)>"):
+        with pytest.raises(gradio_client.exceptions.AppError) as e:
+            client.predict(name=bad, api_name="/import_model")
+        assert "only models from ganlab's catalog can be imported here" in str(e.value)
+    assert len(srv.requests) == before_requests                            # the server fetched nothing
+    assert sorted(p.name for p in (tmp / "imported").iterdir()) == before_files
+    assert all(s["source"] != bad for s in demo.ganlab_preloader.status())
+
+
+@pytest.mark.slow
+def test_an_offline_catalog_import_fails_once_with_the_reason(imp_app):
+    demo, url, srv, tmp = imp_app
+    client = gradio_client.Client(url, verbose=False)     # a session of its own (select_model sets slider bounds)
+    choices = demo.ganlab.registry.available()
+    t = time.monotonic()
+    with pytest.raises(gradio_client.exceptions.AppError, match="importing stylegan2-ada-cifar10 failed: cannot reach"):
+        client.predict(name="stylegan2-ada-cifar10", api_name="/import_model")
+    assert time.monotonic() - t < 30
+    assert demo.ganlab.registry.available() == choices                    # nothing else changed
+    _, status = client.predict(api_name="/import_status")
+    assert any(r[0] == "stylegan2-ada-cifar10" and r[2].startswith("failed: cannot reach") for r in status["data"])

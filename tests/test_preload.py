@@ -177,5 +177,5 @@ def test_catalog_item_passes_format_and_uses_pip_index(env, tmp_path, monkeypatc
     assert p is preload.current() and p.wait(120), p.status()
     assert p.ready() == ["dcgan-faces"]
     src, options = fn.calls[0]
-    assert src.name == "weights.tar" and options == {"format": "dcgan-tutorial"}
+    assert src.name == "weights.tar" and options == {"format": "dcgan-tutorial", "catalog_name": "dcgan-faces"}
     assert preload.start_from_env(fn, env={"GANLAB_PRELOAD": " , "}) is None

@@ -100,17 +100,25 @@ def sha256(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def import_model(source: str | Path, out_dir: str | Path | None = None, format: str = "auto", progress=None,
-                 **options) -> Path:
+                 catalog_name: str | None = None, **options) -> Path:
     """Convert an upstream checkpoint into a ganlab checkpoint folder ``out_dir``; returns the folder.
 
     ``source``: a local file, an http(s) URL or a catalog name (``ganlab.catalog``; downloads are cached).
     ``out_dir``: default, the imported-models folder (``checkpoint.roots()``) under the source's name, so that
     the app and ``ganlab.load(name)`` find it. ``format``: "auto" (a catalog entry's own format, else detected
     from the file) or one of FORMATS. ``options`` go to the importer's ``convert`` (e.g. ``avg=True`` for the
-    zoo's averaged generator; a catalog entry adds its own). Nothing is written when conversion fails."""
+    zoo's averaged generator; a catalog entry adds its own). ``catalog_name``: the catalog entry that the local
+    file ``source`` was downloaded for (the preloader's case), recorded as if the name had been given. A catalog
+    model's card and config record the catalog's origin URL and licence (non-commercial ones say so). Nothing is
+    written when conversion fails."""
+    from .. import catalog
     from ..checkpoint import MODELS_DIR, save
 
     path, entry = _resolve_source(source, progress)
+    if catalog_name is not None:
+        entry = catalog.find(catalog_name)
+        if entry is None:
+            raise CheckpointError(f"{catalog_name!r} is not in ganlab's catalog.")
     if entry is not None:
         options = {**entry.options, **options}
         if format in (None, "", "auto"):
@@ -122,8 +130,10 @@ def import_model(source: str | Path, out_dir: str | Path | None = None, format: 
     model, dataset, upstream, licence = mod.convert(path, **options)
     if not isinstance(model, GANGenerator):
         raise TypeError(f"importer {name} returned {type(model).__name__}, not a GANGenerator")
-    source_block = {"origin": entry.url if entry else str(source), "sha256": sha256(path), "licence": licence, "format": name,
-                    "upstream": upstream}
+    if entry is not None:
+        licence = catalog.licence_text(entry)          # the catalog states the weights' and the data's terms
+    source_block = {"origin": entry.url if entry else str(source), "sha256": sha256(path), "licence": licence,
+                    "format": name, "upstream": upstream}
     out = save(model.eval(), out_dir, dataset=dataset, source=source_block)
     write_card(out, model, source_block, dataset)
     return out

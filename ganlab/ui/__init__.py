@@ -18,7 +18,7 @@ import torch
 
 from ..models import FAMILIES, display_name
 from ..registry import ModelRegistry
-from . import generate, interpolate, models
+from . import generate, imports, interpolate, models
 from .common import CSS, App, TempFiles, model_choices
 
 CONCURRENCY = 8              # events running at once: short requests (model work is small next to Gradio's own)
@@ -41,9 +41,12 @@ make is downloadable, and each PNG and GIF carries the settings that made it (al
 """
 
 
-def build_app(models_dir: str | Path | list | None = None, torch_threads: int | None = TORCH_THREADS) -> gr.Blocks:
+def build_app(models_dir: str | Path | list | None = None, torch_threads: int | None = TORCH_THREADS,
+              preloader=None) -> gr.Blocks:
     """The app's Blocks, queued with bounded concurrency; ``models_dir``: a folder or a list of folders of
     checkpoints (default ``checkpoint.roots()``: the bundled checkpoints and the imported models).
+    ``preloader``: the background importer (``preload.start_from_env()``'s, for GANLAB_PRELOAD; default an idle
+    one writing into the imported-models folder) that the Models tab's Import button also uses.
 
     Sets torch to ``torch_threads`` intra-op threads (None leaves it alone). The app's requests are small
     (a StyleGAN2 image is a few ms) and run ``CONCURRENCY`` at a time; with torch's default of one thread per
@@ -54,7 +57,8 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
     limit_malloc_arenas()
     for name, value in GRADIO_ANALYTICS.items():     # read when the Blocks' queue is made, just below
         os.environ.setdefault(name, value)
-    app = App(ModelRegistry(models_dir), TempFiles())
+    preloader = preloader or imports.new_preloader()
+    app = App(ModelRegistry(imports.roots_with(models_dir, preloader.out_root)), TempFiles())
     choices = model_choices(app.registry)
     with gr.Blocks(title="ganlab", delete_cache=GRADIO_CACHE) as demo:
         gr.Markdown(HEADER)
@@ -69,10 +73,12 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
                 interpolate.build_interpolate_tab(app, gen)
             with gr.Tab("Models"):
                 table = models.build_models_tab(app)
+                imports.build_imports_section(app, preloader, picker, gen)
             live = _live_tab()
         demo.load(generate.page_load_handler(app, gen), picker, gen.all_outputs, api_name="page_load")
         demo.load(lambda: models.model_rows(app.registry), None, table, api_name="models_on_load")
     demo.ganlab = app               # tests and the benchmark reach the registry and temp dir through this
+    demo.ganlab_preloader = preloader   # the background imports (GANLAB_PRELOAD and the Import button)
     demo.ganlab_live = live         # the Live training tab's sessions (None without that tab)
     return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 

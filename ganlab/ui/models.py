@@ -11,6 +11,7 @@ from ..card import DATASETS, format_seconds, read_metrics
 from ..models import FAMILIES, display_name
 from ..registry import ModelRegistry, check_name
 from .common import App, friendly
+from .imports import source_lines
 
 COLUMNS = ["model", "family", "dataset", "parameters", "steps", "train time", "FD (floor) ↓", "precision ↑",
            "recall ↑", "class acc ↑", "status"]
@@ -94,6 +95,7 @@ def model_info(registry: ModelRegistry, name: str | None) -> str:
                         if m.get("class_accuracy") is not None else ""))
     else:
         lines.append("- **metrics**: not evaluated yet")
+    lines += source_lines(cfg)                    # imported models: licence (non-commercial said) and origin
     if not status.available:
         lines.append(f"- **status**: unavailable: {status.reason}")
     return "\n".join(line for line in lines if line is not None)

@@ -1,0 +1,184 @@
+"""The Models tab's import section: ganlab's catalog of upstream GANs (resolution, download size, licence, with
+the non-commercial ones marked) and each one's status, an Import button, and the background imports.
+
+The page imports **catalog names only**: a visitor cannot make the server fetch a URL or read a file. URLs and
+files on the server's disk are the operator's, through ``GANLAB_PRELOAD`` (see :mod:`ganlab.preload`). Imports
+and preloads share one background worker (one conversion at a time) and one status list, which a ``gr.Timer``
+polls while anything is pending; a model that becomes ready is added to the model picker without a restart.
+"""
+from __future__ import annotations
+
+import html
+import re
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from .. import catalog, checkpoint, download, preload
+from ..preload import Preloader
+from ..registry import ModelRegistry, check_name
+from .common import App, friendly, model_choices
+
+CATALOG_COLUMNS = ["name", "resolution", "download", "licence", "status"]
+IMPORT_COLUMNS = ["model", "source", "status"]
+PENDING = ("queued", "downloading", "converting")
+POLL_SECONDS = 1.0             # the status tables' refresh while an import or preload is pending
+WAIT_STEP = 0.25               # how often the Import button's progress bar looks at its item
+NC = re.compile(r"non[- ]?commercial|\bNC\b|-NC\b", re.IGNORECASE)
+
+INTRO = """\
+### Import a pretrained GAN
+The lecture's real generators, from their authors' releases: pick one and press **Import**. The file is
+downloaded (with a size and hash check) and converted into a ganlab checkpoint, then the model appears in the
+model list at the top, and stays there after a restart. Large models (1024 px) are hundreds of MB and render
+in seconds per image on a CPU. **Several licences are non-commercial** (marked below): those weights are for
+research and teaching only. The page imports only the models listed here.
+"""
+
+
+def new_preloader(out_root: Path | None = None) -> Preloader:
+    """An idle worker for the page's imports, writing into the imported-models folder (``out_root``)."""
+    return Preloader([], _lazy_import_fn, out_root=out_root or preload.models_dir())
+
+
+def _lazy_import_fn(source, out_dir, progress=None, **options):
+    return preload.default_import_fn()(source, out_dir, progress=progress, **options)
+
+
+def roots_with(models_dir, out_root: Path) -> list[Path]:
+    """The registry's roots: ``models_dir`` (a folder, a list, or None for checkpoint.roots()) and the folder
+    the imports and preloads write into, so that they are listed as soon as they are ready."""
+    roots = checkpoint.roots() if models_dir is None else \
+        [models_dir] if isinstance(models_dir, (str, Path)) else list(models_dir)
+    resolved = {Path(r).expanduser().resolve() for r in roots}
+    return [*roots, out_root] if Path(out_root).expanduser().resolve() not in resolved else roots
+
+
+# -- tables ----------------------------------------------------------------------------------------------------
+def catalog_rows(preloader: Preloader, registry: ModelRegistry) -> list[list[str]]:
+    """One row per catalog entry: name, resolution, download size, licence (non-commercial first), status."""
+    items = {s["source"]: s for s in preloader.status()}
+    present = set(registry.names())
+    rows = []
+    for e in catalog.ENTRIES:
+        item = items.get(e.name)
+        status = item["text"] if item else "imported" if e.name in present else "not imported"
+        res = f"{e.resolution}×{e.resolution}" + (" colour" if e.channels == 3 else " grey") + \
+            (f", {e.num_classes} classes" if e.num_classes else "")
+        rows.append([e.name, res, e.size_text, catalog.licence_text(e), status])
+    return rows
+
+
+def import_rows(preloader: Preloader) -> list[list[str]]:
+    """The background imports (the operator's preloads and the page's imports), each with its state."""
+    return [[s["name"], _source_text(s["source"]), s["text"]] for s in preloader.status()] or \
+        [["—", "nothing imported since the app started", "—"]]
+
+
+def _source_text(source: str) -> str:
+    if catalog.find(source):
+        return "catalog"
+    if source.lower().startswith(("http://", "https://")):
+        return source
+    return "server file " + Path(source).name          # the operator's path: its name only
+
+
+def pending(preloader: Preloader) -> bool:
+    return any(s["state"] in PENDING for s in preloader.status())
+
+
+# -- the About panel -------------------------------------------------------------------------------------------
+def non_commercial(source: dict) -> bool | None:
+    """Whether an imported model's licence forbids commercial use: the catalog's word where the model came from
+    it, else the licence text (None: nothing says so either way)."""
+    entry = next((e for e in catalog.ENTRIES if e.url == source.get("origin")), None)
+    if entry is not None and entry.non_commercial is not None:
+        return entry.non_commercial
+    return True if NC.search(str(source.get("licence") or "")) else None
+
+
+def source_lines(config: dict) -> list[str]:
+    """Markdown list items about an imported model (config.json's ``source`` block): licence and origin."""
+    src = config.get("source")
+    if not isinstance(src, dict) or not src:
+        return []
+    licence = html.escape(str(src.get("licence") or "not stated"))
+    origin = str(src.get("origin") or "?")
+    if not origin.lower().startswith(("http://", "https://", "pip:")):
+        origin = Path(origin).name                      # a path on the server: its name only
+    nc = non_commercial(src)
+    mark = "**non-commercial**: " if nc else "" if nc is False else "check before commercial use: "
+    sha = str(src.get("sha256") or "")
+    return [f"- **licence**: {mark}{licence}",
+            f"- **source**: imported from `{html.escape(origin)}` ({html.escape(str(src.get('format', '?')))} format"
+            + (f", sha256 {sha[:16]}…)" if sha else ")")]
+
+
+# -- the Import button -----------------------------------------------------------------------------------------
+def run_import(preloader: Preloader, name, progress=None, timeout: float | None = None) -> str:
+    """Import catalog entry ``name`` on the shared worker and wait for it, reporting ``progress(fraction or None,
+    desc)``; returns the model's name. ValueError with the reason when it is not a catalog name or fails."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("choose a model from the catalog.")
+    try:
+        item = preloader.add(name, catalog_only=True)
+    except download.DownloadError as e:
+        raise ValueError(str(e)) from None
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        s = next(s for s in preloader.status() if s["name"] == item.name)
+        if s["state"] == "ready":
+            return s["name"]
+        if s["state"] == "failed":
+            raise ValueError(f"importing {s['name']} failed: {s['error']}")
+        if progress is not None:
+            frac = s["done"] / s["total"] if s["state"] == "downloading" and s["total"] else None
+            progress(frac, desc=f"{s['name']}: {s['text']}")
+        if deadline is not None and time.monotonic() > deadline:
+            raise ValueError(f"importing {s['name']} is still {s['text']}: it goes on in the background.")
+        time.sleep(WAIT_STEP)
+
+
+def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, gen) -> None:
+    """The catalog table, the Import button and the background imports' status, in the current Blocks context.
+    ``gen``: the Generate tab (its ``select_model`` shows the imported model)."""
+    gr.Markdown(INTRO)
+    table = gr.Dataframe(lambda: catalog_rows(preloader, app.registry), headers=CATALOG_COLUMNS,
+                         interactive=False, wrap=True, elem_id="catalog-table")
+    with gr.Row():
+        choice = gr.Dropdown(catalog.names(), value=None, label="catalog model", allow_custom_value=True,
+                             elem_id="import-choice", scale=3,
+                             info="the page imports only these; the operator can add others with GANLAB_PRELOAD")
+        import_btn = gr.Button("Import", variant="primary", elem_id="import-button", scale=1)
+    message = gr.Markdown(elem_id="import-message")
+    gr.Markdown("#### Background imports (preloads and the imports above)")
+    status = gr.Dataframe(lambda: import_rows(preloader), headers=IMPORT_COLUMNS, interactive=False, wrap=True,
+                          elem_id="import-status")
+    refresh = gr.Button("refresh")
+    timer = gr.Timer(POLL_SECONDS, active=True)        # the first tick switches it off when nothing is pending
+    shown = gr.State([])                                # the model names the picker offered at the last poll
+
+    def tables():
+        return catalog_rows(preloader, app.registry), import_rows(preloader)
+
+    @friendly
+    def do_import(name: str, progress=gr.Progress()):
+        progress(0, desc="queued")
+        model = run_import(preloader, name, progress)
+        return (f"**{model}** is ready: it is selected in the model list above (Generate and Interpolate use it).",
+                *tables(), gr.update(choices=model_choices(app.registry)))
+
+    def poll(before: list):
+        names = app.registry.available()
+        picker_update = gr.update(choices=model_choices(app.registry)) if names != before else gr.update()
+        return (*tables(), picker_update, names, gr.Timer(active=pending(preloader)))
+
+    def show(name: str):
+        return gen.select_model(check_name(catalog.get(name).name))
+
+    import_btn.click(do_import, choice, [message, table, status, picker], api_name="import_model",
+                     concurrency_id="import", concurrency_limit=4
+                     ).success(show, choice, gen.all_outputs, api_visibility="private")
+    refresh.click(tables, None, [table, status], api_name="import_status")
+    timer.tick(poll, shown, [table, status, picker, shown, timer], api_visibility="private", show_progress="hidden")
