@@ -143,17 +143,16 @@ def test_interpolation_gif_starts_at_the_first_keyframe(app, model, kw, view):
     ("/generate", dict(model="/etc/passwd"), "no paths"),
     ("/generate", dict(model="<img src=x onerror=alert(1)>"), "no paths or markup"),
     ("/generate", dict(model="no-such-model"), "unknown model"),
-    ("/generate", dict(model="tiny-dcgan", n=65), "maximum"),
-    ("/generate", dict(model="tiny-dcgan", truncation=9), "maximum"),
     ("/generate", dict(model="tiny-dcgan", seed=-1), "seed must be a whole number from 0"),
     ("/generate", dict(model="tiny-dcgan", seed=1.5), r"seed must be a whole number .*got 1\.5"),   # not seed 2
     ("/generate", dict(model="tiny-dcgan", seed=2**32), "seed must be a whole number from 0 to 4294967292"),
     ("/generate", dict(model="tiny-cgan", label="10"), "class must be a whole number from 0 to 9"),
     ("/generate", dict(model="tiny-cgan", label="all", n=7), "n ≤ 6"),
-    ("/generate", dict(model="tiny-stylegan2", mix=["coarse", "pose"]), "not in the list of choices"),
+    ("/generate", dict(model="tiny-stylegan2", mix=["coarse", "pose"]), "style-mixing layers must be some of"),
+    ("/generate", dict(model="tiny-stylegan2", noise="loud"), "noise must be one of"),
     ("/generate", dict(model="broken-weights"), "unavailable"),
     ("/generate", dict(model="broken-shapes"), "unavailable"),
-    ("/interpolate", dict(model="tiny-dcgan", frames=241), "maximum"),
+    ("/interpolate", dict(model="tiny-dcgan", method="cubic"), "interpolation method must be one of"),
     ("/interpolate", dict(model="tiny-dcgan", keyframes="7"), "at least two keyframes"),
     ("/interpolate", dict(model="tiny-dcgan", keyframes="one, two"), "'one' is not a keyframe seed"),
     ("/interpolate", dict(model="tiny-dcgan", keyframes="0-100000"), "100,001 keyframe seeds; give at most 240"),
@@ -169,6 +168,47 @@ def test_bad_input_gets_a_clear_error_and_the_app_keeps_working(app, endpoint, k
     with pytest.raises(gradio_client.exceptions.AppError, match=message):
         client.predict(**kw, api_name=endpoint)
     assert generate(client, model="tiny-mlp", seed=1, n=1)[0].size
+
+
+def test_typed_values_outside_a_slider_are_set_to_its_nearest_end(app):
+    """One rule for a value outside a slider's range, whether it comes from typing + Enter, from Generate (the page
+    clamps the box when it loses focus) or from an API client: the nearest end of the range (stated in the UI)."""
+    _, client = app
+    for kw, key, value in [(dict(n=65), "n", 64), (dict(truncation=9), "truncation", 1.5),
+                           (dict(truncation=-1), "truncation", 0.0), (dict(z3=-7), "z3", -3.0),
+                           (dict(pc0=50), "pc0", 5.0)]:
+        assert generate(client, model="tiny-dcgan", seed=3, **kw)[1][key] == value
+    _, _, settings, _ = client.predict(model="tiny-dcgan", keyframes="0, 1", frames=4, fps=99, api_name="/interpolate")
+    assert json.loads(settings)["fps"] == views.FPS_RANGE[1]
+
+
+def test_user_mistakes_are_logged_one_line_each_and_faults_with_a_traceback(app, caplog, capfd, monkeypatch):
+    """The server log gets one line per refused input (no traceback: a user's mistake is not a fault), Gradio's
+    own checks included; a real fault keeps its traceback."""
+    import logging
+
+    _, client = app
+    mistakes = [("/generate", dict(model="tiny-dcgan", seed=1.5)), ("/generate", dict(model="no-such-model")),
+                ("/generate", dict(model="tiny-stylegan2", mix=["pose"])), ("/generate", dict(model="tiny-dcgan",
+                                                                                             noise="loud")),
+                ("/restore", dict(text="{not json", model="tiny-dcgan")),
+                ("/interpolate", dict(model="tiny-dcgan", keyframes="7"))]
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO):
+        for endpoint, kw in mistakes:
+            with pytest.raises(gradio_client.exceptions.AppError):
+                client.predict(**kw, api_name=endpoint)
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+    refused = [r.getMessage() for r in caplog.records if r.name == "ganlab.app"]
+    assert len(refused) == len(mistakes) and all("\n" not in m and m.startswith("refused ") for m in refused)
+
+    def fault(*args, **kwargs):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(views, "render_view", fault)
+    with pytest.raises(gradio_client.exceptions.AppError):
+        client.predict(model="tiny-dcgan", api_name="/generate")
+    assert "Traceback" in capfd.readouterr().err
 
 
 def test_identical_keyframes_are_reported_as_one_frame(app):

@@ -62,20 +62,27 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
     choices = model_choices(app.registry)
     with gr.Blocks(title="ganlab", delete_cache=GRADIO_CACHE) as demo:
         gr.Markdown(HEADER)
-        picker = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="model",
-                             allow_custom_value=True, elem_id="model-picker",
-                             info="grouped by family: " + ", ".join(display_name(f) for f in FAMILIES))
-        models.build_info_panel(app, picker)
+        with gr.Column(elem_id="model-box") as model_box:      # shown on the tabs that draw from a model
+            picker = gr.Dropdown(choices, value=choices[0][1] if choices else None, label="model",
+                                 allow_custom_value=False, elem_id="model-picker",
+                                 info="grouped by family: " + ", ".join(display_name(f) for f in FAMILIES))
+            info = models.build_info_panel(app, picker)
         with gr.Tabs():
-            with gr.Tab("Generate"):
+            with gr.Tab("Generate") as generate_tab:
                 gen = generate.build_generate_tab(app, picker)
-            with gr.Tab("Interpolate"):
+            with gr.Tab("Interpolate") as interpolate_tab:
                 interpolate.build_interpolate_tab(app, gen)
-            with gr.Tab("Models"):
+            with gr.Tab("Models") as models_tab:
                 table = models.build_models_tab(app)
                 imports.build_imports_section(app, preloader, picker, gen)
-            live = _live_tab()
-        demo.load(generate.page_load_handler(app, gen), picker, gen.all_outputs, api_name="page_load")
+            live_tab, live = _live_tab()
+        for tab in (generate_tab, interpolate_tab, models_tab, live_tab):
+            if tab is not None:
+                tab.select(lambda show=tab is not live_tab: gr.update(visible=show), None, model_box, queue=False,
+                           api_visibility="private")
+        demo.load(generate.page_load_handler(app, gen), picker, gen.all_outputs, api_name="page_load",
+                  preprocess=False).then(models.info_handler(app), picker, info, api_name="page_model_info",
+                                         preprocess=False)
         demo.load(lambda: models.model_rows(app.registry), None, table, api_name="models_on_load")
     demo.ganlab = app               # tests and the benchmark reach the registry and temp dir through this
     demo.ganlab_preloader = preloader   # the background imports (GANLAB_PRELOAD and the Import button)
@@ -107,10 +114,10 @@ def launch_kwargs() -> dict:
 
 
 def _live_tab():
-    """The Live training tab, if its module is there (it is developed separately); returns its sessions."""
+    """The Live training tab, if its module is there (it is developed separately): (the tab, its sessions)."""
     try:
         from .live import build_live_tab
     except ImportError:
-        return None
-    with gr.Tab("Live training"):
-        return build_live_tab()
+        return None, None
+    with gr.Tab("Live training") as tab:
+        return tab, build_live_tab()

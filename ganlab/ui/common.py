@@ -5,6 +5,7 @@ import functools
 import html
 import inspect
 import json
+import logging
 import shutil
 import tempfile
 import threading
@@ -62,27 +63,67 @@ def model_choices(registry: ModelRegistry) -> list[tuple[str, str]]:
             for family, names in registry.grouped().items() for name in names]
 
 
-def friendly(fn):
-    """Turn the library's ValueError / CheckpointError into a gr.Error with its message, so that the page shows
-    the reason and keeps working. Keeps ``fn``'s signature (Gradio reads parameter names from it)."""
-    def convert(e: Exception):
-        return gr.Error(html.escape(str(e), quote=False), print_exception=False)
+log = logging.getLogger("ganlab.app")
 
+
+def from_page() -> bool:
+    """Whether the running event came from the app's page (its client marks its requests ``x-gradio-user: app``;
+    gradio_client sends ``api``)."""
+    from gradio.context import LocalContext
+
+    request = LocalContext.request.get(None)
+    return request is not None and (request.headers or {}).get("x-gradio-user") == "app"
+
+
+def refuse(message: str, action: str = "input"):
+    """What a refused input gets: one line in the server log (no traceback: it is the user's mistake, not a
+    fault) and, in the page, a warning toast and no update at all (every control stays as it was and usable;
+    an error would turn every output of the event into an "Error" badge); an API client gets a gr.Error with
+    the message. Returns the "change nothing" value to return from the event handler."""
+    log.warning("refused %s: %s", action, message)
+    text = html.escape(message, quote=False)
+    if from_page():
+        gr.Warning(text)
+        return gr.skip()
+    raise gr.Error(text, print_exception=False)
+
+
+def friendly(fn):
+    """Turn the library's ValueError / CheckpointError into :func:`refuse`: the page keeps every control as it was
+    and shows the reason once; an API client gets the reason as an error. Keeps ``fn``'s signature (Gradio reads
+    parameter names from it)."""
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
             except (ValueError, CheckpointError) as e:
-                raise convert(e) from None
+                yield refuse(str(e), fn.__name__)
     else:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
             except (ValueError, CheckpointError) as e:
-                raise convert(e) from None
+                return refuse(str(e), fn.__name__)
     return wrapper
+
+
+def nearest_in_range(values: dict, controls: dict) -> dict:
+    """``values`` with each slider's value typed outside the slider's range set to the nearest end of it, as the
+    page does when the box loses focus: one rule whether the value comes with Enter, with Generate or from an API
+    client. The app's events take their inputs unprocessed (``preprocess=False``): Gradio's own checks would
+    raise errors with a traceback in the server log and show "Could not preprocess input component…" in the
+    page; everything else is checked by :mod:`ganlab.views` with its message (through :func:`refuse`)."""
+    out = dict(values)
+    for k, control in controls.items():
+        x = out.get(k)
+        if isinstance(control, gr.Slider) and isinstance(x, (int, float)) and not isinstance(x, bool):
+            out[k] = min(max(x, control.minimum), control.maximum)
+    return out
+
+
+UNPROCESSED = dict(preprocess=False)      # the events' inputs as sent; views checks them (see nearest_in_range)
 
 
 def to_json(settings: dict) -> str:

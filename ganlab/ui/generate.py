@@ -12,19 +12,28 @@ import gradio as gr
 
 from .. import export, latent, views
 from ..views import COORD_RANGE, COORDS, DIR_RANGE, DIRS, MAX_CUTOFF, MIX_GROUPS
-from .common import App, friendly, model_choices, parse_settings, to_json
+from .common import (UNPROCESSED, App, friendly, from_page, model_choices, nearest_in_range, parse_settings,
+                     refuse, to_json)
 
 KEYS, DEFAULTS = views.VIEW_KEYS, views.VIEW_DEFAULTS
+SLIDERS = ["n", "truncation", "cutoff", *COORDS, *DIRS]
+BOXES = {"seed": "seed", "mix_seed": "style-mixing seed"}                        # number boxes: key → name
+KEPT = ["seed", "n", "truncation"]              # what switching models keeps (the style settings, between StyleGANs)
+STYLE_KEPT = ["cutoff", "noise", "mix_seed", "mix"]
+PRIORS = {"normal": "z ~ N(0, I), a standard normal vector of {d} numbers",
+          "uniform": "z ~ U(−1, 1)^{d}: {d} numbers drawn uniformly between −1 and 1"}
 NOISE_CHOICES = [("random", "random"), ("fixed", "const"), ("off", "none")]
 
 INTRO = """\
 ### Generate: what a trained generator G draws from noise
-Each **seed** picks a latent vector z ~ N(0, I) (seeds s, s+1, … fill the grid); G turns it into an image.
+Each **seed** picks a latent vector z from the model's prior (stated just below; seeds s, s+1, … fill the grid);
+G turns it into an image.
 Conditional models also take a **class**; *all classes* shows one row per seed, one column per class, so you
 see one latent (the "style") written as every class. **Truncation ψ** pulls latents towards the average
 (ψ = 0 gives the average image, ψ < 1 trades variety for quality). The **z sliders** shift single latent
 coordinates; the **PC sliders** move along the principal directions of the latent space (for StyleGAN, of
 the intermediate space W, as GANSpace does), so you can watch what one direction changes while you drag.
+A value typed into a slider's box outside its range is set to the nearest end of the range.
 """
 STYLE_HELP = """\
 **StyleGAN.** z is mapped to w, which sets the styles of every layer. ψ applies to the first *cutoff*
@@ -40,8 +49,9 @@ class GenerateTab:
     image: gr.Image
     settings: gr.Code
     caption: gr.Markdown
+    prior: gr.Markdown = None           # the model's latent prior, in words
     all_outputs: list = None            # every component a model change or a restore updates
-    select_model: object = None         # select_model(name) → updates: the model's controls and a fresh image
+    select_model: object = None         # select_model(model=name, **view) → updates: the model's controls and image
     model_controls: object = None       # model_controls(values) → updates: the controls set to ``values``
 
     @property
@@ -62,8 +72,20 @@ def caption(model, v: dict, image) -> str:
     if what is None:
         what = f" · class {v['label']} ({model.class_names[int(v['label'])]})"
     side = model.image_size
-    return (f"{seeds}{what} · ψ = {v['truncation']:g} · {side}×{side} px images shown at "
-            f"{image.shape[1]}×{image.shape[0]} px (nearest-neighbour upscaling keeps the pixels crisp)")
+    return (f"{seeds}{what} · ψ = {v['truncation']:g} · {side}×{side} px images drawn at "
+            f"{image.shape[1]}×{image.shape[0]} px and scaled to the panel (nearest neighbour: the pixels stay crisp)")
+
+
+def prior_text(model) -> str:
+    """The model's latent prior in words (models draw from different ones: the MLP-GAN's is uniform)."""
+    prior = PRIORS.get(model.latent_dist, "z ~ " + model.latent_dist + " ({d} numbers)").format(d=model.z_dim)
+    name = model.info.get("name", "this model")
+    return f"**{name}** draws {prior}" + (", mapped to w by its mapping network." if model.style_based else ".")
+
+
+def grid_limit(model, label) -> int:
+    """The largest grid size n of the view: the all-classes view shows n × classes images in one grid."""
+    return views.MAX_GRID // model.num_classes if model.num_classes and label == views.ALL else views.MAX_GRID
 
 
 # -- the tab ---------------------------------------------------------------------------------------------------
@@ -71,6 +93,7 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
     """Create the tab's components in the current Blocks context and wire its events."""
     c: dict = {"model": picker}
     gr.Markdown(INTRO)
+    prior = gr.Markdown(elem_id="prior")
     with gr.Row():
         with gr.Column(scale=2):
             with gr.Row():
@@ -78,15 +101,16 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
                 # (Gradio would round 1.5 to 2, and refuse on Enter what it clamps on Generate)
                 c["seed"] = gr.Number(DEFAULTS["seed"], label=f"seed (0 – {latent.MAX_SEED:,})", scale=3)
                 randomize_btn = gr.Button("random seed", scale=1)
-            c["n"] = gr.Slider(1, views.MAX_GRID, DEFAULTS["n"], step=1, label="grid: number of samples")
+            c["n"] = gr.Slider(1, views.MAX_GRID, DEFAULTS["n"], step=1, label="grid: number of samples",
+                            info=f"1 – {views.MAX_GRID}; all classes: as many rows as fit {views.MAX_GRID} images")
             c["label"] = gr.Dropdown([("all classes", "all")], value="all", label="class", visible=False,
-                                     allow_custom_value=True)
+                                  allow_custom_value=False)
             c["truncation"] = gr.Slider(0, 1.5, DEFAULTS["truncation"], step=0.05, label="truncation ψ",
-                                        info="1 = off, 0 = the average image")
+                                     info="1 = off, 0 = the average image")
             with gr.Group(visible=False) as style_group:
                 gr.Markdown(STYLE_HELP)
                 c["cutoff"] = gr.Slider(0, MAX_CUTOFF, MAX_CUTOFF, step=1, label="ψ cutoff: truncate the first N "
-                                        "style layers (more than the model has = all)")
+                                     "style layers (more than the model has = all)")
                 c["noise"] = gr.Radio(NOISE_CHOICES, value=DEFAULTS["noise"], label="noise")
                 with gr.Row():
                     c["mix_seed"] = gr.Number(DEFAULTS["mix_seed"], label="style-mixing seed")
@@ -98,8 +122,10 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
                              buttons=["download", "fullscreen"], elem_id="generated", elem_classes="crisp")
             cap = gr.Markdown()
     with gr.Accordion("Latent sliders (drag: the image follows)", open=True):
-        gr.Markdown("**z[0] … z[7]** are added to those coordinates of every sample's latent; **PC 1 … PC 8** "
-                    "move every sample along the principal directions, in standard deviations.")
+        gr.Markdown(f"**z[0] … z[7]** add −{COORD_RANGE:g} … {COORD_RANGE:g} to those coordinates of every sample's "
+                    f"latent; **PC 1 … PC 8** move every sample −{DIR_RANGE:g} … {DIR_RANGE:g} standard deviations "
+                    "along the principal directions. You can also type a value into a slider's box (outside the "
+                    "range it is set to the nearest end).")
         with gr.Row():
             for group in (COORDS[:4], COORDS[4:], DIRS[:4], DIRS[4:]):
                 with gr.Column(min_width=160):
@@ -114,7 +140,7 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
     with gr.Accordion("Settings (JSON): paste saved settings here and press restore", open=False):
         settings = gr.Code("", language="json", interactive=True, label="settings", elem_id="generate-settings")
         restore_btn = gr.Button("restore")
-    tab = GenerateTab(c, image, settings, cap)
+    tab = GenerateTab(c, image, settings, cap, prior)
     sliders = [c[k] for k in COORDS + DIRS]
 
     # -- callbacks -------------------------------------------------------------------------------------------
@@ -125,7 +151,7 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
         return str(path), to_json(v), caption(model, v, img)
 
     def model_controls(values: dict) -> dict:
-        """Controls set up for the model (class names, StyleGAN layers, latent size) with ``values``."""
+        """Controls set up for the model (class names, grid limit, StyleGAN layers, latent size) with ``values``."""
         model = app.registry.get(values.get("model"))
         v = views.check_view(model, values)
         names = model.class_names
@@ -136,12 +162,14 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
         mix = [(f"{g} (layers {r.start}–{r.stop - 1})", g) for g, r in groups.items()] or [(g, g) for g in MIX_GROUPS]
         out = {picker: gr.update(value=v["model"]),
                c["label"]: gr.update(choices=labels, value=v["label"] or views.ALL, visible=bool(model.num_classes)),
+               c["n"]: gr.update(maximum=grid_limit(model, v["label"]), value=v["n"]),
                style_group: gr.update(visible=bool(num_ws)),
                c["cutoff"]: gr.update(maximum=num_ws or MAX_CUTOFF, value=min(v["cutoff"], num_ws or MAX_CUTOFF)),
-               c["mix"]: gr.update(choices=mix, value=v["mix"])}
+               c["mix"]: gr.update(choices=mix, value=v["mix"]),
+               prior: prior_text(model)}
         for i, k in enumerate(COORDS):
             out[c[k]] = gr.update(value=v[k], visible=i < model.z_dim)
-        for k in ("seed", "n", "truncation", "noise", "mix_seed", *DIRS):
+        for k in ("seed", "truncation", "noise", "mix_seed", *DIRS):
             out[c[k]] = gr.update(value=v[k])
         return out
 
@@ -151,23 +179,33 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
 
     @friendly
     def generate(**values):
-        return render(values)
+        return gr.skip() if keep_page(values) else render(nearest_in_range(values, c))
 
     @friendly
     def randomize(**values):
         values["seed"] = secrets.randbelow(10**6)
-        return (values["seed"], *render(values))
+        return gr.skip() if keep_page(values) else (values["seed"], *render(nearest_in_range(values, c)))
 
     @friendly
     def reset_sliders(**values):
         values.update({k: 0.0 for k in COORDS + DIRS})
-        return (*[0.0] * len(sliders), *render(values))
+        return gr.skip() if keep_page(values) else (*[0.0] * len(sliders), *render(nearest_in_range(values, c)))
 
     @friendly
-    def select_model(model: str):
-        """A fresh view of another model, at the default settings: its class list, its layers, sliders at zero."""
-        values = {k: DEFAULTS[k] for k in KEYS if k != "model"}
-        values["model"] = model
+    def set_class(**values):
+        """Another class: the grid size is capped when the all-classes view would exceed the grid's limit."""
+        if keep_page(values):
+            return gr.skip()
+        values = nearest_in_range(values, c)
+        limit = grid_limit(app.registry.get(values.get("model")), str(values.get("label")).lower())
+        values["n"] = min(views.whole(values["n"], "the grid size n", 1, views.MAX_GRID), limit)
+        return (gr.update(maximum=limit, value=values["n"]), *render(values))
+
+    @friendly
+    def select_model(**values):
+        """Another model: the seed, grid size and ψ stay (and the class and StyleGAN settings where they apply);
+        the latent sliders go back to zero, since another model's latent space has other directions."""
+        values = switched_view(app.registry.get(values.get("model")), nearest_in_range(values, c))
         return {**model_controls(values), **shown(values)}
 
     @friendly
@@ -176,20 +214,54 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
         values.setdefault("model", model)
         return {**model_controls(values), **shown(values)}
 
-    all_outputs = [picker, style_group, *c.values(), *tab.outputs]
+    all_outputs = [picker, style_group, *c.values(), *tab.outputs, prior]
     all_outputs = list(dict.fromkeys(all_outputs))
     view_inputs = {k: c[k] for k in KEYS}
-    live = dict(trigger_mode="always_last", show_progress="minimal")
+    live = dict(trigger_mode="always_last", show_progress="minimal", **UNPROCESSED)
     gr.on([generate_btn.click, c["seed"].submit, c["mix_seed"].submit,
-           *[c[k].input for k in ("n", "label", "truncation", "cutoff", "noise", "mix")], *[s.input for s in sliders]],
+           *[c[k].input for k in ("n", "truncation", "cutoff", "noise", "mix")], *[s.input for s in sliders]],
           generate, inputs_kwargs=view_inputs, outputs=tab.outputs, api_name="generate", **live)
-    randomize_btn.click(randomize, inputs_kwargs=view_inputs, outputs=[c["seed"], *tab.outputs], api_name="randomize")
+    c["label"].input(set_class, inputs_kwargs=view_inputs, outputs=[c["n"], *tab.outputs], api_name="set_class",
+                     **live)
+    randomize_btn.click(randomize, inputs_kwargs=view_inputs, outputs=[c["seed"], *tab.outputs], api_name="randomize",
+                        **UNPROCESSED)
     reset_btn.click(reset_sliders, inputs_kwargs=view_inputs, outputs=[*sliders, *tab.outputs],
-                    api_name="reset_sliders")
-    picker.input(select_model, picker, all_outputs, api_name="select_model")
-    restore_btn.click(restore, [settings, picker], all_outputs, api_name="restore")
+                    api_name="reset_sliders", **UNPROCESSED)
+    picker.input(select_model, inputs_kwargs=view_inputs, outputs=all_outputs, api_name="select_model",
+                 **UNPROCESSED)
+    restore_btn.click(restore, [settings, picker], all_outputs, api_name="restore", **UNPROCESSED)
     tab.all_outputs, tab.select_model, tab.model_controls = all_outputs, select_model, model_controls
     return tab
+
+
+def keep_page(values: dict) -> bool:
+    """Whether an event from the page must change nothing: a slider's box emptied while typing sends None (the
+    view stays as it is, silently: the user is typing); an emptied number box is refused with its rule."""
+    if not from_page():
+        return False
+    if any(values.get(k) is None for k in SLIDERS):
+        return True
+    for k, name in BOXES.items():
+        if values.get(k) is None:
+            refuse(f"the {name} box is empty: type a whole number from 0 to {latent.MAX_SEED:,}.")
+            return True
+    return False
+
+
+def switched_view(model, values: dict) -> dict:
+    """The view ``values`` (of another model) becomes on ``model``: seed, grid size and ψ kept, the class kept if
+    ``model`` has it, the StyleGAN settings kept for a style-based model, the sliders at zero; the grid size capped
+    to what the view can show. A kept value that ``model`` refuses falls back to the default."""
+    fresh = {**{k: DEFAULTS[k] for k in KEYS if k != "model"}, "model": values.get("model")}
+    kept = KEPT + (["label"] if model.num_classes else []) + (STYLE_KEPT if model.style_based else [])
+    v = {**fresh, **{k: values[k] for k in kept if values.get(k) is not None}}
+    try:
+        label = views.check_view(model, {**v, "n": 1})["label"]
+        v["n"] = min(views.whole(v["n"], "n", 1, views.MAX_GRID), grid_limit(model, label))
+        views.check_view(model, v)
+    except ValueError:
+        return fresh
+    return v
 
 
 def page_load_handler(app: App, tab: GenerateTab):
@@ -203,7 +275,7 @@ def page_load_handler(app: App, tab: GenerateTab):
         if not names:
             return {tab.controls["model"]: gr.update(choices=[], value=None),
                     tab.caption: "No trained model is available yet: see the **Models** tab."}
-        out = tab.select_model(model if model in names else names[0])
+        out = tab.select_model(model=model if model in names else names[0])
         out[tab.controls["model"]] = gr.update(choices=choices, value=out[tab.controls["model"]]["value"])
         return out
 

@@ -7,7 +7,7 @@ import gradio as gr
 from .. import export, views
 from ..models import CheckpointError
 from . import generate
-from .common import App, friendly, parse_settings, to_json
+from .common import UNPROCESSED, App, friendly, nearest_in_range, parse_settings, to_json
 
 OWN_KEYS, KEYS, DEFAULTS = views.WALK_OWN_KEYS, views.WALK_KEYS, views.WALK_DEFAULTS
 MODES = [("between latents", "latent"), ("between classes (label embedding)", "class")]
@@ -73,7 +73,7 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
 
     @friendly
     def interpolate(progress=gr.Progress(), **values):
-        return export_gif(values, progress)
+        return export_gif(nearest_in_range(values, {**gen.controls, **c}), progress)
 
     @friendly
     def restore(text: str, model: str, progress=gr.Progress()):
@@ -92,8 +92,9 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
 
     view = {k: gen.controls[k] for k in KEYS if k in gen.controls}
     run_btn.click(interpolate, inputs_kwargs={**view, **c}, outputs=outputs, api_name="interpolate",
-                  concurrency_id="export", concurrency_limit=1)
+                  concurrency_id="export", concurrency_limit=1, **UNPROCESSED)
     restore_btn.click(restore, [settings, gen.controls["model"]],
                       list(dict.fromkeys([*gen.all_outputs, *c.values(), *outputs])), api_name="restore_interpolation",
-                      concurrency_id="export", concurrency_limit=1)
-    gen.controls["model"].change(options, gen.controls["model"], class_group, api_name="interpolate_options")
+                      concurrency_id="export", concurrency_limit=1, **UNPROCESSED)
+    gen.controls["model"].change(options, gen.controls["model"], class_group, api_name="interpolate_options",
+                                 **UNPROCESSED)

@@ -101,10 +101,19 @@ def model_info(registry: ModelRegistry, name: str | None) -> str:
     return "\n".join(line for line in lines if line is not None)
 
 
+def info_handler(app: App):
+    """model name → the About panel's Markdown (a refused name changes nothing)."""
+    @friendly
+    def about(name: str | None):
+        return model_info(app.registry, name)
+    return about
+
+
 def build_info_panel(app: App, picker: gr.Dropdown) -> gr.Markdown:
+    """The "About this model" panel under the picker, filled on page load (build_app) and on every model change."""
     with gr.Accordion("About this model", open=False):
-        info = gr.Markdown()
-    picker.change(friendly(lambda name: model_info(app.registry, name)), picker, info, api_name="model_info")
+        info = gr.Markdown(elem_id="model-info")
+    picker.change(info_handler(app), picker, info, api_name="model_info", preprocess=False)   # the registry checks
     return info
 
 
