@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -228,10 +229,14 @@ def main(argv=None):
         fl_ref = gflop(lambda: ref_synthesis(net, ws))
         ours, ref = net(ws, "const"), ref_synthesis(net, ws)                 # also the warm-up
         diff = float((ours - ref).abs().max())
-        t_ours, t_ref = [], []
+        t_ours, t_ref, c_ours, c_ref = [], [], [], []
         for _ in range(a.repeats):                                           # interleaved: the same load for both
+            c = time.process_time()
             t_ref.append(timed(lambda: ref_synthesis(net, ws))[0])
+            c_ref.append(time.process_time() - c)
+            c = time.process_time()
             t_ours.append(timed(lambda: net(ws, "const"))[0])
+            c_ours.append(time.process_time() - c)
         so, sr = min(t_ours), min(t_ref)                                     # best of N: the least disturbed run
         print(f"GFLOP per image: {fl:.1f} (ganlab's route), {fl_ref:.1f} (reference route)")
         print(f"reference (upstream-style fp32 CPU path): {sr:.2f} s/image (best of {a.repeats}; median "
@@ -241,6 +246,12 @@ def main(argv=None):
         print(f"ratio ganlab / reference: {so / sr:.2f} best-of, {statistics.median(t_ours) / statistics.median(t_ref):.2f} "
               f"median (target ≤ 0.6); max |ganlab − reference| = {diff:.2e} (target ≤ 1e-3; max |image| "
               f"{float(ref.abs().max()):.2f})")
+        cr, co = statistics.median(c_ref), statistics.median(c_ours)
+        print(f"CPU seconds per image (all threads; steadier than wall time when other processes share the CPU): "
+              f"reference {cr:.2f}, ganlab {co:.2f}, ratio {co / cr:.2f}; /{a.threads} threads = {co / a.threads:.2f} s "
+              f"(≈ ganlab's wall time on an idle machine, {fl / (co / a.threads):.0f} GFLOP/s)")
+        load = open("/proc/loadavg").read().split()[:3] if Path("/proc/loadavg").is_file() else "?"
+        print(f"load average during the run: {' '.join(load)} ({os.cpu_count()} CPUs)")
 
         with torch.autocast("cpu", dtype=torch.bfloat16):
             bf = net(ws, "const").float()
