@@ -152,6 +152,8 @@ def test_cli_import(tmp_path, capsys):
     assert ganlab.load(str(tmp_path / "m")).image_size == 32
     assert main(["import", str(tmp_path / "nothing.pkl"), "--out", str(tmp_path / "n")]) == 2
     assert "no such file" in capsys.readouterr().err and not (tmp_path / "n").exists()
+    assert main(["import", str(FIXTURES / "rgb32.pkl"), "--out", str(tmp_path / "n"), "--avg"]) == 2
+    assert "does not take the option" in capsys.readouterr().err and not (tmp_path / "n").exists()
 
 
 def _generator_meta(**synthesis_kwargs):

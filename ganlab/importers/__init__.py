@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import json
 from pathlib import Path
 
@@ -102,6 +103,12 @@ def import_model(source: str | Path, out_dir: str | Path, format: str = "auto", 
     path = _resolve_source(source)
     name = detect(path) if format in (None, "", "auto") else format
     mod = importer(name)   # an explicit format skips detection: its convert() refuses what it cannot read
+    try:
+        inspect.signature(mod.convert).bind(path, **options)
+    except TypeError:
+        known = [p for p in inspect.signature(mod.convert).parameters if p != "path"]
+        raise CheckpointError(f"the {name} importer does not take the option(s) {sorted(options)} "
+                              f"(it takes {', '.join(known) or 'none'}).") from None
     model, dataset, upstream, licence = mod.convert(path, **options)
     if not isinstance(model, GANGenerator):
         raise TypeError(f"importer {name} returned {type(model).__name__}, not a GANGenerator")
