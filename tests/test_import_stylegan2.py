@@ -146,6 +146,20 @@ def test_w_avg_estimated_when_absent(expected):
     assert (m.mapping(expected["rgb32/z"]) - stored).abs().max() < 1e-4      # the rest is untouched
 
 
+def test_w_avg_settable(imported, expected):
+    stem, _, m = imported
+    z, c = expected[f"{stem}/z"], expected.get(f"{stem}/c")
+    labels = None if c is None else c.argmax(1)
+    centre = torch.randn(m.w_dim)
+    m.w_avg = centre
+    try:
+        assert torch.allclose(m.mapping(z, labels, truncation=0.0), centre.expand(4, m.num_ws, m.w_dim))
+    finally:
+        m.w_avg = ganlab.load(str(imported[1])).w_avg
+    with pytest.raises(ValueError, match="w_avg must be"):
+        m.w_avg = torch.zeros(3)
+
+
 def test_cli_import(tmp_path, capsys):
     from ganlab.cli import main
     assert main(["import", str(FIXTURES / "rgb32.pkl"), "--out", str(tmp_path / "m")]) == 0

@@ -258,8 +258,21 @@ class Generator(GANGenerator):
         self.mapping_net = MappingNetwork(c, self.num_ws)
 
     @property
+    def w_dim(self) -> int:
+        return self.config.w_dim
+
+    @property
     def w_avg(self) -> torch.Tensor:
+        """The truncation centre (w_dim,): a buffer saved with the weights; assign a tensor to move it."""
         return self.mapping_net.w_avg
+
+    @w_avg.setter
+    def w_avg(self, value) -> None:
+        value = torch.as_tensor(value, dtype=torch.float32)
+        if value.shape != (self.config.w_dim,) or not torch.isfinite(value).all():
+            raise ValueError(f"w_avg must be {self.config.w_dim} finite numbers, got shape {tuple(value.shape)}.")
+        with torch.no_grad():
+            self.mapping_net.w_avg.copy_(value)
 
     def mapping(self, z, labels=None, truncation: float = 1.0, cutoff: int | None = None) -> torch.Tensor:
         """z (N, z_dim) → w (N, num_ws, w_dim), truncated towards ``w_avg`` on the first ``cutoff`` layers."""
