@@ -59,6 +59,9 @@ def upstream_config(g: _pickle.PersistedObject) -> dict:
         raise CheckpointError(f"the Generator has {len(g.init_args)} positional arguments; expected at most "
                               f"{len(GENERATOR_ARGS)}.")
     kwargs = {**dict(zip(GENERATOR_ARGS, g.init_args)), **g.init_kwargs}
+    flat = {k: kwargs.pop(k) for k in list(kwargs) if k in SYNTHESIS_DEFAULTS}   # stylegan3's networks_stylegan2
+    if flat:                                                                      # passes them as **synthesis_kwargs
+        kwargs["synthesis_kwargs"] = {**(kwargs.get("synthesis_kwargs") or {}), **flat}
     unknown = sorted(set(kwargs) - set(GENERATOR_ARGS))
     if unknown:
         raise CheckpointError(f"unsupported Generator arguments {unknown} (ganlab knows {list(GENERATOR_ARGS)}).")
@@ -133,6 +136,9 @@ def _check_modules(g: _pickle.PersistedObject) -> None:
     synthesis, mapping = g.modules.get("synthesis"), g.modules.get("mapping")
     if not isinstance(synthesis, _pickle.PersistedObject) or not isinstance(mapping, _pickle.PersistedObject):
         raise CheckpointError("the Generator has no persisted 'synthesis' and 'mapping' networks.")
+    if "input" in synthesis.modules or any(k.startswith("L0_") for k in synthesis.modules):
+        raise CheckpointError("a StyleGAN3 (alias-free) generator: not supported; ganlab reads StyleGAN2(-ADA) "
+                              "generators.")
     for name, block in synthesis.modules.items():
         if not isinstance(block, _pickle.PersistedObject) or block.class_name != "SynthesisBlock":
             raise CheckpointError(f"synthesis.{name} is not a SynthesisBlock.")
