@@ -188,6 +188,19 @@ def test_unsupported_configurations_refused(kwargs, message):
         stylegan2_ada.upstream_config(_generator_meta(**kwargs))
 
 
+def test_stylegan3_refused_and_flat_synthesis_kwargs_read():
+    P = _pickle.PersistedObject
+    po = lambda cls, modules=None: P(dict(type="class", class_name=cls, state={"_modules": modules or {}}))
+    sg3 = po("Generator", {"synthesis": po("SynthesisNetwork", {"input": po("SynthesisInput")}),
+                           "mapping": po("MappingNetwork")})
+    with pytest.raises(CheckpointError, match="StyleGAN3"):
+        stylegan2_ada.convert_network(sg3)
+    meta = _generator_meta()
+    meta.init_kwargs.update(channel_base=512, conv_clamp=64)                  # flat, as stylegan3's networks_stylegan2
+    up = stylegan2_ada.upstream_config(meta)
+    assert up["synthesis_kwargs"]["channel_base"] == 512 and up["synthesis_kwargs"]["conv_clamp"] == 64
+
+
 def test_general_configurations_build():
     """Other resolutions, channel counts, conv_clamp, c_dim and mapping widths than the fixtures' build and run."""
     for kw in [dict(img_resolution=4), dict(img_resolution=64, c_dim=10, conv_clamp=None),
