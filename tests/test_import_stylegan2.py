@@ -122,6 +122,17 @@ def test_preview_resolution(imported):
         assert torch.allclose(rebuilt.clamp(-1, 1), full, atol=1e-5)
 
 
+def test_bf16_precision(imported, expected):
+    stem, _, m = imported
+    z, c = expected[f"{stem}/z"], expected.get(f"{stem}/c")
+    labels = None if c is None else c.argmax(1)
+    with torch.no_grad():
+        exact, fast = m.generate(z, labels), m.generate(z, labels, precision="bf16")
+    assert fast.dtype == torch.float32 and 0 < (fast - exact).abs().mean() < 0.02
+    with pytest.raises(ValueError, match="precision must be"):
+        m.generate(z, labels, precision="fp8")
+
+
 def test_detect_and_unknown_format(tmp_path):
     assert detect(FIXTURES / "rgb32.pkl") == "stylegan2-ada"
     junk = tmp_path / "junk.bin"

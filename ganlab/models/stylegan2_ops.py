@@ -95,9 +95,9 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     out_ch = weight.shape[0]
     if n == 1:                                                                # fold style and dcoefs into the weight
         return _conv(x, modulated_weight(weight, styles, demodulate), up, f, padding)
-    x = _conv(x * styles.view(n, in_ch, 1, 1), weight, up, f, padding)       # one shared conv for the batch
+    x = _conv(x * styles.view(n, in_ch, 1, 1).to(x.dtype), weight, up, f, padding)   # one shared conv
     if demodulate:
-        x = x.mul_(demod_coefficients(weight, styles).view(n, out_ch, 1, 1))
+        x = x.mul_(demod_coefficients(weight, styles).view(n, out_ch, 1, 1).to(x.dtype))
     return x
 
 
@@ -125,7 +125,7 @@ def fused_layer(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, bia
     b = bias * LRELU_GAIN
     x = _conv(x, wt, up, f, 1, bias=b)
     if noise is not None:
-        x = x.add_(noise, alpha=LRELU_GAIN)
+        x = x.add_(noise.to(x.dtype), alpha=LRELU_GAIN)
     x = F.leaky_relu_(x, LRELU_SLOPE)
     return x.clamp_(-clamp, clamp) if clamp is not None else x
 
@@ -142,6 +142,7 @@ def demod_coefficients(weight: torch.Tensor, styles: torch.Tensor, budget: int =
 
 
 def _conv(x, weight, up, f, padding, bias=None):
+    weight, bias = weight.to(x.dtype), None if bias is None else bias.to(x.dtype)   # bf16 mode: cast per layer
     if not up:
         return F.conv2d(x, weight, bias, padding=padding)                     # correlation (flip_weight=True)
     kh, kw = weight.shape[2:]
@@ -158,8 +159,8 @@ def bias_act_(x: torch.Tensor, bias: torch.Tensor, lrelu: bool, clamp: float | N
               noise: torch.Tensor | None = None) -> torch.Tensor:
     """In place: x + noise + bias, then leaky ReLU × √2 (``lrelu``), then clamp to ±clamp (``bias_act``)."""
     if noise is not None:
-        x = x.add_(noise)
-    x = x.add_(bias.view(1, -1, 1, 1))
+        x = x.add_(noise.to(x.dtype))
+    x = x.add_(bias.view(1, -1, 1, 1).to(x.dtype))
     if lrelu:
         x = F.leaky_relu_(x, LRELU_SLOPE).mul_(LRELU_GAIN)
     if clamp is not None:
