@@ -260,6 +260,21 @@ def test_large_layer_routes_match_upstream_style_reference():
     assert (one - expected).abs().max() < 1e-4 and (both - expected).abs().max() < 1e-4
 
 
+@pytest.mark.parametrize("res", [32, 128])
+def test_official_options_backward(res):
+    """The official options train too: with autograd the layers run out of place, and give the same images."""
+    config = ganlab.models.stylegan2.StyleGAN2Config(
+        z_dim=8, w_dim=8, mapping_layers=1, channels_base=512, channels_max=8, image_size=res, channels=3,
+        resampling="fir", channel_rule="nvlabs", conv_clamp=256.0)
+    m = ganlab.models.stylegan2.Generator(config)
+    ws = m.mapping_net(torch.randn(2, 8)).detach()
+    with torch.no_grad():
+        fast = m.synthesis_net(ws, "const")
+    out = m.synthesis_net(ws, "const")
+    out.square().mean().backward()
+    assert torch.allclose(out, fast, atol=1e-5) and m.synthesis_net.convs[-1].weight.grad.abs().sum() > 0
+
+
 def test_bundled_stylegan2_unchanged():
     """The bundled stylegan2-fashion checkpoint loads unchanged and gives the images of the code before the
     official options existed (tests/data golden file, written at commit 807485c)."""

@@ -238,7 +238,7 @@ class SynthesisNetwork(nn.Module):
             x = self.convs[1 + 2 * i](x, ws[:, 1 + 2 * i], noise_mode)        # up-conv: (N, Cr, r, r)
             x = self.convs[2 + 2 * i](x, ws[:, 2 + 2 * i], noise_mode)
             if self.fir:
-                img = ops.upsample2d(img, torgb.up_filter).add_(torgb(x, ws[:, 3 + 2 * i]))
+                img = ops.upsample2d(img, torgb.up_filter) + torgb(x, ws[:, 3 + 2 * i])
             else:
                 img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False)
                 img = img + torgb(x, ws[:, 3 + 2 * i])

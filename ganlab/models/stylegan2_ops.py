@@ -108,9 +108,9 @@ def modulated_weight(weight: torch.Tensor, styles: torch.Tensor, demodulate: boo
     wt = weight * styles.view(1, in_ch, 1, 1)
     if demodulate:
         d = (wt.square().sum(dim=[1, 2, 3]) + 1e-8).rsqrt()
-        wt = wt.mul_((d * gain if gain != 1 else d).view(out_ch, 1, 1, 1))
+        wt = wt * (d * gain if gain != 1 else d).view(out_ch, 1, 1, 1)
     elif gain != 1:
-        wt = wt.mul_(gain)
+        wt = wt * gain
     return wt
 
 
@@ -124,10 +124,18 @@ def fused_layer(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, bia
     wt = modulated_weight(weight, styles, gain=LRELU_GAIN)
     b = bias * LRELU_GAIN
     x = _conv(x, wt, up, f, 1, bias=b)
+    if _needs_grad(x):                                                        # training: out of place
+        x = x + noise * LRELU_GAIN if noise is not None else x
+        x = F.leaky_relu(x, LRELU_SLOPE)
+        return x.clamp(-clamp, clamp) if clamp is not None else x
     if noise is not None:
         x = x.add_(noise.to(x.dtype), alpha=LRELU_GAIN)
     x = F.leaky_relu_(x, LRELU_SLOPE)
     return x.clamp_(-clamp, clamp) if clamp is not None else x
+
+
+def _needs_grad(x: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and x.requires_grad
 
 
 def demod_coefficients(weight: torch.Tensor, styles: torch.Tensor, budget: int = 1 << 23) -> torch.Tensor:
@@ -158,6 +166,10 @@ def _conv(x, weight, up, f, padding, bias=None):
 def bias_act_(x: torch.Tensor, bias: torch.Tensor, lrelu: bool, clamp: float | None,
               noise: torch.Tensor | None = None) -> torch.Tensor:
     """In place: x + noise + bias, then leaky ReLU × √2 (``lrelu``), then clamp to ±clamp (``bias_act``)."""
+    if _needs_grad(x):                                                        # training: out of place
+        x = (x + noise if noise is not None else x) + bias.view(1, -1, 1, 1)
+        x = F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN if lrelu else x
+        return x.clamp(-clamp, clamp) if clamp is not None else x
     if noise is not None:
         x = x.add_(noise.to(x.dtype))
     x = x.add_(bias.view(1, -1, 1, 1).to(x.dtype))
