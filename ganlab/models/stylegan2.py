@@ -123,7 +123,9 @@ def modulated_conv2d(x, weight, styles, demodulate=True, padding=1):
     """Modulated convolution: weights scaled per sample by the style, then demodulated (each output map
     normalised to unit expected variance). Computed as NVlabs' non-fused path does: scale the input, run one
     shared convolution, scale the output; the same maths as per-sample weights, and much faster on a CPU.
-    x (N, I, H, W), weight (O, I, k, k), styles (N, I)."""
+    x (N, I, H, W), weight (O, I, k, k), styles (N, I). The bilinear models keep this exact route (their bundled
+    checkpoints give bit-identical images); the official models use ``stylegan2_ops.modulated_conv2d``, which
+    sums the demodulation as upstream does."""
     n, in_ch = x.shape[:2]
     x = F.conv2d(x * styles.view(n, in_ch, 1, 1), weight, padding=padding)   # (N, O, H, W)
     if demodulate:
@@ -155,9 +157,9 @@ class SynthesisLayer(nn.Module):
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         styles = self.affine(w) * self.scale
         x = modulated_conv2d(x, self.weight, styles)
-        if noise_mode == "random":
+        if self.use_noise and noise_mode == "random":
             x = x + torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
-        elif noise_mode == "const":
+        elif self.use_noise and noise_mode == "const":
             x = x + self.noise_const * self.noise_strength
         return F.leaky_relu(x + self.bias.view(1, -1, 1, 1), 0.2) * math.sqrt(2)
 
@@ -199,8 +201,8 @@ class ToRGB(nn.Module):
         return ops.bias_act_(x, self.bias, lrelu=False, clamp=self.clamp).float()
 
 
-# From this resolution on, the official (FIR) synthesis keeps its activations channels-last: oneDNN's convolutions
-# run 1.5-3× faster on them here. Below it they stay contiguous, upstream's layout and summation order, so that
+# From this resolution on, the official (FIR) synthesis keeps its activations channels-last, on which oneDNN's
+# convolutions run faster on a CPU (bench/stylegan2_speed.py), and runs each sample's layer fused. Below it they stay contiguous, upstream's layout and summation order, so that
 # small networks reproduce upstream to the last bits even for out-of-range inputs (the clamp probe).
 CHANNELS_LAST_FROM = 128
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -226,7 +228,7 @@ class SynthesisNetwork(nn.Module):
         """ws (N, num_ws, w_dim) → the skip generator's image (N, C, res, res), res = the output size, or the
         largest block resolution ≤ ``max_resolution`` (a preview: the image accumulated up to that block).
         ``dtype`` torch.bfloat16: activations and convolutions in bf16 (styles, weights' modulation and the
-        image sum stay fp32), about twice as fast on CPUs with native bf16, less exact."""
+        image sum stay fp32): faster on CPUs with native bf16, less exact (bench/stylegan2_speed.py measures both)."""
         x = self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1).to(dtype)    # (N, C4, 4, 4)
         x = self.convs[0](x, ws[:, 0], noise_mode)
         img = self.torgbs[0](x, ws[:, 1])                                     # (N, C, 4, 4)
