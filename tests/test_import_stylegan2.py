@@ -258,6 +258,12 @@ def test_large_layer_routes_match_upstream_style_reference():
         both = m.synthesis_net(ws, "const")
     assert expected.abs().max() > 1.5                                         # the clamp is active somewhere
     assert (one - expected).abs().max() < 1e-4 and (both - expected).abs().max() < 1e-4
+    with torch.no_grad():
+        r1, r2, none = m.synthesis_net(ws, "random"), m.synthesis_net(ws, "random"), m.synthesis_net(ws, "none")
+        assert not torch.allclose(r1, r2) and not torch.allclose(none, both)
+        for layer in m.synthesis_net.convs:
+            layer.noise_strength.zero_()
+        assert torch.allclose(m.synthesis_net(ws, "random"), m.synthesis_net(ws, "none"), atol=1e-6)
 
 
 @pytest.mark.parametrize("res", [32, 128])
