@@ -13,6 +13,7 @@ Per-image times are the best of 3 renders of batch 1 (after one warm-up), GFLOP 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -25,7 +26,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from ganlab.importers import import_model  # noqa: E402
+from ganlab.importers import import_model
 
 WHEEL = ROOT.parent / "shared" / "fixtures" / "dcgan-tutorial" / "gan_face_generate-1.1.1-py3-none-any.whl"
 
@@ -53,7 +54,9 @@ print(json.dumps(dict(load_s=load, image_s=min(times), gflop=fc.get_total_flops(
 def port_stylegan1(path: Path, resolution: int = 1024) -> None:
     """Random weights in the lecture port's state-dict layout (``g_mapping.*``, ``g_synthesis.*``)."""
     g = torch.Generator().manual_seed(0)
-    nf = lambda stage: min(int(8192 / 2.0**stage), 512)  # noqa: E731  (the port's fmap rule)
+    def nf(stage):  # the port's feature-map rule
+        return min(int(8192 / 2.0**stage), 512)
+
     sd = {}
     for i in range(8):
         sd[f"g_mapping.dense{i}.weight"] = torch.randn(512, 512, generator=g) * 100   # × 1/lrmul, as the port inits
@@ -84,7 +87,7 @@ def zoo_progan(path: Path) -> None:
     depths = [512, 512, 512, 512, 256, 128, 64, 32]
     net = {"formatLayer.module.weight": torch.randn(16 * 512, 512, generator=g), "formatLayer.module.bias": torch.zeros(16 * 512),
            "groupScale0.0.module.weight": torch.randn(512, 512, 3, 3, generator=g), "groupScale0.0.module.bias": torch.zeros(512)}
-    for k, (a, b) in enumerate(zip(depths[:-1], depths[1:])):
+    for k, (a, b) in enumerate(itertools.pairwise(depths)):
         net.update({f"scaleLayers.{k}.0.module.weight": torch.randn(b, a, 3, 3, generator=g),
                     f"scaleLayers.{k}.0.module.bias": torch.zeros(b),
                     f"scaleLayers.{k}.1.module.weight": torch.randn(b, b, 3, 3, generator=g),

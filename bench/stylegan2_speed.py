@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -168,6 +169,41 @@ def _nest(flat: dict) -> _pickle.PersistedObject:
     return build("", list(flat), "Generator", FFHQ_KWARGS)
 
 
+class _Persisted:
+    """Pickles as NVIDIA's persistence does: ``torch_utils.persistence._reconstruct_persistent_obj(meta)``."""
+
+    def __init__(self, obj: _pickle.PersistedObject):
+        state = {"training": False, "_parameters": {k: v.clone() for k, v in obj.parameters.items()},
+                 "_buffers": {k: v.clone() for k, v in obj.buffers.items()},
+                 "_modules": {k: _Persisted(v) for k, v in obj.modules.items()}, "_init_args": obj.init_args,
+                 "_init_kwargs": obj.init_kwargs}
+        self.meta = dict(type="class", version=6, module_src="# (upstream source would be here)\n",
+                         class_name=obj.class_name, state=state)
+
+    def __reduce__(self):
+        return _reconstruct_persistent_obj, (self.meta,)
+
+
+def _reconstruct_persistent_obj(meta):   # never called: only its name goes into the pickle
+    raise RuntimeError("not for loading")
+
+
+def write_nvidia_like_pickle(g: _pickle.PersistedObject, path: Path) -> None:
+    """A snapshot pickle with G and G_ema (D and augment_pipe left out) in the layout of NVIDIA's files."""
+    import pickle
+    import types
+    fake = types.ModuleType("torch_utils.persistence")
+    fake._reconstruct_persistent_obj = _reconstruct_persistent_obj
+    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
+    sys.modules.update({"torch_utils": types.ModuleType("torch_utils"), "torch_utils.persistence": fake})
+    try:
+        with open(path, "wb") as f:
+            pickle.dump({"training_set_kwargs": {"path": "ffhq.zip"}, "G": _Persisted(g), "G_ema": _Persisted(g),
+                         "augment_pipe": None}, f)
+    finally:
+        del sys.modules["torch_utils"], sys.modules["torch_utils.persistence"]
+
+
 # -- measurements ------------------------------------------------------------------------------------------------
 def timed(fn):
     t = time.perf_counter()
@@ -208,15 +244,21 @@ def main(argv=None):
           f"torch {torch.__version__}")
 
     g = upstream_network()
-    t_convert, (model, _) = timed(lambda: stylegan2_ada.convert_network(g))
-    del g
     with tempfile.TemporaryDirectory() as tmp:
+        pkl = Path(tmp) / "ffhq-like.pkl"
+        write_nvidia_like_pickle(g, pkl)
+        del g
+        t_read, _ = timed(lambda: _pickle.load_pickle(pkl))
+        t_convert, (model, *_) = timed(lambda: stylegan2_ada.convert(pkl))
+        print(f"NVIDIA-layout pickle ({pkl.stat().st_size / 2**20:.0f} MB: G and G_ema, no D): safe unpickling "
+              f"{t_read:.2f} s; full conversion (unpickle + build + check) {t_convert:.2f} s")
+        pkl.unlink()
         t_save, _ = timed(lambda: checkpoint.save(model, Path(tmp) / "ffhq-random"))
         size = (Path(tmp) / "ffhq-random" / "model.safetensors").stat().st_size / 2**20
         out = subprocess.run([sys.executable, "-c", LOAD_SNIPPET.format(threads=a.threads), str(Path(tmp) / "ffhq-random")],
                              capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
         t_load, rss_import, rss_loaded, rss_peak = out.stdout.split()
-    print(f"conversion (network data → ganlab model): {t_convert:.2f} s; writing the checkpoint folder: {t_save:.2f} s "
+    print(f"writing the checkpoint folder: {t_save:.2f} s "
           f"({size:.0f} MB safetensors, {model.num_parameters() / 1e6:.1f} M parameters)")
     print(f"fresh process: ganlab.load {float(t_load):.2f} s; RSS {rss_import} MB after `import ganlab`, {rss_loaded} MB "
           f"with the model loaded (+{int(rss_loaded) - int(rss_import)} MB), peak {rss_peak} MB after one 1024-px image")
@@ -228,10 +270,14 @@ def main(argv=None):
         fl_ref = gflop(lambda: ref_synthesis(net, ws))
         ours, ref = net(ws, "const"), ref_synthesis(net, ws)                 # also the warm-up
         diff = float((ours - ref).abs().max())
-        t_ours, t_ref = [], []
+        t_ours, t_ref, c_ours, c_ref = [], [], [], []
         for _ in range(a.repeats):                                           # interleaved: the same load for both
+            c = time.process_time()
             t_ref.append(timed(lambda: ref_synthesis(net, ws))[0])
+            c_ref.append(time.process_time() - c)
+            c = time.process_time()
             t_ours.append(timed(lambda: net(ws, "const"))[0])
+            c_ours.append(time.process_time() - c)
         so, sr = min(t_ours), min(t_ref)                                     # best of N: the least disturbed run
         print(f"GFLOP per image: {fl:.1f} (ganlab's route), {fl_ref:.1f} (reference route)")
         print(f"reference (upstream-style fp32 CPU path): {sr:.2f} s/image (best of {a.repeats}; median "
@@ -241,14 +287,20 @@ def main(argv=None):
         print(f"ratio ganlab / reference: {so / sr:.2f} best-of, {statistics.median(t_ours) / statistics.median(t_ref):.2f} "
               f"median (target ≤ 0.6); max |ganlab − reference| = {diff:.2e} (target ≤ 1e-3; max |image| "
               f"{float(ref.abs().max()):.2f})")
+        cr, co = statistics.median(c_ref), statistics.median(c_ours)
+        print(f"CPU seconds per image (all threads; steadier than wall time when other processes share the CPU): "
+              f"reference {cr:.2f}, ganlab {co:.2f}, ratio {co / cr:.2f}; /{a.threads} threads = {co / a.threads:.2f} s "
+              f"(≈ ganlab's wall time on an idle machine, {fl / (co / a.threads):.0f} GFLOP/s)")
+        load = open("/proc/loadavg").read().split()[:3] if Path("/proc/loadavg").is_file() else "?"
+        print(f"load average during the run: {' '.join(load)} ({os.cpu_count()} CPUs)")
 
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            bf = net(ws, "const").float()
-            t_bf = min(timed(lambda: net(ws, "const"))[0] for _ in range(a.repeats))
+        bf = net(ws, "const", dtype=torch.bfloat16)
+        t_bf = [timed(lambda: net(ws, "const", dtype=torch.bfloat16))[0] for _ in range(a.repeats)]
         err = float((bf.clamp(-1, 1) - ours.clamp(-1, 1)).abs().max())
         mean_err = float((bf.clamp(-1, 1) - ours.clamp(-1, 1)).abs().mean())
-        print(f"bf16 autocast (optional):                 {t_bf:.2f} s/image; vs fp32 max |d| {err:.3f}, mean |d| "
-              f"{mean_err:.4f} (images in [-1, 1])")
+        print(f"ganlab bf16 (synthesis(..., precision='bf16'), optional): {min(t_bf):.2f} s/image (best of {a.repeats}; "
+              f"median {statistics.median(t_bf):.2f}); vs fp32 max |d| {err:.3f}, mean |d| {mean_err:.4f} (images "
+              "clamped to [-1, 1])")
 
         for res in (256, 128):
             fl_prev = gflop(lambda: net(ws, "const", max_resolution=res))

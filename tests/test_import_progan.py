@@ -96,3 +96,10 @@ def test_cli_import_with_avg(tmp_path, capsys):
     assert m.info["source"]["upstream"]["generator"] == "avgG"
     with torch.no_grad():
         check("progan", "img_avgG_checkpoint (CLI --avg)", m.generate(e["noise"]), e["img_avgG_checkpoint"])
+
+
+@needs("pgan-zoo")
+def test_dataset_and_licence_labels_reach_the_checkpoint(tmp_path):
+    m = ganlab.load(str(import_model(PGAN, tmp_path / "p", dataset="celebA-HQ", licence="CC BY-NC 4.0")))
+    assert m.info["dataset"] == "celebA-HQ" and m.info["source"]["licence"] == "CC BY-NC 4.0"
+    assert "non-commercial" in (tmp_path / "p" / "README.md").read_text()

@@ -122,6 +122,17 @@ def test_preview_resolution(imported):
         assert torch.allclose(rebuilt.clamp(-1, 1), full, atol=1e-5)
 
 
+def test_bf16_precision(imported, expected):
+    stem, _, m = imported
+    z, c = expected[f"{stem}/z"], expected.get(f"{stem}/c")
+    labels = None if c is None else c.argmax(1)
+    with torch.no_grad():
+        exact, fast = m.generate(z, labels), m.generate(z, labels, precision="bf16")
+    assert fast.dtype == torch.float32 and 0 < (fast - exact).abs().mean() < 0.02
+    with pytest.raises(ValueError, match="precision must be"):
+        m.generate(z, labels, precision="fp8")
+
+
 def test_detect_and_unknown_format(tmp_path):
     assert detect(FIXTURES / "rgb32.pkl") == "stylegan2-ada"
     junk = tmp_path / "junk.bin"
@@ -146,12 +157,28 @@ def test_w_avg_estimated_when_absent(expected):
     assert (m.mapping(expected["rgb32/z"]) - stored).abs().max() < 1e-4      # the rest is untouched
 
 
+def test_w_avg_settable(imported, expected):
+    stem, _, m = imported
+    z, c = expected[f"{stem}/z"], expected.get(f"{stem}/c")
+    labels = None if c is None else c.argmax(1)
+    centre = torch.randn(m.w_dim)
+    m.w_avg = centre
+    try:
+        assert torch.allclose(m.mapping(z, labels, truncation=0.0), centre.expand(4, m.num_ws, m.w_dim))
+    finally:
+        m.w_avg = ganlab.load(str(imported[1])).w_avg
+    with pytest.raises(ValueError, match="w_avg must be"):
+        m.w_avg = torch.zeros(3)
+
+
 def test_cli_import(tmp_path, capsys):
     from ganlab.cli import main
     assert main(["import", str(FIXTURES / "rgb32.pkl"), "--out", str(tmp_path / "m")]) == 0
     assert ganlab.load(str(tmp_path / "m")).image_size == 32
     assert main(["import", str(tmp_path / "nothing.pkl"), "--out", str(tmp_path / "n")]) == 2
     assert "no such file" in capsys.readouterr().err and not (tmp_path / "n").exists()
+    assert main(["import", str(FIXTURES / "rgb32.pkl"), "--out", str(tmp_path / "n"), "--avg"]) == 2
+    assert "does not take the option" in capsys.readouterr().err and not (tmp_path / "n").exists()
 
 
 def _generator_meta(**synthesis_kwargs):
@@ -170,6 +197,19 @@ def _generator_meta(**synthesis_kwargs):
 def test_unsupported_configurations_refused(kwargs, message):
     with pytest.raises(CheckpointError, match=message):
         stylegan2_ada.upstream_config(_generator_meta(**kwargs))
+
+
+def test_stylegan3_refused_and_flat_synthesis_kwargs_read():
+    P = _pickle.PersistedObject
+    po = lambda cls, modules=None: P(dict(type="class", class_name=cls, state={"_modules": modules or {}}))
+    sg3 = po("Generator", {"synthesis": po("SynthesisNetwork", {"input": po("SynthesisInput")}),
+                           "mapping": po("MappingNetwork")})
+    with pytest.raises(CheckpointError, match="StyleGAN3"):
+        stylegan2_ada.convert_network(sg3)
+    meta = _generator_meta()
+    meta.init_kwargs.update(channel_base=512, conv_clamp=64)                  # flat, as stylegan3's networks_stylegan2
+    up = stylegan2_ada.upstream_config(meta)
+    assert up["synthesis_kwargs"]["channel_base"] == 512 and up["synthesis_kwargs"]["conv_clamp"] == 64
 
 
 def test_general_configurations_build():
@@ -218,6 +258,27 @@ def test_large_layer_routes_match_upstream_style_reference():
         both = m.synthesis_net(ws, "const")
     assert expected.abs().max() > 1.5                                         # the clamp is active somewhere
     assert (one - expected).abs().max() < 1e-4 and (both - expected).abs().max() < 1e-4
+    with torch.no_grad():
+        r1, r2, none = m.synthesis_net(ws, "random"), m.synthesis_net(ws, "random"), m.synthesis_net(ws, "none")
+        assert not torch.allclose(r1, r2) and not torch.allclose(none, both)
+        for layer in m.synthesis_net.convs:
+            layer.noise_strength.zero_()
+        assert torch.allclose(m.synthesis_net(ws, "random"), m.synthesis_net(ws, "none"), atol=1e-6)
+
+
+@pytest.mark.parametrize("res", [32, 128])
+def test_official_options_backward(res):
+    """The official options train too: with autograd the layers run out of place, and give the same images."""
+    config = ganlab.models.stylegan2.StyleGAN2Config(
+        z_dim=8, w_dim=8, mapping_layers=1, channels_base=512, channels_max=8, image_size=res, channels=3,
+        resampling="fir", channel_rule="nvlabs", conv_clamp=256.0)
+    m = ganlab.models.stylegan2.Generator(config)
+    ws = m.mapping_net(torch.randn(2, 8)).detach()
+    with torch.no_grad():
+        fast = m.synthesis_net(ws, "const")
+    out = m.synthesis_net(ws, "const")
+    out.square().mean().backward()
+    assert torch.allclose(out, fast, atol=1e-5) and m.synthesis_net.convs[-1].weight.grad.abs().sum() > 0
 
 
 def test_bundled_stylegan2_unchanged():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import json
 from pathlib import Path
 
@@ -127,36 +128,50 @@ def import_model(source: str | Path, out_dir: str | Path | None = None, format: 
         out_dir = MODELS_DIR / (entry.name if entry else Path(path).stem.lower().replace("_", "-"))
     name = detect(path) if format in (None, "", "auto") else format
     mod = importer(name)   # an explicit format skips detection: its convert() refuses what it cannot read
+    try:
+        inspect.signature(mod.convert).bind(path, **options)
+    except TypeError:
+        known = [p for p in inspect.signature(mod.convert).parameters if p != "path"]
+        raise CheckpointError(f"the {name} importer does not take the option(s) {sorted(options)} "
+                              f"(it takes {', '.join(known) or 'none'}).") from None
     model, dataset, upstream, licence = mod.convert(path, **options)
     if not isinstance(model, GANGenerator):
         raise TypeError(f"importer {name} returned {type(model).__name__}, not a GANGenerator")
     if entry is not None:
         licence = catalog.licence_text(entry)          # the catalog states the weights' and the data's terms
-    source_block = {"origin": entry.url if entry else str(source), "sha256": sha256(path), "licence": licence,
-                    "format": name, "upstream": upstream}
+    local = Path(str(source)).expanduser()
+    origin = entry.url if entry else str(local.resolve()) if local.is_file() else str(source)  # a URL stays as given
+    source_block = {"origin": origin, "sha256": sha256(path), "licence": licence, "format": name,
+                    "upstream": upstream}
     out = save(model.eval(), out_dir, dataset=dataset, source=source_block)
     write_card(out, model, source_block, dataset)
     return out
+
+
+def _non_commercial(licence: str | None) -> bool:
+    text = (licence or "").lower()
+    if not text or text.startswith("unknown"):
+        return False
+    return "non-commercial" in text or "nc" in text.replace("-", " ").split()
 
 
 def write_card(folder: Path, model: GANGenerator, source: dict, dataset: str) -> Path:
     """README.md of an imported checkpoint: where it came from, its licence, its upstream configuration."""
     name = Path(folder).name
     size, ch = model.image_size, model.channels
-    kind = f"class-conditional ({model.num_classes} classes)" if model.num_classes else "unconditional"
+    kind = f"a class-conditional ({model.num_classes} classes)" if model.num_classes else "an unconditional"
     lines = [
         "---", "library_name: ganlab", "tags:", "- gan", "- ganlab", f"- {model.family}", "- image-generation",
         "- imported", "pipeline_tag: unconditional-image-generation", "---", "",
         f"# {name}", "",
-        f"An {kind} **{model.family}** generator of {size}×{size} {'colour' if ch == 3 else 'greyscale'} images "
+        f"{kind.capitalize()} **{model.family}** generator of {size}×{size} {'colour' if ch == 3 else 'greyscale'} images "
         f"({dataset or 'unknown dataset'}), imported into ganlab from an upstream `{source['format']}` checkpoint. "
         "ganlab did not train it.", "",
         "## Source", "",
         f"- origin: `{source['origin']}`",
         f"- sha256: `{source['sha256']}`",
         f"- licence: **{source['licence'] or 'unknown'}** (the weights keep their upstream licence"
-        + ("; non-commercial use only" if "nc" in (source["licence"] or "").lower().replace("-", " ").split()
-           or "non-commercial" in (source["licence"] or "").lower() else "") + ")",
+        + ("; non-commercial use only" if _non_commercial(source["licence"]) else "") + ")",
         f"- format: `{source['format']}`", "",
         "## Usage", "", "```python", "import ganlab", "",
         f'model = ganlab.load("{folder}")',

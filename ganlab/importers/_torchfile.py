@@ -53,27 +53,19 @@ def legacy_pickle_names(source: bytes | Path) -> set[str]:
     """Strings of a legacy ``torch.save`` file's object pickle: it is the 4th pickle in the file (magic number,
     protocol version, system info, then the object; the tensor data follows). Empty if not that format."""
     try:
-        f = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
-    except OSError:
-        return set()
-    with f:
-        if f.read(2) != b"\x80\x02":
-            return set()
-        f.seek(0)
-        try:
-            first = [a for _, a, _ in pickletools.genops(f)]
-            if LEGACY_MAGIC not in first:
+        with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as f:
+            if f.read(2) != b"\x80\x02":
+                return set()
+            f.seek(0)
+            if LEGACY_MAGIC not in [a for _, a, _ in pickletools.genops(f)]:
                 return set()
             for _ in range(2):                                  # protocol version, system info
                 for _ in pickletools.genops(f):
                     pass
-            out: set[str] = set()
-            for op, arg, _ in pickletools.genops(f):
-                if isinstance(arg, str):
-                    out.add(arg.replace(" ", ".") if op.name == "GLOBAL" else arg)
-            return out
-        except (ValueError, EOFError, pickle.UnpicklingError):
-            return set()
+            return {arg.replace(" ", ".") if op.name == "GLOBAL" else arg
+                    for op, arg, _ in pickletools.genops(f) if isinstance(arg, str)}
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+        return set()
 
 
 def state_keys(source: bytes | Path) -> set[str]:

@@ -61,11 +61,18 @@ def load(path, what: str, avg: bool = False) -> tuple[dict, dict, str]:
 
 
 def check_options(name: str, options: dict) -> bool:
-    """The zoo importers' one option, ``avg``; anything else is refused. Returns avg."""
-    unknown = sorted(set(options) - {"avg"})
+    """The zoo importers' options: ``avg`` (see above) and the ``dataset`` / ``licence`` labels that every importer
+    takes (the file says neither); anything else is refused. Returns avg."""
+    unknown = sorted(set(options) - {"avg", "dataset", "licence"})
     if unknown:
-        raise CheckpointError(f"the {name} importer takes only avg=True|False (got {', '.join(unknown)}).")
+        raise CheckpointError(f"the {name} importer takes only avg=True|False, dataset and licence "
+                              f"(got {', '.join(unknown)}).")
     return options.get("avg", False)
+
+
+def labels(options: dict) -> tuple[str, str]:
+    """(dataset, licence) as given to the importer, "" when not given."""
+    return options.get("dataset") or "", options.get("licence") or ""
 
 
 def upstream_config(cfg: dict, which: str) -> dict:

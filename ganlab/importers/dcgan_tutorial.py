@@ -66,7 +66,10 @@ def _read(path: Path) -> tuple[object, dict]:
         meta_name = next((n for n in z.namelist() if n.endswith(".dist-info/METADATA")), None)
         meta = z.read(meta_name).decode("utf-8", "replace") if meta_name else ""
         obj = _torchfile.load(z.read(found[0]), f"{path}!{found[0]}")
-    field = lambda k: next((ln.split(":", 1)[1].strip() for ln in meta.splitlines() if ln.startswith(k + ":")), "")  # noqa: E731
+
+    def field(key: str) -> str:
+        return next((ln.split(":", 1)[1].strip() for ln in meta.splitlines() if ln.startswith(key + ":")), "")
+
     licences = [ln.rsplit("::", 1)[1].strip() for ln in meta.splitlines() if ln.startswith("Classifier: License ::")]
     info = {"wheel": path.name, "package": field("Name"), "version": field("Version"), "member": found[0],
             "summary": field("Summary"), "homepage": field("Project-URL").split(",")[-1].strip(),
@@ -74,9 +77,10 @@ def _read(path: Path) -> tuple[object, dict]:
     return obj, info
 
 
-def convert(path, **options):
+def convert(path, dataset: str | None = None, licence: str | None = None, **options):
+    """``dataset`` / ``licence`` override what the wheel's metadata says (a bare file says nothing)."""
     if options:
-        raise CheckpointError(f"the {NAME} importer takes no options (got {', '.join(sorted(options))}).")
+        raise CheckpointError(f"the {NAME} importer takes only dataset and licence (got {', '.join(sorted(options))}).")
     path = Path(path)
     obj, info = _read(path)
     for wrapper in ("netG_state_dict", "netG", "state_dict"):                # training scripts' save dicts
@@ -120,5 +124,6 @@ def convert(path, **options):
     upstream = {"class": "Generator(ngpu, nc, nz, ngf)", "nz": nz, "ngf": fm[-1], "nc": channels,
                 "feature_maps": fm, "image_size": 4 * 2 ** n, **info}
     summary = info.get("summary", "")
-    dataset = "DigiFace-1M (synthetic faces)" if "digiface" in summary.lower() else (summary or "unknown")
-    return model.eval(), dataset, upstream, info.get("licence", "")
+    if dataset is None:
+        dataset = "DigiFace-1M (synthetic faces)" if "digiface" in summary.lower() else summary
+    return model.eval(), dataset, upstream, licence if licence is not None else info.get("licence", "")

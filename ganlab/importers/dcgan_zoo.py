@@ -9,7 +9,8 @@ Tensor table (zoo ``DCGAN_nets.GNet`` → ganlab ``dcgan-radford``):
     main.outlayer.weight            → out.weight            ConvTranspose to dimOutput
 
 The last activation follows the zoo's loss (tanh for DCGAN / MSE, none for WGAN-GP / logistic). Options:
-``avg=True`` imports the checkpoint's averaged generator ``avgG`` instead of ``netG`` (see ``_zoo``).
+``avg=True`` imports the checkpoint's averaged generator ``avgG`` instead of ``netG`` (see ``_zoo``); ``dataset`` /
+``licence`` label the checkpoint (the file records neither).
 Not supported (refused): AC-GAN conditioning.
 """
 from __future__ import annotations
@@ -61,4 +62,5 @@ def convert(path, **options):
     model = Generator({"z_dim": nz, "feature_maps": tuple(fm), "channels": channels,
                        "image_size": 4 * 2 ** (depth + 1), "output_activation": _zoo.ACTIVATION[cfg["lossCriterion"]]})
     _torchfile.fill(model, table, what)
-    return model.eval(), "", _zoo.upstream_config(cfg, which), ""
+    dataset, licence = _zoo.labels(options)
+    return model.eval(), dataset, _zoo.upstream_config(cfg, which), licence

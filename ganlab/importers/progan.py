@@ -12,7 +12,8 @@ wrapped layer's tensors under ``.module.``):
 
 Configuration from the checkpoint's ``config``: depthScale0 / depthOtherScales (checked against the tensors),
 leakyReluLeak, perChannelNormalization, equalizedlR, alpha, dimOutput, and the loss (→ the last activation).
-Options: ``avg=True`` imports the averaged generator ``avgG`` instead of ``netG`` (see ``_zoo``).
+Options: ``avg=True`` imports the averaged generator ``avgG`` instead of ``netG`` (see ``_zoo``); ``dataset`` /
+``licence`` label the checkpoint (the file records neither).
 Not supported (refused): AC-GAN conditioning, perChannelNormalization=False (the zoo's own forward fails on it).
 """
 from __future__ import annotations
@@ -72,4 +73,5 @@ def convert(path, **options):
                        "equalized_lr": bool(cfg.get("equalizedlR", True)), "alpha": alpha,
                        "output_activation": _zoo.ACTIVATION[cfg["lossCriterion"]]})
     _torchfile.fill(model, table, what)
-    return model.eval(), "", _zoo.upstream_config(cfg, which), ""
+    dataset, licence = _zoo.labels(options)
+    return model.eval(), dataset, _zoo.upstream_config(cfg, which), licence

@@ -43,9 +43,11 @@ def detect(path) -> bool:
     return all(k in keys for k in _SIGNATURE)
 
 
-def convert(path, w_avg_samples: int = 10000, **options):
+def convert(path, w_avg_samples: int = 10000, dataset: str = "", licence: str = "", **options):
+    """``dataset`` / ``licence`` label the checkpoint (the port's file records neither)."""
     if options:
-        raise CheckpointError(f"the {NAME} importer takes only w_avg_samples (got {', '.join(sorted(options))}).")
+        raise CheckpointError(f"the {NAME} importer takes only w_avg_samples, dataset and licence "
+                              f"(got {', '.join(sorted(options))}).")
     if isinstance(w_avg_samples, bool) or not isinstance(w_avg_samples, int) or w_avg_samples < 1:
         raise CheckpointError(f"w_avg_samples must be a positive whole number, got {w_avg_samples!r}.")
     path = Path(path)
@@ -140,5 +142,5 @@ def convert(path, w_avg_samples: int = 10000, **options):
                                 "blur_filter": (f"{taps}x{taps} from the file" if taps else None),
                                 "use_noise": use_noise, "const_input_layer": const_input},
                 "w_avg": avg_note}
-    return model.eval(), "", upstream, ""
+    return model.eval(), dataset or "", upstream, licence or ""
 

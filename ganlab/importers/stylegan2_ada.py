@@ -59,6 +59,9 @@ def upstream_config(g: _pickle.PersistedObject) -> dict:
         raise CheckpointError(f"the Generator has {len(g.init_args)} positional arguments; expected at most "
                               f"{len(GENERATOR_ARGS)}.")
     kwargs = {**dict(zip(GENERATOR_ARGS, g.init_args)), **g.init_kwargs}
+    flat = {k: kwargs.pop(k) for k in list(kwargs) if k in SYNTHESIS_DEFAULTS}   # stylegan3's networks_stylegan2
+    if flat:                                                                      # passes them as **synthesis_kwargs
+        kwargs["synthesis_kwargs"] = {**(kwargs.get("synthesis_kwargs") or {}), **flat}
     unknown = sorted(set(kwargs) - set(GENERATOR_ARGS))
     if unknown:
         raise CheckpointError(f"unsupported Generator arguments {unknown} (ganlab knows {list(GENERATOR_ARGS)}).")
@@ -133,6 +136,9 @@ def _check_modules(g: _pickle.PersistedObject) -> None:
     synthesis, mapping = g.modules.get("synthesis"), g.modules.get("mapping")
     if not isinstance(synthesis, _pickle.PersistedObject) or not isinstance(mapping, _pickle.PersistedObject):
         raise CheckpointError("the Generator has no persisted 'synthesis' and 'mapping' networks.")
+    if "input" in synthesis.modules or any(k.startswith("L0_") for k in synthesis.modules):
+        raise CheckpointError("a StyleGAN3 (alias-free) generator: not supported; ganlab reads StyleGAN2(-ADA) "
+                              "generators.")
     for name, block in synthesis.modules.items():
         if not isinstance(block, _pickle.PersistedObject) or block.class_name != "SynthesisBlock":
             raise CheckpointError(f"synthesis.{name} is not a SynthesisBlock.")
@@ -149,6 +155,19 @@ def _estimate_w_avg(model: Generator, n: int = 10000) -> torch.Tensor:
         return model.mapping_net(z, labels)[:, 0].mean(0)
 
 
+def _plain(x):
+    """JSON-safe copy of upstream data (sets → sorted lists, anything unusual → its repr)."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, (set, frozenset)):
+        return sorted((_plain(v) for v in x), key=repr)
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    return repr(x)[:200]
+
+
 def _dataset_name(kwargs) -> str:
     path = str((kwargs or {}).get("path", "")) if isinstance(kwargs, dict) else ""
     stem = Path(path).name.split(".")[0] if path and " " not in path else ""
@@ -160,7 +179,8 @@ def convert(path: str | Path, network: str = "G_ema", dataset: str | None = None
     (ganlab Generator, dataset name, upstream configuration, licence)."""
     if network not in ("G_ema", "G"):
         raise CheckpointError(f"network must be 'G_ema' or 'G', got {network!r}.")
-    head = Path(path).read_bytes()[:1 << 16] if Path(path).is_file() else b""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
     if b"dnnlib.tflib" in head:
         raise CheckpointError(f"{path}: a TensorFlow StyleGAN2 pickle; convert it with NVlabs' legacy.py first "
                               "(ganlab reads the PyTorch pickles).")
@@ -174,7 +194,7 @@ def convert(path: str | Path, network: str = "G_ema", dataset: str | None = None
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
     kwargs = data.get("training_set_kwargs") or {}
-    upstream.update(network=network, training_set_kwargs=kwargs)
+    upstream.update(network=network, training_set_kwargs=_plain(kwargs))
     return model, dataset if dataset is not None else _dataset_name(kwargs), upstream, licence or LICENCE_DEFAULT
 
 
@@ -201,17 +221,17 @@ def convert_network(g: _pickle.PersistedObject) -> tuple[Generator, dict]:
             raise CheckpointError(f"tensor {key!r} has shape {tuple(tensor.shape)}, the configuration "
                                   f"expects {tuple(target[name].shape)}.")
         state[name] = tensor.float()
-    if "mapping_net.w_avg" not in state:                                      # w_avg_beta=None: estimate the centre
-        model.load_state_dict({**target, **state})
-        state["mapping_net.w_avg"] = _estimate_w_avg(model)
-    missing = sorted(set(target) - set(state))
+    missing = sorted(set(target) - set(state) - {"mapping_net.w_avg"})
     if missing:
         raise CheckpointError(f"the pickle lacks tensors the generator needs: {missing[:6]}.")
     bad = [k for k, v in state.items() if not torch.isfinite(v).all()]
     if bad:
         raise CheckpointError(f"tensors with NaN or infinite values: {bad[:6]}.")
+    if "mapping_net.w_avg" not in state:                                      # w_avg_beta=None: estimate the centre
+        model.load_state_dict({**target, **state})
+        state["mapping_net.w_avg"] = _estimate_w_avg(model)
     model.load_state_dict(state, strict=True)
-    upstream = {"class_name": "training.networks.Generator", "init_kwargs": up, "persistence_version": g.version,
+    upstream = {"class_name": "training.networks.Generator", "init_kwargs": _plain(up), "persistence_version": g.version,
                 "module_src_sha256": g.module_src_sha256, "unused_tensors": unused}
     if config.num_fp16_res:
         upstream["note"] = f"upstream runs its {config.num_fp16_res} highest-resolution blocks in fp16; ganlab in fp32"

@@ -12,6 +12,7 @@ scale's toRGB output (upsampled) as during the zoo's fade-in; a finished model h
 scale), and then the lower scales' toRGB layers are unused: they are kept so that the weights stay complete.
 Deviation from the zoo: none in the forward pass. No discriminator: ganlab only serves imported weights.
 """
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -93,7 +94,7 @@ class Generator(GANGenerator):
         self.format_layer = EqualizedLinear(c.z_dim, 16 * ch[0], eq)
         self.scale0 = EqualizedConv2d(ch[0], ch[0], 3, eq)
         self.scales = nn.ModuleList([nn.ModuleList([EqualizedConv2d(a, b, 3, eq), EqualizedConv2d(b, b, 3, eq)])
-                                     for a, b in zip(ch[:-1], ch[1:])])
+                                     for a, b in itertools.pairwise(ch)])
         self.to_rgb = nn.ModuleList([EqualizedConv2d(b, c.channels, 1, eq) for b in ch])
 
     def act(self, x):

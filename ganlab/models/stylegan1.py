@@ -20,6 +20,7 @@ order (4×4 epi1, 4×4 epi2, 8×8 epi1, …), shaped (N or 1, 1, r, r); ``noise_
 drawn once from a fixed seed (deterministic images, the default of ``generate``), "random" fresh noise as the
 port, "none" no noise. Deviations from the port: none in the arithmetic. No discriminator: import-only family.
 """
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ from .. import latent
 from .base import GANGenerator
 
 NOISE_SEED = 0x57F1  # seed of the "const" noise buffers
+SQRT2 = math.sqrt(2)  # the port's gain of its leaky-ReLU layers
 
 
 @dataclass
@@ -60,7 +62,7 @@ def pixel_norm(x, eps=1e-8):
 class ScaledLinear(nn.Module):
     """Linear layer with equalised learning rate: weight × (gain / √fan_in · lr_mul), bias × lr_mul at run time."""
 
-    def __init__(self, in_f, out_f, gain=math.sqrt(2), lr_mul=1.0):
+    def __init__(self, in_f, out_f, gain=SQRT2, lr_mul=1.0):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_f, in_f) / lr_mul)
         self.bias = nn.Parameter(torch.zeros(out_f))
@@ -74,7 +76,7 @@ class ScaledConv2d(nn.Module):
     """k×k convolution with equalised learning rate; with ``up`` it first doubles the resolution (nearest, or the
     fused transposed convolution when ``fused``) and blurs with the stored filter before adding the bias."""
 
-    def __init__(self, in_ch, out_ch, kernel, gain=math.sqrt(2), up=False, fused=False, blur_taps=0):
+    def __init__(self, in_ch, out_ch, kernel, gain=SQRT2, up=False, fused=False, blur_taps=0):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(out_ch))
@@ -177,7 +179,8 @@ class Generator(GANGenerator):
         if c.num_classes:
             raise ValueError("StyleGAN v1 here is unconditional.")
         dims = [c.z_dim] + [c.w_dim] * c.mapping_layers
-        self.mapping_net = nn.ModuleList([ScaledLinear(i, o, lr_mul=c.mapping_lr_mul) for i, o in zip(dims[:-1], dims[1:])])
+        self.mapping_net = nn.ModuleList([ScaledLinear(i, o, lr_mul=c.mapping_lr_mul)
+                                          for i, o in itertools.pairwise(dims)])
         self.blocks = nn.ModuleList([Block(c, k) for k in range(n)])
         self.to_rgb = ScaledConv2d(c.block_channels[-1], c.channels, 1, gain=1.0)
         self.register_buffer("w_avg", torch.zeros(c.w_dim))
@@ -277,7 +280,7 @@ class Generator(GANGenerator):
         """The StyleGAN paper's split by resolution: coarse 4²–8², middle 16²–32², fine 64² and up (the dlatents
         past the last block, unused at this resolution, count as fine)."""
         a, b = min(4, self.num_layers), min(8, self.num_layers)
-        groups = {"coarse": range(0, a), "middle": range(a, b), "fine": range(b, self.num_ws)}
+        groups = {"coarse": range(a), "middle": range(a, b), "fine": range(b, self.num_ws)}
         return {k: r for k, r in groups.items() if len(r)}
 
     def latent_directions(self, k: int = 8, n: int = 4096):

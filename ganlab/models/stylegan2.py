@@ -139,7 +139,9 @@ def modulated_conv2d(x, weight, styles, demodulate=True, padding=1):
     """Modulated convolution: weights scaled per sample by the style, then demodulated (each output map
     normalised to unit expected variance). Computed as NVlabs' non-fused path does: scale the input, run one
     shared convolution, scale the output; the same maths as per-sample weights, and much faster on a CPU.
-    x (N, I, H, W), weight (O, I, k, k), styles (N, I)."""
+    x (N, I, H, W), weight (O, I, k, k), styles (N, I). The bilinear models keep this exact route (their bundled
+    checkpoints give bit-identical images); the official models use ``stylegan2_ops.modulated_conv2d``, which
+    sums the demodulation as upstream does."""
     n, in_ch = x.shape[:2]
     x = F.conv2d(x * styles.view(n, in_ch, 1, 1), weight, padding=padding)   # (N, O, H, W)
     if demodulate:
@@ -171,9 +173,9 @@ class SynthesisLayer(nn.Module):
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         styles = self.affine(w) * self.scale
         x = modulated_conv2d(x, self.weight, styles)
-        if noise_mode == "random":
+        if self.use_noise and noise_mode == "random":
             x = x + torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
-        elif noise_mode == "const":
+        elif self.use_noise and noise_mode == "const":
             x = x + self.noise_const * self.noise_strength
         return F.leaky_relu(x + self.bias.view(1, -1, 1, 1), 0.2) * math.sqrt(2)
 
@@ -212,13 +214,14 @@ class ToRGB(nn.Module):
         if self.clamp is None:
             return modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0) + self.bias.view(1, -1, 1, 1)
         x = ops.modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0)
-        return ops.bias_act_(x, self.bias, lrelu=False, clamp=self.clamp)
+        return ops.bias_act_(x, self.bias, lrelu=False, clamp=self.clamp).float()
 
 
-# From this resolution on, the official (FIR) synthesis keeps its activations channels-last: oneDNN's convolutions
-# run 1.5-3× faster on them here. Below it they stay contiguous, upstream's layout and summation order, so that
+# From this resolution on, the official (FIR) synthesis keeps its activations channels-last, on which oneDNN's
+# convolutions run faster on a CPU (bench/stylegan2_speed.py), and runs each sample's layer fused. Below it they stay contiguous, upstream's layout and summation order, so that
 # small networks reproduce upstream to the last bits even for out-of-range inputs (the clamp probe).
 CHANNELS_LAST_FROM = 128
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 class SynthesisNetwork(nn.Module):
@@ -237,10 +240,12 @@ class SynthesisNetwork(nn.Module):
             self.torgbs.append(ToRGB(c.channels_at(r), c.channels, c.w_dim, c, up_filter=self.fir))
         self.num_ws = len(self.convs) + 1
 
-    def forward(self, ws, noise_mode="random", max_resolution: int | None = None):
+    def forward(self, ws, noise_mode="random", max_resolution: int | None = None, dtype=torch.float32):
         """ws (N, num_ws, w_dim) → the skip generator's image (N, C, res, res), res = the output size, or the
-        largest block resolution ≤ ``max_resolution`` (a preview: the image accumulated up to that block)."""
-        x = self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)              # (N, C4, 4, 4)
+        largest block resolution ≤ ``max_resolution`` (a preview: the image accumulated up to that block).
+        ``dtype`` torch.bfloat16: activations and convolutions in bf16 (styles, weights' modulation and the
+        image sum stay fp32): faster on CPUs with native bf16, less exact (bench/stylegan2_speed.py measures both)."""
+        x = self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1).to(dtype)    # (N, C4, 4, 4)
         x = self.convs[0](x, ws[:, 0], noise_mode)
         img = self.torgbs[0](x, ws[:, 1])                                     # (N, C, 4, 4)
         for i, torgb in enumerate(self.torgbs[1:]):
@@ -251,7 +256,7 @@ class SynthesisNetwork(nn.Module):
             x = self.convs[1 + 2 * i](x, ws[:, 1 + 2 * i], noise_mode)        # up-conv: (N, Cr, r, r)
             x = self.convs[2 + 2 * i](x, ws[:, 2 + 2 * i], noise_mode)
             if self.fir:
-                img = ops.upsample2d(img, torgb.up_filter).add_(torgb(x, ws[:, 3 + 2 * i]))
+                img = ops.upsample2d(img, torgb.up_filter) + torgb(x, ws[:, 3 + 2 * i])
             else:
                 img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False)
                 img = img + torgb(x, ws[:, 3 + 2 * i])
@@ -276,8 +281,21 @@ class Generator(GANGenerator):
         self.mapping_net = MappingNetwork(c, self.num_ws)
 
     @property
+    def w_dim(self) -> int:
+        return self.config.w_dim
+
+    @property
     def w_avg(self) -> torch.Tensor:
+        """The truncation centre (w_dim,): a buffer saved with the weights; assign a tensor to move it."""
         return self.mapping_net.w_avg
+
+    @w_avg.setter
+    def w_avg(self, value) -> None:
+        value = torch.as_tensor(value, dtype=torch.float32)
+        if value.shape != (self.config.w_dim,) or not torch.isfinite(value).all():
+            raise ValueError(f"w_avg must be {self.config.w_dim} finite numbers, got shape {tuple(value.shape)}.")
+        with torch.no_grad():
+            self.mapping_net.w_avg.copy_(value)
 
     def mapping(self, z, labels=None, truncation: float = 1.0, cutoff: int | None = None) -> torch.Tensor:
         """z (N, z_dim) → w (N, num_ws, w_dim), truncated towards ``w_avg`` on the first ``cutoff`` layers."""
@@ -285,26 +303,27 @@ class Generator(GANGenerator):
         labels = self.check_labels(labels, z.shape[0])
         return latent.truncate_w(self.mapping_net(z, labels), self.w_avg, truncation, cutoff)
 
-    @property
-    def w_dim(self) -> int:
-        return self.config.w_dim
-
-    def synthesis(self, w, noise_mode: str = "const", max_resolution: int | None = None) -> torch.Tensor:
+    def synthesis(self, w, noise_mode: str = "const", max_resolution: int | None = None,
+                  precision: str = "fp32") -> torch.Tensor:
         """w (N, num_ws, w_dim) → images (N, C, H, W) in [-1, 1]. ``noise_mode``: "const" (fixed per-layer
         noise, deterministic), "random" (fresh noise each call) or "none". ``max_resolution`` (e.g. 256): a fast
-        preview, the skip generator's image at the largest block resolution ≤ it (the layers above are skipped)."""
+        preview, the skip generator's image at the largest block resolution ≤ it (the layers above are skipped).
+        ``precision``: "fp32" (exact, the default) or "bf16" (faster where the CPU has bf16 arithmetic; its
+        error is measured by bench/stylegan2_speed.py)."""
         if noise_mode not in self.noise_modes:
             raise ValueError(f"noise_mode must be one of {', '.join(map(repr, self.noise_modes))}, got {noise_mode!r}.")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
         w = torch.as_tensor(w, dtype=torch.float32)
         if w.dim() != 3 or w.shape[1:] != (self.num_ws, self.config.w_dim):
             raise ValueError(f"w must have shape (N, {self.num_ws}, {self.config.w_dim}), got {tuple(w.shape)}.")
         if max_resolution is not None and max_resolution < 4:
             raise ValueError(f"max_resolution must be at least 4, got {max_resolution}.")
-        return self.synthesis_net(w.to(self.device), noise_mode, max_resolution).clamp(-1, 1)
+        return self.synthesis_net(w.to(self.device), noise_mode, max_resolution, PRECISIONS[precision]).clamp(-1, 1)
 
     def generate(self, z, labels=None, truncation: float = 1.0, cutoff: int | None = None,
-                 noise_mode: str = "const") -> torch.Tensor:
-        return self.synthesis(self.mapping(z, labels, truncation, cutoff), noise_mode)
+                 noise_mode: str = "const", precision: str = "fp32") -> torch.Tensor:
+        return self.synthesis(self.mapping(z, labels, truncation, cutoff), noise_mode, precision=precision)
 
     def forward(self, z, labels=None, mixing: float = 0.0, update_w_avg: bool = False):
         """Training path: random noise, optional style-mixing regularisation (probability ``mixing``), raw

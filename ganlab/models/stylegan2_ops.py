@@ -2,17 +2,18 @@
 the FIR-filtered transposed convolution of the up-sampling layers, bias + activation + clamp.
 
 They compute what NVlabs' ``torch_utils/ops`` (``upfirdn2d``, ``conv2d_resample``, ``bias_act``) compute with the
-same filters, paddings and gains, but by the cheapest exact route on a CPU:
+same filters, paddings and gains, by routes chosen for a CPU:
 
-- ``upsample2d(x, f)`` (insert zeros, pad, convolve with the flipped 2-D filter × 4) is one depthwise transposed
-  convolution with the filter itself (stride 2): the zeros are never materialised;
+- ``upsample2d(x, f)`` of the skip image (1 or 3 channels: cheap) follows upstream literally (insert zeros, pad,
+  convolve with the flipped 2-D filter × 4), so that its sums round as upstream's do;
 - the up-sampling conv (``conv2d_resample`` with ``up=2``) is a stride-2 transposed convolution with the
   (O, I) → (I, O) transposed weight, then the FIR filter (× 4) at the output resolution;
 - modulation: for one sample the style and the demodulation coefficients are folded into the weight (the
-  weight is O·I·k·k numbers, the activations can be 30M), so a layer is one plain convolution; for a batch the
-  shared weight is used once (scale the input by the styles, convolve, scale the output), never a grouped
-  convolution of per-sample weights;
-- bias, noise, leaky ReLU, gain and clamp are applied in place.
+  weight is O·I·k·k numbers, far fewer than the activations of a large layer), so a layer is one plain
+  convolution; for a batch the shared weight is used once (scale the input by the styles, convolve, scale the
+  output), never a grouped convolution of per-sample weights; the demodulation sums run in upstream's order;
+- bias, noise, leaky ReLU, gain and clamp are applied in place (out of place under autograd); ``fused_layer``
+  folds bias and gain into the convolution for large layers.
 
 Every route equals upstream's up to float rounding (the fixtures in ``../shared/fixtures/stylegan2-ada`` check
 it to 1e-4); fp16 layers are computed in fp32.
@@ -41,28 +42,11 @@ def setup_filter(taps) -> torch.Tensor:
     return f / f.sum()
 
 
-def _even(f: torch.Tensor) -> bool:
-    return f.shape[0] % 2 == 0 and f.shape[1] % 2 == 0
-
-
 def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     """2× FIR up-sampling, = ``upfirdn2d.upsample2d(x, f)``. x (N, C, H, W), f (fh, fw) → (N, C, 2H, 2W)."""
-    n, c, h, w = x.shape
     fh, fw = f.shape
-    # the image has 1 or 3 channels: the literal route costs nothing and sums in upstream's order, which matters
-    # where ToRGB outputs of ±conv_clamp cancel (the clamp probe)
+    # the literal route: it sums in upstream's order, which matters where ToRGB outputs of ±conv_clamp cancel
     return upfirdn2d_ref(x, f, up=2, pad=((fw + 1) // 2, (fw - 2) // 2, (fh + 1) // 2, (fh - 2) // 2), gain=4)
-
-
-def upsample2d_fast(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-    """The same as :func:`upsample2d` for even filters as one depthwise transposed convolution (no zeros
-    materialised): zeros inserted after each pixel, padded by ((k+1)//2, (k-2)//2) and correlated with flip(4 f)
-    is the transposed convolution with 4 f, stride 2, padding k - 1 - (k+1)//2."""
-    c, (fh, fw) = x.shape[1], f.shape
-    if not _even(f):
-        return upsample2d(x, f)
-    weight = (f * 4).to(x.dtype).expand(c, 1, fh, fw)
-    return F.conv_transpose2d(x, weight, stride=2, padding=(fh - 1 - (fh + 1) // 2, fw - 1 - (fw + 1) // 2), groups=c)
 
 
 def fir_filter(x: torch.Tensor, f: torch.Tensor, pad: tuple[int, int, int, int], gain: float = 1.0,
@@ -80,7 +64,7 @@ def fir_filter(x: torch.Tensor, f: torch.Tensor, pad: tuple[int, int, int, int],
 
 
 def upfirdn2d_ref(x, f, up=1, pad=(0, 0, 0, 0), gain=1.0):
-    """The literal definition (insert zeros, pad, convolve with the flipped filter): the fallback for odd filters."""
+    """upfirdn2d's literal definition: insert up-1 zeros after each pixel, pad, convolve with the flipped filter."""
     n, c, h, w = x.shape
     if up > 1:
         x = F.pad(x.reshape(n, c, h, 1, w, 1), [0, up - 1, 0, 0, 0, up - 1]).reshape(n, c, h * up, w * up)
@@ -95,9 +79,9 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     out_ch = weight.shape[0]
     if n == 1:                                                                # fold style and dcoefs into the weight
         return _conv(x, modulated_weight(weight, styles, demodulate), up, f, padding)
-    x = _conv(x * styles.view(n, in_ch, 1, 1), weight, up, f, padding)       # one shared conv for the batch
+    x = _conv(x * styles.view(n, in_ch, 1, 1).to(x.dtype), weight, up, f, padding)   # one shared conv
     if demodulate:
-        x = x.mul_(demod_coefficients(weight, styles).view(n, out_ch, 1, 1))
+        x = x.mul_(demod_coefficients(weight, styles).view(n, out_ch, 1, 1).to(x.dtype))
     return x
 
 
@@ -108,9 +92,9 @@ def modulated_weight(weight: torch.Tensor, styles: torch.Tensor, demodulate: boo
     wt = weight * styles.view(1, in_ch, 1, 1)
     if demodulate:
         d = (wt.square().sum(dim=[1, 2, 3]) + 1e-8).rsqrt()
-        wt = wt.mul_((d * gain if gain != 1 else d).view(out_ch, 1, 1, 1))
+        wt = wt * (d * gain if gain != 1 else d).view(out_ch, 1, 1, 1)
     elif gain != 1:
-        wt = wt.mul_(gain)
+        wt = wt * gain
     return wt
 
 
@@ -124,10 +108,18 @@ def fused_layer(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, bia
     wt = modulated_weight(weight, styles, gain=LRELU_GAIN)
     b = bias * LRELU_GAIN
     x = _conv(x, wt, up, f, 1, bias=b)
+    if _needs_grad(x):                                                        # training: out of place
+        x = x + noise * LRELU_GAIN if noise is not None else x
+        x = F.leaky_relu(x, LRELU_SLOPE)
+        return x.clamp(-clamp, clamp) if clamp is not None else x
     if noise is not None:
-        x = x.add_(noise, alpha=LRELU_GAIN)
+        x = x.add_(noise.to(x.dtype), alpha=LRELU_GAIN)
     x = F.leaky_relu_(x, LRELU_SLOPE)
     return x.clamp_(-clamp, clamp) if clamp is not None else x
+
+
+def _needs_grad(x: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and x.requires_grad
 
 
 def demod_coefficients(weight: torch.Tensor, styles: torch.Tensor, budget: int = 1 << 23) -> torch.Tensor:
@@ -142,6 +134,7 @@ def demod_coefficients(weight: torch.Tensor, styles: torch.Tensor, budget: int =
 
 
 def _conv(x, weight, up, f, padding, bias=None):
+    weight, bias = weight.to(x.dtype), None if bias is None else bias.to(x.dtype)   # bf16 mode: cast per layer
     if not up:
         return F.conv2d(x, weight, bias, padding=padding)                     # correlation (flip_weight=True)
     kh, kw = weight.shape[2:]
@@ -157,9 +150,13 @@ def _conv(x, weight, up, f, padding, bias=None):
 def bias_act_(x: torch.Tensor, bias: torch.Tensor, lrelu: bool, clamp: float | None,
               noise: torch.Tensor | None = None) -> torch.Tensor:
     """In place: x + noise + bias, then leaky ReLU × √2 (``lrelu``), then clamp to ±clamp (``bias_act``)."""
+    if _needs_grad(x):                                                        # training: out of place
+        x = (x + noise if noise is not None else x) + bias.view(1, -1, 1, 1)
+        x = F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN if lrelu else x
+        return x.clamp(-clamp, clamp) if clamp is not None else x
     if noise is not None:
-        x = x.add_(noise)
-    x = x.add_(bias.view(1, -1, 1, 1))
+        x = x.add_(noise.to(x.dtype))
+    x = x.add_(bias.view(1, -1, 1, 1).to(x.dtype))
     if lrelu:
         x = F.leaky_relu_(x, LRELU_SLOPE).mul_(LRELU_GAIN)
     if clamp is not None:
