@@ -240,3 +240,37 @@ def test_an_offline_catalog_import_fails_once_with_the_reason(imp_app):
     assert demo.ganlab.registry.available() == choices                    # nothing else changed
     _, status = client.predict(api_name="/import_status")
     assert any(r[0] == "stylegan2-ada-cifar10" and r[2].startswith("failed: cannot reach") for r in status["data"])
+
+
+# -- a real browser: import from the catalog through the page, see the model's image ---------------------------
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_imports_a_catalog_model_and_shows_its_image(imp_app):
+    import io
+    from urllib.parse import urljoin
+
+    from .test_browser import open_page
+
+    demo, url, srv, tmp = imp_app
+    shutil.rmtree(tmp / "imported" / "dcgan-faces", ignore_errors=True)   # (another test may have imported it)
+    (tmp / "imported" / ".preload" / "dcgan-faces.json").unlink(missing_ok=True)
+    demo.ganlab_preloader.items[:] = [i for i in demo.ganlab_preloader.items if i.name != "dcgan-faces"]
+    with open_page(url) as page:
+        image = page.locator("#generated img")
+        image.wait_for()                                                   # the first view (tiny-dcgan)
+        before = image.get_attribute("src")
+        page.get_by_role("tab", name="Models").click()
+        page.wait_for_function("document.querySelector('#catalog-table')?.textContent.includes('NON-COMMERCIAL')")
+        choice = page.locator("#import-choice input")
+        choice.click()
+        page.get_by_role("option", name="dcgan-faces").click()
+        page.locator("#import-button").click()
+        page.locator("#import-message").get_by_text("dcgan-faces is ready").wait_for()
+        page.wait_for_function("document.querySelector('#model-picker input')?.value.endsWith('dcgan-faces')")
+        page.get_by_role("tab", name="Generate").click()
+        page.wait_for_function("s => document.querySelector('#generated img')?.src !== s", arg=before)
+        response = page.request.get(urljoin(url, image.get_attribute("src")))
+        assert response.ok
+        img = np.asarray(Image.open(io.BytesIO(response.body())).convert("RGB"))
+        assert img.std(axis=2).mean() > 1                                  # colour faces, not grey
+        assert export.read_settings(io.BytesIO(response.body()))["model"] == "dcgan-faces"   # the PNG's settings

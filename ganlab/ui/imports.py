@@ -175,7 +175,7 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
         return (*tables(), picker_update, names, gr.Timer(active=pending(preloader)))
 
     def show(name: str):
-        return gen.select_model(check_name(catalog.get(name).name))
+        return gen.select_model(model=check_name(catalog.get(name).name))
 
     import_btn.click(do_import, choice, [message, table, status, picker], api_name="import_model",
                      concurrency_id="import", concurrency_limit=4
