@@ -120,3 +120,116 @@ def test_the_model_picker_takes_no_free_text(url):
         page.wait_for_timeout(1000)
         assert_no_error_badge(page)
         assert state(page) == before
+
+
+def image_box(page) -> tuple[float, float, float]:
+    """(rendered width, rendered height, the panel's width) of the generated image, in CSS px."""
+    return tuple(page.evaluate("""() => { const r = document.querySelector('#generated img').getBoundingClientRect();
+        return [r.width, r.height, document.querySelector('#generated').getBoundingClientRect().width]; }"""))
+
+
+def type_into(page, elem_id: str, text: str):
+    """Type ``text`` into a component's number box (replacing it) and press Enter, as a user would."""
+    box = number_box(page, elem_id)
+    box.click()
+    box.press("Control+A")
+    box.type(text) if text else box.press("Backspace")
+    box.press("Enter")
+
+
+def test_about_this_model_is_filled_on_first_visit(url):
+    with open_page(url) as page:
+        wait_image(page)
+        page.get_by_text("About this model").click()
+        info = page.locator("#model-info")
+        info.get_by_text("parameters", exact=False).wait_for()
+        assert page.locator("#model-picker input").input_value().endswith(info.locator("h4").inner_text()
+                                                                          .split(" · ")[0])
+
+
+def test_grids_offer_only_what_works_and_fill_the_panel(url):
+    with open_page(url) as page:
+        wait_image(page)
+        pick(page, "tiny-cgan")                                       # all classes: n × 10 images ≤ 64
+        n_max = page.locator("#grid-n input[type=range]")
+        page.wait_for_function("() => document.querySelector('#grid-n input[type=range]').max === '6'")
+        before = page.locator("#generated img").get_attribute("src")
+        type_into(page, "grid-n", "9")                                # typed beyond: the nearest end, 6 rows
+        page.wait_for_function(CHANGED_JS, arg=before)
+        page.get_by_text("seeds 0–5 · every class").wait_for()
+        width, height, panel = image_box(page)
+        assert width >= 0.95 * panel and width >= 512, (width, panel)
+        assert_no_error_badge(page)
+        page.locator("#class input").click()                          # one class: the full range again
+        page.get_by_role("option", name="3").first.click()
+        page.wait_for_function("() => document.querySelector('#grid-n input[type=range]').max === '64'")
+        assert n_max.get_attribute("max") == "64"
+
+        pick(page, "tiny-stylegan2")
+        before = page.locator("#generated img").get_attribute("src")
+        type_into(page, "grid-n", "64")
+        page.wait_for_function(CHANGED_JS, arg=before)
+        width, height, panel = image_box(page)                        # an 8 × 8 grid of 16 px images
+        assert min(width, height) >= 512 and width >= 0.95 * panel, (width, height, panel)
+
+
+def test_typed_values_follow_one_rule_stated_in_the_page(url):
+    with open_page(url) as page:
+        wait_image(page)
+        pick(page, "tiny-dcgan")
+        assert "nearest end" in page.locator("body").inner_text()     # the rule, stated
+        before = state(page)
+        seed = page.locator("#seed input")
+        seed.fill("1.5")
+        seed.press("Enter")                                           # refused, not rounded to 2
+        page.locator(".toast-item").filter(has_text="whole number").first.wait_for()
+        assert_no_error_badge(page)
+        assert state(page)["image"] == before["image"]
+        seed.fill("0")
+        seed.press("Enter")
+
+        type_into(page, "z0", "")                                     # an emptied slider box: nothing happens
+        page.wait_for_timeout(1000)
+        assert "Could not preprocess" not in page.locator("body").inner_text()
+        assert_no_error_badge(page)
+        assert state(page)["image"] == before["image"]
+
+        src = page.locator("#generated img").get_attribute("src")
+        type_into(page, "psi", "9")                                   # Enter: the nearest end, 1.5
+        page.wait_for_function(CHANGED_JS, arg=src)
+        page.get_by_text("ψ = 1.5").wait_for()
+        src = page.locator("#generated img").get_attribute("src")
+        page.get_by_role("button", name="Generate", exact=True).click()   # Generate: the same rule
+        page.wait_for_function(CHANGED_JS, arg=src)
+        assert "ψ = 1.5" in page.locator("#generated").locator("xpath=..").inner_text()
+        assert number_box(page, "psi").input_value() == "1.5"
+        assert_no_error_badge(page)
+
+
+def test_switching_models_keeps_the_view_and_the_picker_stays_off_the_live_tab(url):
+    with open_page(url) as page:
+        wait_image(page)
+        pick(page, "tiny-mlp")
+        assert "U(−1, 1)" in page.locator("#prior").inner_text()      # the model's own prior
+        seed = page.locator("#seed input")
+        src = page.locator("#generated img").get_attribute("src")
+        seed.fill("7")
+        seed.press("Enter")
+        page.wait_for_function(CHANGED_JS, arg=src)
+        src = page.locator("#generated img").get_attribute("src")
+        type_into(page, "grid-n", "2")
+        page.wait_for_function(CHANGED_JS, arg=src)
+        src = page.locator("#generated img").get_attribute("src")
+        type_into(page, "psi", "0.5")
+        page.wait_for_function(CHANGED_JS, arg=src)
+        pick(page, "tiny-stylegan2")
+        page.get_by_text("seeds 7–8").wait_for()
+        assert seed.input_value() == "7" and number_box(page, "grid-n").input_value() == "2"
+        assert number_box(page, "psi").input_value() == "0.5" and "ψ = 0.5" in page.locator("body").inner_text()
+        assert "N(0, I)" in page.locator("#prior").inner_text()
+
+        picker = page.locator("#model-box")
+        page.get_by_role("tab", name="Live training").click()
+        picker.wait_for(state="hidden")
+        page.get_by_role("tab", name="Interpolate").click()
+        picker.wait_for(state="visible")

@@ -22,7 +22,10 @@ from ..registry import ModelRegistry
 
 MAX_TEMP_FILES = 200         # PNGs and GIFs the app keeps on disk; older ones are deleted (Gradio serves copies)
 CSS = """
-.crisp img { image-rendering: pixelated; }   /* upscaled pixels stay square however the browser resizes */
+/* grids and walks fill their panel's width (a small grid drawn at its own size looked lost in a 700 px panel),
+   no taller than most of the window; the browser scales them by nearest neighbour, so pixels stay square */
+.crisp .image-frame { width: 100%; }
+.crisp img { image-rendering: pixelated; width: 100%; height: auto; max-height: 75vh; object-fit: contain; }
 """
 
 

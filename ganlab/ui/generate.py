@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from .. import export, latent, views
+from ..models import CheckpointError
 from ..views import COORD_RANGE, COORDS, DIR_RANGE, DIRS, MAX_CUTOFF, MIX_GROUPS
 from .common import (UNPROCESSED, App, friendly, from_page, model_choices, nearest_in_range, parse_settings,
                      refuse, to_json)
@@ -99,18 +100,20 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
             with gr.Row():
                 # no precision / minimum / maximum here: views.check_view states and applies the one rule
                 # (Gradio would round 1.5 to 2, and refuse on Enter what it clamps on Generate)
-                c["seed"] = gr.Number(DEFAULTS["seed"], label=f"seed (0 – {latent.MAX_SEED:,})", scale=3)
+                c["seed"] = gr.Number(DEFAULTS["seed"], label=f"seed (0 – {latent.MAX_SEED:,})", scale=3,
+                                      elem_id="seed")
                 randomize_btn = gr.Button("random seed", scale=1)
             c["n"] = gr.Slider(1, views.MAX_GRID, DEFAULTS["n"], step=1, label="grid: number of samples",
-                            info=f"1 – {views.MAX_GRID}; all classes: as many rows as fit {views.MAX_GRID} images")
+                               elem_id="grid-n", info=f"1 – {views.MAX_GRID}; with all classes, as many rows as "
+                               f"fit {views.MAX_GRID} images")
             c["label"] = gr.Dropdown([("all classes", "all")], value="all", label="class", visible=False,
-                                  allow_custom_value=False)
+                                     elem_id="class", allow_custom_value=False)
             c["truncation"] = gr.Slider(0, 1.5, DEFAULTS["truncation"], step=0.05, label="truncation ψ",
-                                     info="1 = off, 0 = the average image")
+                                        elem_id="psi", info="1 = off, 0 = the average image")
             with gr.Group(visible=False) as style_group:
                 gr.Markdown(STYLE_HELP)
                 c["cutoff"] = gr.Slider(0, MAX_CUTOFF, MAX_CUTOFF, step=1, label="ψ cutoff: truncate the first N "
-                                     "style layers (more than the model has = all)")
+                                        "style layers (more than the model has = all)")
                 c["noise"] = gr.Radio(NOISE_CHOICES, value=DEFAULTS["noise"], label="noise")
                 with gr.Row():
                     c["mix_seed"] = gr.Number(DEFAULTS["mix_seed"], label="style-mixing seed")
@@ -173,30 +176,41 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
             out[c[k]] = gr.update(value=v[k])
         return out
 
+    def in_range(values: dict) -> dict:
+        """The sliders' values typed outside their range at its nearest end; the grid size's range is smaller
+        for the all-classes view (see grid_limit)."""
+        v = nearest_in_range(values, c)
+        if isinstance(v.get("n"), (int, float)) and v.get("label") is not None:
+            try:
+                v["n"] = min(v["n"], grid_limit(app.registry.get(v.get("model")), str(v["label"]).lower()))
+            except (ValueError, CheckpointError):
+                pass                                        # the view's check says what is wrong
+        return v
+
     def shown(values: dict) -> dict:
         path, text, cap_text = render(values)
         return {image: path, settings: text, cap: cap_text}
 
     @friendly
     def generate(**values):
-        return gr.skip() if keep_page(values) else render(nearest_in_range(values, c))
+        return gr.skip() if keep_page(values) else render(in_range(values))
 
     @friendly
     def randomize(**values):
         values["seed"] = secrets.randbelow(10**6)
-        return gr.skip() if keep_page(values) else (values["seed"], *render(nearest_in_range(values, c)))
+        return gr.skip() if keep_page(values) else (values["seed"], *render(in_range(values)))
 
     @friendly
     def reset_sliders(**values):
         values.update({k: 0.0 for k in COORDS + DIRS})
-        return gr.skip() if keep_page(values) else (*[0.0] * len(sliders), *render(nearest_in_range(values, c)))
+        return gr.skip() if keep_page(values) else (*[0.0] * len(sliders), *render(in_range(values)))
 
     @friendly
     def set_class(**values):
         """Another class: the grid size is capped when the all-classes view would exceed the grid's limit."""
         if keep_page(values):
             return gr.skip()
-        values = nearest_in_range(values, c)
+        values = in_range(values)
         limit = grid_limit(app.registry.get(values.get("model")), str(values.get("label")).lower())
         values["n"] = min(views.whole(values["n"], "the grid size n", 1, views.MAX_GRID), limit)
         return (gr.update(maximum=limit, value=values["n"]), *render(values))
@@ -205,7 +219,7 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
     def select_model(**values):
         """Another model: the seed, grid size and ψ stay (and the class and StyleGAN settings where they apply);
         the latent sliders go back to zero, since another model's latent space has other directions."""
-        values = switched_view(app.registry.get(values.get("model")), nearest_in_range(values, c))
+        values = switched_view(app.registry.get(values.get("model")), in_range(values))
         return {**model_controls(values), **shown(values)}
 
     @friendly
