@@ -69,7 +69,7 @@ def main() -> None:
     demo = build_app()
     port = free_port()
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **kwargs)
-    print(f"run history: {kwargs.get('run_history', True)}  model: the first one  drag: {STEPS} steps of z[0]")
+    print(f"run history: {kwargs.get('run_history', True)}  drag: {STEPS} steps of z[0]")
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=ARGS)
@@ -77,6 +77,7 @@ def main() -> None:
             page.set_default_timeout(120_000)
             page.goto(f"http://127.0.0.1:{port}/")
             page.locator("#generated img").wait_for()
+            print("model:", page.locator("#model-picker input").input_value())
             page.evaluate(LONG_TASKS_JS)
             done = 1                                              # the page load's view
             for target, key in ((10, "ArrowRight"), (200, "ArrowLeft")):

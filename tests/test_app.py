@@ -18,7 +18,7 @@ from .conftest import checkpoint_variant, copy_checkpoints, free_port
 
 gradio_client = pytest.importorskip("gradio_client")
 
-API_NAMES = {"generate", "interpolate", "randomize", "reset_sliders", "select_model", "restore",
+API_NAMES = {"generate", "interpolate", "randomize", "reset_sliders", "select_model", "set_class", "restore",
              "restore_interpolation", "models", "model_info", "page_load", "interpolate_options"}
 
 

@@ -169,6 +169,7 @@ def test_grids_offer_only_what_works_and_fill_the_panel(url):
         before = page.locator("#generated img").get_attribute("src")
         type_into(page, "grid-n", "64")
         page.wait_for_function(CHANGED_JS, arg=before)
+        page.get_by_text("seeds 0–63").wait_for()
         width, height, panel = image_box(page)                        # an 8 × 8 grid of 16 px images
         assert min(width, height) >= 512 and width >= 0.95 * panel, (width, height, panel)
 
