@@ -234,3 +234,26 @@ def test_switching_models_keeps_the_view_and_the_picker_stays_off_the_live_tab(u
         picker.wait_for(state="hidden")
         page.get_by_role("tab", name="Interpolate").click()
         picker.wait_for(state="visible")
+
+
+def test_a_refused_walk_says_why_once_and_every_tab_explains_itself(url):
+    with open_page(url) as page:
+        wait_image(page)
+        for tab, heading in [("Interpolate", "Interpolate: walk from one latent to the next"),
+                             ("Models", "Models"), ("Generate", "Generate: what a trained generator G draws")]:
+            page.get_by_role("tab", name=tab).click()
+            page.get_by_role("heading", name=heading).first.wait_for()
+        page.get_by_role("tab", name="Interpolate").click()
+        keyframes = page.get_by_label("keyframe seeds")
+        keyframes.fill("one, two")
+        page.get_by_role("button", name="Interpolate and export GIF").click()
+        toast = page.locator(".toast-item").filter(has_text="is not a keyframe seed")
+        toast.first.wait_for()
+        page.wait_for_timeout(500)
+        assert toast.count() == 1
+        assert_no_error_badge(page)
+        assert keyframes.input_value() == "one, two"
+        keyframes.fill("0, 1")
+        page.get_by_role("button", name="Interpolate and export GIF").click()
+        page.locator("#walk-file a[href]").first.wait_for()
+        assert_no_error_badge(page)
