@@ -130,6 +130,7 @@ def imp_app(tiny_checkpoints, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("imp-app")
     shutil.copytree(tiny_checkpoints / "tiny-dcgan", tmp / "models" / "tiny-dcgan")
+    checkpoint.save(big_fir_model(), tmp / "models" / "big-fir", dataset="random")   # 512 px: previews
     with pytest.MonkeyPatch.context() as mp, serve(FIXTURES) as srv:
         mp.setenv("GANLAB_CACHE", str(tmp / "cache"))
         mp.setenv("GANLAB_TIMEOUT", "3")
@@ -274,3 +275,30 @@ def test_browser_imports_a_catalog_model_and_shows_its_image(imp_app):
         img = np.asarray(Image.open(io.BytesIO(response.body())).convert("RGB"))
         assert img.std(axis=2).mean() > 1                                  # colour faces, not grey
         assert export.read_settings(io.BytesIO(response.body()))["model"] == "dcgan-faces"   # the PNG's settings
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_drag_shows_a_preview_and_release_the_full_image(imp_app):
+    from .test_browser import open_page
+
+    demo, url, srv, tmp = imp_app
+    width = "document.querySelector('#generated img')?.naturalWidth"
+    with open_page(url) as page:
+        page.locator("#generated img").wait_for()
+        page.locator("#model-picker input").click()
+        page.get_by_role("option", name="StyleGAN2 · big-fir").click()
+        page.get_by_text("512×512 px images").first.wait_for()
+        full = page.evaluate(width)
+        assert full >= 1024                                                     # a grid of 512-px images
+        page.locator("#pc0 input[type=range]").scroll_into_view_if_needed()
+        box = page.locator("#pc0 input[type=range]").bounding_box()
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + box["width"] / 2, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.8, y, steps=5)            # dragging: input events
+        page.get_by_text("preview at 256 px").first.wait_for()
+        assert page.evaluate(width) < full * 0.6                                # 256-px images in the grid
+        page.mouse.up()                                                         # released: the full image
+        page.wait_for_function(f"{width} === {full}")
+        page.get_by_text("preview at 256 px").first.wait_for(state="detached")

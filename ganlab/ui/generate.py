@@ -60,10 +60,16 @@ class GenerateTab:
         return [self.image, self.settings, self.caption]
 
 
-def render_view(app: App, values: dict):
-    """(model, image uint8 (H, W, C), settings) of the Generate tab's view: the registry's model, through views."""
+def render_view(app: App, values: dict, preview: bool = False, progress=None):
+    """(model, image uint8 (H, W, C), settings) of the Generate tab's view: the registry's model, through views.
+    ``preview``: views' fast preview where the model has one; ``progress`` (a gr.Progress): shown for big models."""
     model = app.registry.get(values.get("model"))
-    return (model, *views.render_view(model, values))
+    step = None
+    if progress is not None and views.is_big(model):
+        what = f"rendering {model.image_size}-px images"
+        progress(0, desc=what)
+        step = lambda done, total: progress((done, total), desc=what, unit="images")   # noqa: E731
+    return (model, *views.render_view(model, values, preview=preview, callback=step))
 
 
 def caption(model, v: dict, image) -> str:
@@ -147,11 +153,13 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
     sliders = [c[k] for k in COORDS + DIRS]
 
     # -- callbacks -------------------------------------------------------------------------------------------
-    def render(values: dict):
-        model, img, v = render_view(app, values)
+    def render(values: dict, preview: bool = False, progress=None):
+        model, img, v = render_view(app, values, preview, progress)
         stem = f"{v['model']}_seed{v['seed']}" + (f"-{v['seed'] + v['n'] - 1}" if v["n"] > 1 else "")
         path = export.save_png(app.files.path(stem, ".png"), img, v)
-        return str(path), to_json(v), caption(model, v, img)
+        note = (f" · **preview at {views.PREVIEW_SIZE} px**: the full {model.image_size}-px image follows when you "
+                "release the slider") if preview and views.preview_resolution(model) else ""
+        return str(path), to_json(v), caption(model, v, img) + note
 
     def model_controls(values: dict) -> dict:
         """Controls set up for the model (class names, grid limit, StyleGAN layers, latent size) with ``values``."""
@@ -192,8 +200,20 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
         return {image: path, settings: text, cap: cap_text}
 
     @friendly
-    def generate(**values):
-        return gr.skip() if keep_page(values) else render(in_range(values))
+    def generate(progress=gr.Progress(), **values):
+        return gr.skip() if keep_page(values) else render(in_range(values), progress=progress)
+
+    @friendly
+    def drag(**values):
+        """A slider moving: views' fast preview for big models that have one (the full image otherwise)."""
+        return gr.skip() if keep_page(values) else render(in_range(values), preview=True)
+
+    @friendly
+    def release(progress=gr.Progress(), **values):
+        """A slider let go: the full image where the drag showed a preview (else the drag's image stands)."""
+        if keep_page(values) or views.preview_resolution(app.registry.get(values.get("model"))) is None:
+            return gr.skip()
+        return render(in_range(values), progress=progress)
 
     @friendly
     def randomize(**values):
@@ -232,9 +252,14 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
     all_outputs = list(dict.fromkeys(all_outputs))
     view_inputs = {k: c[k] for k in KEYS}
     live = dict(trigger_mode="always_last", show_progress="minimal", **UNPROCESSED)
-    gr.on([generate_btn.click, c["seed"].submit, c["mix_seed"].submit,
-           *[c[k].input for k in ("n", "truncation", "cutoff", "noise", "mix")], *[s.input for s in sliders]],
-          generate, inputs_kwargs=view_inputs, outputs=tab.outputs, api_name="generate", **live)
+    dragged = [c["n"], c["truncation"], c["cutoff"], *sliders]      # input: a preview; release: the full image
+    shown_progress = {**live, "show_progress": "full"}              # a big model's render shows its progress
+    gr.on([generate_btn.click, c["seed"].submit, c["mix_seed"].submit, *[c[k].input for k in ("noise", "mix")]],
+          generate, inputs_kwargs=view_inputs, outputs=tab.outputs, api_name="generate", **shown_progress)
+    gr.on([s.input for s in dragged], drag, inputs_kwargs=view_inputs, outputs=tab.outputs,
+          api_visibility="private", **live)
+    gr.on([s.release for s in dragged], release, inputs_kwargs=view_inputs, outputs=tab.outputs,
+          api_visibility="private", **shown_progress)
     c["label"].input(set_class, inputs_kwargs=view_inputs, outputs=[c["n"], *tab.outputs], api_name="set_class",
                      **live)
     randomize_btn.click(randomize, inputs_kwargs=view_inputs, outputs=[c["seed"], *tab.outputs], api_name="randomize",
