@@ -107,6 +107,24 @@ def test_big_renders_go_one_image_at_a_time_with_progress():
     assert calls == [(1, 3), (2, 3), (3, 3)]                  # PIXELS_PER_BATCH: one 512-px image per batch
 
 
+def test_a_big_render_reports_progress_per_image_and_a_big_walk_per_frame(tmp_path):
+    from ganlab.ui.common import App, TempFiles
+    from ganlab.ui.generate import render_view
+
+    checkpoint.save(big_fir_model(), tmp_path / "big", dataset="random")
+    app = App(ModelRegistry(tmp_path), TempFiles())
+    seen = []
+    progress = lambda value, desc=None, unit="steps": seen.append((value, desc))   # noqa: E731  (a gr.Progress)
+    _, img, v = render_view(app, {"model": "big", "seed": 0, "n": 2}, progress=progress)
+    assert seen == [(0, "rendering 512-px images"), ((1, 2), "rendering 512-px images"),
+                    ((2, 2), "rendering 512-px images")]
+    frames = []
+    views.render_walk(app.registry.get("big"), {"keyframes": "0, 1", "frames": 3, "loop": False},
+                      callback=lambda done, total: frames.append((done, total)))
+    assert frames == [(1, 3), (2, 3), (3, 3)]                # the GIF export's progress moves per frame
+    app.files.cleanup()
+
+
 def test_noise_modes_come_from_the_model():
     g = tiny_generator("stylegan2")
     g.info["name"] = "s"
