@@ -271,8 +271,14 @@ def browse(url: str, name: str, watch: Watch, t0: float, deadline: float, figure
                 if time.perf_counter() > deadline:
                     state = "its marker is written (the preload is ready)" if name in watch.ready else \
                         "its preload is not ready either"
+                    page.reload()                                # a diagnosis: does a reload list it?
+                    page.locator("#generated img").wait_for()
+                    after = open_picker(page)
+                    reload = "lists it" if any(o.endswith(f" · {name}") or o == name for o in after) else \
+                        "does not list it either"
                     raise RehearsalError(f"{name} never became selectable in the model picker without a page "
-                                         f"reload ({state}); the picker shows: {seen}")
+                                         f"reload ({state}); the picker shows: {seen}; after a page reload the "
+                                         f"picker {reload}")
                 seen = open_picker(page)
                 looks += 1
                 label = next((o for o in seen if o.endswith(f" · {name}") or o == name), None)
@@ -318,6 +324,8 @@ def run(args) -> int:
     say("== Space rehearsal (loopback only) ==")
     tmp = Path(tempfile.mkdtemp(prefix="ganlab-space-"))
     proc = watch = None
+    figures: dict[str, float] = {}           # what happened when, in seconds from `python app.py`
+    notes: list[str] = []
     code = 1
     try:
         space, hf_home = tmp / "space", tmp / "hf_home"
@@ -357,8 +365,6 @@ def run(args) -> int:
             with open(log, "w") as out:
                 proc = subprocess.Popen([str(python), "app.py"], cwd=space, env=env, stdout=out,
                                         stderr=subprocess.STDOUT, start_new_session=True)
-            figures: dict[str, float] = {}
-            notes: list[str] = []
             watch = Watch(hf_home, log, names, t0)
             watch.start()
             url = f"http://127.0.0.1:{port}/"
@@ -377,24 +383,13 @@ def run(args) -> int:
             rss, peak = rss_bytes(proc.pid), _hwm(proc.pid)
             kids = [(_cmd(pid), rss_bytes(pid)) for pid in children(proc.pid)]
 
-            say("")
-            say("== figures (seconds from `python app.py`) ==")
-            events = {**figures, **{f"preload ready: {n}": t for n, t in watch.ready.items()}}
-            for what, t in sorted(events.items(), key=lambda kv: kv[1]):
-                say(f"  {t:7.1f} s  {what}")
-            for note in notes:
-                say(f"  ({note})")
-            for source, reason in watch.failed.items():
-                say(f"  FAILED preload {source}: {reason}")
-            missing = [nm for nm in names if nm not in watch.ready and not watch.failed_name(nm)]
-            for name in missing:
-                say(f"  NOT READY after {args.timeout} s: {name}")
+            missing = print_times(figures, watch, notes)
             img = Image.open(io.BytesIO(result["png"]))
             say(f"  image: {img.size[0]}x{img.size[1]} {img.mode} PNG; the settings it carries say model "
                 f"{result['settings'].get('model')!r}, seed {result['settings'].get('seed')!r}; "
                 f"screenshot {NOTES / 'rehearsal.png'}")
             kid_text = ", ".join(f"{c} {mb(r)}" for c, r in kids)
-            say(f"  app RSS after the first image: {mb(rss)} (peak {mb(peak)})"
+            say(f"  app RSS after the first image, every preload converted: {mb(rss)} (peak {mb(peak)})"
                 + (f"; its {len(kids)} child process(es): {kid_text}" if kids else ""))
             if (result["settings"].get("model"), result["settings"].get("seed")) != (pick, SEED):
                 raise RehearsalError(f"the generated PNG's settings say model {result['settings'].get('model')!r}, "
@@ -403,6 +398,11 @@ def run(args) -> int:
                 raise RehearsalError("not every preload became ready")
             code = 0
     except RehearsalError as e:
+        if watch is not None and not figures.get("first generated image"):
+            watch.poll()
+            print_times(figures, watch, notes, "so far")
+            if proc.poll() is None:
+                say(f"  app RSS now: {mb(rss_bytes(proc.pid))} (peak {mb(_hwm(proc.pid))})")
         say(f"\nREHEARSAL FAILED: {e}")
         if proc is not None:
             say("last lines of the app's output:")
@@ -422,6 +422,23 @@ def run(args) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
         say(f"total rehearsal time {time.perf_counter() - t_all:.1f} s")
     return code
+
+
+def print_times(figures: dict, watch: Watch, notes: list, what: str = "") -> list[str]:
+    """The figures and the preloads' readiness in time order; returns the preloads neither ready nor failed."""
+    say("")
+    say(f"== figures {what + ' ' if what else ''}(seconds from `python app.py`) ==")
+    events = {**figures, **{f"preload ready: {n}": t for n, t in watch.ready.items()}}
+    for name, t in sorted(events.items(), key=lambda kv: kv[1]):
+        say(f"  {t:7.1f} s  {name}")
+    for note in notes:
+        say(f"  ({note})")
+    for source, reason in watch.failed.items():
+        say(f"  FAILED preload {source}: {reason}")
+    missing = [n for n in watch.names if n not in watch.ready and not watch.failed_name(n)]
+    for name in missing:
+        say(f"  not ready: {name}")
+    return missing
 
 
 def _cmd(pid: int) -> str:
