@@ -170,6 +170,8 @@ def test_grids_offer_only_what_works_and_fill_the_panel(url):
         type_into(page, "grid-n", "64")
         page.wait_for_function(CHANGED_JS, arg=before)
         page.get_by_text("seeds 0–63").wait_for()
+        page.wait_for_function("() => { const i = document.querySelector('#generated img');"
+                               " return i.complete && i.naturalWidth > 0 && i.naturalWidth === i.naturalHeight; }")
         width, height, panel = image_box(page)                        # an 8 × 8 grid of 16 px images
         assert min(width, height) >= 512 and width >= 0.95 * panel, (width, height, panel)
 
