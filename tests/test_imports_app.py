@@ -14,7 +14,6 @@ from PIL import Image
 
 from ganlab import checkpoint, export, preload, views
 from ganlab.checkpoint import CheckpointError
-from ganlab.models import FAMILIES
 from ganlab.registry import MB, ModelRegistry, budget_from_env, model_bytes
 
 from .conftest import free_port, tiny_generator
@@ -197,7 +196,8 @@ def test_a_preloaded_model_appears_without_restart_and_renders_colour_everywhere
     assert np.array_equal(img, expect)                                     # the one path, same pixels
     # style mixing groups derive from num_ws (the controls offer this model's layers)
     out = client.predict(model="rgb32", api_name="/select_model")
-    assert model.num_ws == 8 and f"layers {model.layer_groups()['fine'].start}–7" in json.dumps(out, ensure_ascii=False)
+    fine = f"layers {model.layer_groups()['fine'].start}–7"
+    assert model.num_ws == 8 and fine in json.dumps(out, ensure_ascii=False)
     # an interpolation GIF of colour frames
     preview_path, gif, text, _ = client.predict(model="rgb32", seed=1, keyframes="1, 2", frames=6, fps=5, cutoff=8,
                                                 api_name="/interpolate")
@@ -253,7 +253,8 @@ def test_an_offline_catalog_import_fails_once_with_the_reason(imp_app):
     client = gradio_client.Client(url, verbose=False)     # a session of its own (select_model sets slider bounds)
     choices = demo.ganlab.registry.available()
     t = time.monotonic()
-    with pytest.raises(gradio_client.exceptions.AppError, match="importing stylegan2-ada-cifar10 failed: cannot reach"):
+    failed = "importing stylegan2-ada-cifar10 failed: cannot reach"
+    with pytest.raises(gradio_client.exceptions.AppError, match=failed):
         client.predict(name="stylegan2-ada-cifar10", api_name="/import_model")
     assert time.monotonic() - t < 30
     assert demo.ganlab.registry.available() == choices                    # nothing else changed
