@@ -24,7 +24,7 @@ The app's Import button queues its catalog name on the same worker (:meth:`Prelo
 ``catalog_only=True``: a visitor's request is refused unless it names a catalog entry), so that imports and
 preloads run one at a time and share the status list and the restart cache.
 
-:data:`DEFAULT_SPACE_PRELOAD` is the list the README suggests for a free CPU Space (2 vCPU, 16 GB RAM): the
+:data:`DEFAULT_SPACE_PRELOAD` (``GANLAB_PRELOAD=default``) is the list for a free CPU Space (2 vCPU, 16 GB RAM): the
 lecture's face generators, which fit the registry's default memory budget together (``bench/registry_memory.py``
 measures the process RSS with all of them loaded).
 """
@@ -49,7 +49,7 @@ ENV = "GANLAB_PRELOAD"
 DATA = Path("/data")                         # a Space's persistent storage, when the Space has it
 STATES = ("queued", "downloading", "converting", "ready", "failed")
 DEFAULT_SPACE_PRELOAD = ("stylegan2-ada-ffhq", "stylegan2-ada-metfaces", "stylegan1-ffhq", "progan-celebahq-512",
-                         "dcgan-zoo-fashiongen", "dcgan-faces")   # GANLAB_PRELOAD=<these, comma-separated>
+                         "dcgan-zoo-fashiongen", "dcgan-faces")   # GANLAB_PRELOAD=default (or names, URLs, paths)
 ImportFn = Callable[..., Path]
 log = logging.getLogger(__name__)            # failures are warnings: they reach a Space's logs unconfigured
 
@@ -62,12 +62,14 @@ def models_dir(data: Path = DATA) -> Path:
 
 
 def parse(value: str | None) -> list[str]:
-    """GANLAB_PRELOAD's items: comma-separated, stripped, empty ones dropped, duplicates once."""
+    """GANLAB_PRELOAD's items: comma-separated, stripped, empty ones dropped, duplicates once; the item
+    ``default`` stands for :data:`DEFAULT_SPACE_PRELOAD`."""
     out: list[str] = []
     for s in (value or "").split(","):
         s = s.strip()
-        if s and s not in out:
-            out.append(s)
+        for item in (DEFAULT_SPACE_PRELOAD if s.lower() == "default" else [s]):
+            if item and item not in out:
+                out.append(item)
     return out
 
 

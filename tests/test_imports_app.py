@@ -60,6 +60,14 @@ def test_a_model_larger_than_the_budget_is_refused_and_nothing_is_dropped(three_
     assert list(reg.loaded()) == [small] and not reg.evicted
 
 
+def test_default_space_preload_list():
+    assert preload.parse("default") == list(preload.DEFAULT_SPACE_PRELOAD)
+    assert preload.parse("dcgan-faces, DEFAULT") == ["dcgan-faces"] + [
+        n for n in preload.DEFAULT_SPACE_PRELOAD if n != "dcgan-faces"]
+    from ganlab import catalog
+    assert all(catalog.find(n) for n in preload.DEFAULT_SPACE_PRELOAD)
+
+
 def test_budget_from_env():
     assert budget_from_env({}) == 4096 * MB
     assert budget_from_env({"GANLAB_MEMORY_BUDGET_MB": "512"}) == 512 * MB
@@ -198,6 +206,8 @@ def test_a_preloaded_model_appears_without_restart_and_renders_colour_everywhere
     out = client.predict(model="rgb32", api_name="/select_model")
     fine = f"layers {model.layer_groups()['fine'].start}–7"
     assert model.num_ws == 8 and fine in json.dumps(out, ensure_ascii=False)
+    noise = next(u for u in out if isinstance(u, dict) and ["fixed", "const"] in (u.get("choices") or []))
+    assert sorted(m for _, m in noise["choices"]) == sorted(model.noise_modes)       # the model's noise modes
     # an interpolation GIF of colour frames
     preview_path, gif, text, _ = client.predict(model="rgb32", seed=1, keyframes="1, 2", frames=6, fps=5, cutoff=8,
                                                 api_name="/interpolate")
@@ -321,3 +331,46 @@ def test_browser_drag_shows_a_preview_and_release_the_full_image(imp_app):
         page.mouse.up()                                                         # released: the full image
         page.wait_for_function(f"{width} === {full}")
         page.get_by_text("preview at 256 px").first.wait_for(state="detached")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_browser_a_preload_that_becomes_ready_joins_the_picker_without_a_reload(tiny_checkpoints, tmp_path):
+    import threading
+
+    from ganlab.ui import build_app, launch_kwargs
+
+    from .test_browser import open_page
+
+    if not FIXTURES.is_dir():
+        pytest.skip("../shared/fixtures not present")
+    gate, real = threading.Event(), preload.default_import_fn()
+
+    def gated(source, out_dir, progress=None, **options):       # the conversion waits until the page is open
+        gate.wait(120)
+        return real(source, out_dir, progress=progress, **options)
+
+    shutil.copytree(tiny_checkpoints / "tiny-dcgan", tmp_path / "models" / "tiny-dcgan")
+    with pytest.MonkeyPatch.context() as mp, serve(FIXTURES) as srv:
+        mp.setenv("GANLAB_CACHE", str(tmp_path / "cache"))
+        pre = preload.Preloader([srv.url("stylegan2-ada/rgb32.pkl")], gated, out_root=tmp_path / "imported").start()
+        demo = build_app(tmp_path / "models", preloader=pre)
+        port = free_port()
+        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                    **launch_kwargs())
+        try:
+            with open_page(f"http://127.0.0.1:{port}/") as page:
+                page.locator("#generated img").wait_for()
+                page.get_by_role("tab", name="Models").click()
+                status = "document.querySelector('#import-status')?.textContent"
+                page.wait_for_function(f"{status}?.includes('converting')")       # polled by the timer
+                gate.set()
+                page.wait_for_function(f"{status}?.includes('ready')")
+                page.get_by_role("tab", name="Generate").click()
+                page.locator("#model-picker input").click()
+                page.get_by_role("option", name="StyleGAN2 · rgb32").click()    # in the picker, no reload
+                page.get_by_text("32×32 px images").first.wait_for()
+        finally:
+            gate.set()
+            demo.close()
+            demo.ganlab.files.cleanup()

@@ -177,10 +177,12 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
                style_group: gr.update(visible=bool(num_ws)),
                c["cutoff"]: gr.update(maximum=num_ws or MAX_CUTOFF, value=min(v["cutoff"], num_ws or MAX_CUTOFF)),
                c["mix"]: gr.update(choices=mix, value=v["mix"]),
+               c["noise"]: gr.update(choices=[(label, m) for label, m in NOISE_CHOICES
+                                              if m in (model.noise_modes or views.NOISE_MODES)], value=v["noise"]),
                prior: prior_text(model)}
         for i, k in enumerate(COORDS):
             out[c[k]] = gr.update(value=v[k], visible=i < model.z_dim)
-        for k in ("seed", "truncation", "noise", "mix_seed", *DIRS):
+        for k in ("seed", "truncation", "mix_seed", *DIRS):
             out[c[k]] = gr.update(value=v[k])
         return out
 

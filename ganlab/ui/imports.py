@@ -177,6 +177,7 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
     def show(name: str):
         return gen.select_model(model=check_name(catalog.get(name).name))
 
+    import_btn.click(lambda: gr.Timer(active=True), None, timer, queue=False, api_visibility="private")
     import_btn.click(do_import, choice, [message, table, status, picker], api_name="import_model",
                      concurrency_id="import", concurrency_limit=4
                      ).success(show, choice, gen.all_outputs, api_visibility="private")
