@@ -374,3 +374,41 @@ def test_browser_a_preload_that_becomes_ready_joins_the_picker_without_a_reload(
             gate.set()
             demo.close()
             demo.ganlab.files.cleanup()
+
+
+@pytest.mark.slow
+def test_a_corrupt_catalog_download_is_refused_once_and_nothing_is_kept(tiny_checkpoints, tmp_path):
+    """The pip index serves a gan_face_generate wheel with one byte changed (same size): the sha256 check refuses
+    it, the page says so once, and neither the cache nor the models folder keep anything."""
+    from ganlab.ui import build_app, launch_kwargs
+
+    wheel = FIXTURES / "dcgan-tutorial" / "gan_face_generate-1.1.1-py3-none-any.whl"
+    if not wheel.is_file():
+        pytest.skip("../shared/fixtures not present")
+    index = tmp_path / "index"
+    index.mkdir()
+    data = bytearray(wheel.read_bytes())
+    data[len(data) // 2] ^= 0xFF                                    # inside the weights: pip does not notice
+    (index / wheel.name).write_bytes(bytes(data))
+    shutil.copytree(tiny_checkpoints / "tiny-dcgan", tmp_path / "models" / "tiny-dcgan")
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in {"GANLAB_CACHE": tmp_path / "cache", "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": index}.items():
+            mp.setenv(k, str(v))
+        demo = build_app(tmp_path / "models", preloader=preload.Preloader([], preload.default_import_fn(),
+                                                                          out_root=tmp_path / "imported"))
+        port = free_port()
+        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                    **launch_kwargs())
+        try:
+            client = gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False)
+            before = demo.ganlab.registry.available()
+            with pytest.raises(gradio_client.exceptions.AppError, match="importing dcgan-faces failed: .*sha256 "
+                               "mismatch .* so it was discarded"):
+                client.predict(name="dcgan-faces", api_name="/import_model")
+            assert demo.ganlab.registry.available() == before == ["tiny-dcgan"]
+            assert not (tmp_path / "imported").exists() or not any((tmp_path / "imported").iterdir())
+            kept = [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.suffix in (".whl", ".tar")]
+            assert kept == []
+        finally:
+            demo.close()
+            demo.ganlab.files.cleanup()
