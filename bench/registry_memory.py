@@ -4,10 +4,13 @@
 
 Writes a random-weight checkpoint of each model in ``preload.DEFAULT_SPACE_PRELOAD`` at its full-size upstream
 architecture into a temporary imported-models folder (the real ``gan_face_generate`` weights for dcgan-faces,
-imported from ``../shared/fixtures`` when present), starts the real app (``python app.py``, as a Space does),
-and through gradio_client renders one image of each model (so that the registry loads it), then a grid of the
-largest. It prints the app process's RSS after start-up, after each model, and its peak (VmHWM), next to the
-registry's budget (``GANLAB_MEMORY_BUDGET_MB``, default 4096 MB) and a free CPU Space's 16 GB.
+imported from ``../shared/fixtures`` when present), except stylegan2-ada-ffhq, which arrives as a Space gets it:
+an NVIDIA-layout pickle (G and G_ema, random FFHQ-size weights, ``bench/stylegan2_speed.py``) served by a local
+http.server and named in ``GANLAB_PRELOAD``, so that the app downloads and converts it in the background. It
+starts the real app (``python app.py``, as a Space does), waits for that preload, and through gradio_client
+renders one image of each model (so that the registry loads it), then a grid of the largest. It prints the app
+process's RSS after start-up, after the preload, after each model, and its peak (VmHWM, which includes the
+conversion), next to the registry's budget (``GANLAB_MEMORY_BUDGET_MB``, default 4096 MB) and 16 GB.
 
 Architectures (what the importers build from the upstream files; random weights are fine for memory):
 - stylegan2-ada-ffhq / -metfaces: StyleGAN2-ADA 1024 px, z/w 512, 8 mapping layers, channel_base 32768,
@@ -22,11 +25,14 @@ Architectures (what the importers build from the upstream files; random weights 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import threading
 import subprocess
 import sys
 import tempfile
 import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import torch
@@ -83,6 +89,28 @@ def write_models(out: Path, names: list[str]) -> dict[str, int]:
     return sizes
 
 
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(folder: Path) -> ThreadingHTTPServer:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def wait_preload(client, name: str, timeout: float = 900) -> str:
+    end = time.time() + timeout
+    while time.time() < end:
+        _, status = client.predict(api_name="/import_status")
+        row = next((r for r in status["data"] if r[0] == name), None)
+        if row and (row[2] == "ready" or row[2].startswith("failed")):
+            return row[2]
+        time.sleep(0.5)
+    raise TimeoutError(name)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", default=",".join(preload.DEFAULT_SPACE_PRELOAD))
@@ -95,8 +123,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ganlab-bench-mem-") as tmp:
         models = Path(tmp) / "models"
         t = time.perf_counter()
-        sizes = write_models(models, names)
-        print(f"wrote {len(names)} random-weight checkpoints in {time.perf_counter() - t:.1f} s")
+        preloaded = "stylegan2-ada-ffhq" if "stylegan2-ada-ffhq" in names else None
+        sizes = write_models(models, [n for n in names if n != preloaded])
+        print(f"wrote {len(sizes)} random-weight checkpoints in {time.perf_counter() - t:.1f} s")
+        srv = None
+        if preloaded:
+            from stylegan2_speed import upstream_network, write_nvidia_like_pickle
+            served = Path(tmp) / "served"
+            served.mkdir()
+            write_nvidia_like_pickle(upstream_network(), served / f"{preloaded}.pkl")
+            mb = (served / f"{preloaded}.pkl").stat().st_size / MB
+            srv = serve(served)
+            url = f"http://127.0.0.1:{srv.server_address[1]}/{preloaded}.pkl"
+            print(f"{preloaded}: an NVIDIA-layout pickle of {mb:,.0f} MB served at {url} (GANLAB_PRELOAD)")
+            family, cfg, _ = CONFIGS[preloaded]
+            sizes[preloaded] = model_bytes(FAMILIES[family].Generator(cfg))
+            sizes = {n: sizes[n] for n in names}
         print(f"{'model':24s} {'parameters+buffers':>20s}")
         for n in names:
             print(f"{n:24s} {sizes[n] / MB:17,.1f} MB")
@@ -107,6 +149,8 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "GANLAB_MODELS_DIR": str(models), "GANLAB_CACHE": str(Path(tmp) / "cache")}
         env.pop("GANLAB_PRELOAD", None)
+        if preloaded:
+            env["GANLAB_PRELOAD"] = url
         proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -115,6 +159,11 @@ def main() -> None:
             print(f"\napp up in {time.perf_counter() - t:.1f} s; RSS {rss_bytes(proc.pid) / MB:,.0f} MB "
                   "(bundled models listed, none loaded)")
             client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            if preloaded:
+                state = wait_preload(client, preloaded)
+                print(f"preload {preloaded}: {state} {time.perf_counter() - t:.1f} s after the start (download + "
+                      f"conversion in the app process); RSS {rss_bytes(proc.pid) / MB:,.0f} MB, "
+                      f"peak so far {vm(proc.pid, 'VmHWM') / MB:,.0f} MB")
             for n in names:
                 t = time.perf_counter()
                 client.predict(model=n, seed=0, n=1, api_name="/generate")
@@ -134,6 +183,8 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(30)
+            if srv:
+                srv.shutdown()
 
 
 if __name__ == "__main__":
