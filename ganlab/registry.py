@@ -13,11 +13,11 @@ models at the next start.
 that would exceed it first drops the least recently used models (LRU; a request still rendering with a dropped
 model keeps its reference, so the memory is freed when it finishes); a model larger than the whole budget is
 refused with a message saying so. The default is sized for a free Hugging Face CPU Space (2 vCPU, 16 GB RAM):
-4 GB of weights is about 30 StyleGAN2-ADA 1024-px generators (≈ 120 MB each), and leaves the rest of the
-16 GB for the Python process (torch, Gradio: ≈ 1 GB), the renders' activations (``views`` renders big images
-one at a time) and a conversion in progress (an import holds the upstream file's tensors and the converted
-model at once, ≈ 3× the model). ``bench/registry_memory.py`` measures the process RSS with the default
-preload list loaded.
+4 GB of weights holds dozens of 1024-px StyleGAN2-ADA generators and leaves most of the 16 GB to the Python
+process (torch, Gradio), the renders' activations (``views`` renders big images one at a time) and a
+conversion in progress (an import holds the upstream file's tensors and the converted model at once).
+``bench/registry_memory.py`` measures each model's bytes and the app's RSS with the default preload list
+(``preload.DEFAULT_SPACE_PRELOAD``) loaded, a conversion included.
 """
 from __future__ import annotations
 
