@@ -74,8 +74,9 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
                 interpolate.build_interpolate_tab(app, gen)
             with gr.Tab("Models") as models_tab:
                 table = models.build_models_tab(app)
-                imports.build_imports_section(app, preloader, picker, gen)
+                poll_timer = imports.build_imports_section(app, preloader, picker, gen)
             live_tab, live = _live_tab()
+        poll_timer.render()             # outside the Tabs: it ticks whichever tab the visitor is on
         for tab in (generate_tab, interpolate_tab, models_tab, live_tab):
             if tab is not None:
                 tab.select(lambda show=tab is not live_tab: gr.update(visible=show), None, model_box, queue=False,

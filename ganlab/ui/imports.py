@@ -140,9 +140,12 @@ def run_import(preloader: Preloader, name, progress=None, timeout: float | None 
         time.sleep(WAIT_STEP)
 
 
-def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, gen) -> None:
+def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, gen) -> gr.Timer:
     """The catalog table, the Import button and the background imports' status, in the current Blocks context.
-    ``gen``: the Generate tab (its ``select_model`` shows the imported model)."""
+    ``gen``: the Generate tab (its ``select_model`` shows the imported model). Returns the poll timer, made
+    with ``render=False``: the caller renders it outside the Tabs, because a tab's children (a timer too) do not
+    exist in the page until the tab is first opened, and a visitor who stays on Generate must still see
+    preloads join the picker."""
     gr.Markdown(INTRO)
     table = gr.Dataframe(lambda: catalog_rows(preloader, app.registry), headers=CATALOG_COLUMNS,
                          interactive=False, wrap=True, elem_id="catalog-table")
@@ -156,7 +159,7 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
     status = gr.Dataframe(lambda: import_rows(preloader), headers=IMPORT_COLUMNS, interactive=False, wrap=True,
                           elem_id="import-status")
     refresh = gr.Button("refresh")
-    timer = gr.Timer(POLL_SECONDS, active=True)        # the first tick switches it off when nothing is pending
+    timer = gr.Timer(POLL_SECONDS, active=True, render=False)   # the first tick switches it off when nothing is pending
     shown = gr.State([])                                # the model names the picker offered at the last poll
 
     def tables():
@@ -183,3 +186,4 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
                      ).success(show, choice, gen.all_outputs, api_visibility="private")
     refresh.click(tables, None, [table, status], api_name="import_status")
     timer.tick(poll, shown, [table, status, picker, shown, timer], api_visibility="private", show_progress="hidden")
+    return timer
