@@ -2,6 +2,7 @@
 code) must match after import within 1e-4 max abs difference, both sides clamped to [-1, 1] (the clamp probe
 also unclamped, relative 1e-5). ``python tests/test_import_stylegan2.py`` prints the error of every case."""
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -286,12 +287,15 @@ def test_bundled_stylegan2_unchanged():
     official options existed (tests/data golden file, written at commit 807485c)."""
     g = load_file(str(Path(__file__).parent / "data" / "stylegan2_fashion_golden.safetensors"))
     m = ganlab.load("stylegan2-fashion")
+    # bit-identical with the thread count the golden file was written with; other thread counts (the app's tests
+    # set one torch thread) change the last bits of a sum, so compare to far below any real change
+    same = partial(torch.testing.assert_close, rtol=0, atol=1e-5)
     with torch.no_grad():
         ws = m.mapping(g["z"], truncation=0.7, cutoff=4)
-        assert torch.equal(ws, g["ws"])
-        assert torch.equal(m.synthesis(ws, noise_mode="const"), g["img_psi0.7_cut4_const"])
-        assert torch.equal(m.synthesis_net(m.mapping(g["z"]), "none"), g["raw_nonoise"])
-        assert torch.equal(m.generate(g["z"]), g["gen"])
+        same(ws, g["ws"])
+        same(m.synthesis(ws, noise_mode="const"), g["img_psi0.7_cut4_const"])
+        same(m.synthesis_net(m.mapping(g["z"]), "none"), g["raw_nonoise"])
+        same(m.generate(g["z"]), g["gen"])
 
 
 if __name__ == "__main__":   # print every case's error (the note in /work/notes is this output)
