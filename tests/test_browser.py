@@ -62,6 +62,7 @@ def url(tiny_checkpoints, tmp_path):
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_slider_moves_the_image_and_the_gif_exports(url):
     with open_page(url) as page:
 
@@ -89,6 +90,7 @@ def test_slider_moves_the_image_and_the_gif_exports(url):
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_live_training_picture_changes_in_the_browser(url):
     with open_page(url) as page:
         page.get_by_role("tab", name="Live training").click()

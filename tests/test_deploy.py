@@ -66,6 +66,7 @@ def test_dry_run_lists_the_allow_list_and_total():
     assert "nothing was uploaded" in lines[1]
 
 
+@pytest.mark.slow   # a subprocess: python -m ganlab deploy
 def test_dry_run_needs_no_token_and_no_hub(tmp_path):
     r = _run(["alice/ganlab", "--dry-run"], _env(tmp_path))
     assert r.returncode == 0, r.stderr
@@ -95,6 +96,7 @@ def test_bad_repo_ids_refused(bad):
         deploy.deploy(bad, dry_run=True, out=lambda s: None)
 
 
+@pytest.mark.slow   # a subprocess: python -m ganlab deploy
 def test_missing_token_gives_a_clear_message(tmp_path):
     r = _run(["alice/ganlab"], _env(tmp_path))
     assert r.returncode == 2
@@ -102,6 +104,7 @@ def test_missing_token_gives_a_clear_message(tmp_path):
     assert "Traceback" not in r.stderr + r.stdout
 
 
+@pytest.mark.slow   # a subprocess: python -m ganlab deploy
 def test_unreachable_hub_gives_a_clear_message(tmp_path):
     r = _run(["alice/ganlab", "--private"], _env(tmp_path, HF_TOKEN="hf_not_a_real_token"))
     assert r.returncode == 2, r.stdout + r.stderr

@@ -38,6 +38,7 @@ def test_cli_imports_a_url_through_the_download_path(tmp_path):
     assert a.info["source"]["origin"] == url and a.info["source"]["sha256"] == b.info["source"]["sha256"]
 
 
+@pytest.mark.slow
 def test_cli_import_offline_is_one_line_and_leaves_nothing(tmp_path):
     env = {**os.environ, "GANLAB_CACHE": str(tmp_path / "cache"), "GANLAB_MODELS_DIR": str(tmp_path / "models")}
     r = run_cli("import", f"http://127.0.0.1:{free_port()}/ffhq.pkl", "--out", str(tmp_path / "m"), env=env)
