@@ -210,7 +210,10 @@ def cmd_train(a, argv) -> None:
                       limit=a.limit, threads=a.threads)
     trainer = Trainer(cfg)
     trainer.command = "python -m ganlab " + shlex.join(x for x in argv if x != "--resume")  # the reproducing command
-    trainer.fit(resume=a.resume)
+    try:
+        trainer.fit(resume=a.resume)
+    finally:
+        trainer.close()
     print(f"saved {out} at step {trainer.step}")
 
 

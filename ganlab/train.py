@@ -234,6 +234,14 @@ class Trainer:
             plot_losses(log_path, self.out / "losses.png")
         return stats
 
+    def close(self) -> None:
+        """Leave the process group cleanly under torchrun: every rank waits for the others (rank 0's last save),
+        then gloo is shut down. A rank that just exited with the group alive could abort in gloo's threads
+        ("terminate called without an active exception")."""
+        if self.world > 1 and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+
     # -- outputs ----------------------------------------------------------------------------------------
     @property
     def final_G(self):
