@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 import shutil
@@ -58,6 +59,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def launched_app(root, **build_kwargs):
+    """The app over the checkpoint folder(s) ``root``, launched in this process on a free local port, as app.py
+    launches it; yields (demo, url) and closes it and its temp files afterwards."""
+    from ganlab.ui import build_app, launch_kwargs
+
+    demo = build_app(root, **build_kwargs)
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_kwargs())
+    try:
+        yield demo, f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+        demo.ganlab.files.cleanup()
 
 
 def copy_checkpoints(tiny: Path, root: Path) -> Path:

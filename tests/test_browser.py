@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 import pytest
 from PIL import Image
 
-from .conftest import free_port
+from .conftest import launched_app
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
@@ -50,15 +50,9 @@ def open_page(url):
 
 @pytest.fixture
 def url(tiny_checkpoints, tmp_path):
-    from ganlab.ui import build_app, launch_kwargs
-
     shutil.copytree(tiny_checkpoints / "tiny-dcgan", tmp_path / "tiny-dcgan")
-    demo = build_app(tmp_path)
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_kwargs())
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
-    demo.ganlab.files.cleanup()
+    with launched_app(tmp_path) as (_, address):
+        yield address
 
 
 @pytest.mark.browser

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import free_port
+from .conftest import launched_app
 from .test_browser import open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -21,17 +21,11 @@ STORAGE_JS = "() => Object.keys(localStorage).reduce((n, k) => n + k.length + lo
 
 @pytest.fixture(scope="module")
 def url(tiny_checkpoints, tmp_path_factory):
-    from ganlab.ui import build_app, launch_kwargs
-
     root = tmp_path_factory.mktemp("browser-models")
     for name in ("tiny-dcgan", "tiny-cgan", "tiny-stylegan2", "tiny-mlp"):      # tiny-mlp draws uniform z
         shutil.copytree(tiny_checkpoints / name, root / name)
-    demo = build_app(root)
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_kwargs())
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
-    demo.ganlab.files.cleanup()
+    with launched_app(root) as (_, address):
+        yield address
 
 
 def step_slider(page, elem_id: str, key: str = "ArrowRight"):
