@@ -17,7 +17,6 @@ that turns persisted objects into plain data), state-dict files through ``torch.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import inspect
 import json
@@ -92,14 +91,6 @@ def _resolve_source(source: str | Path, progress=None) -> tuple[Path, object]:
     return path, None
 
 
-def sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def import_model(source: str | Path, out_dir: str | Path | None = None, format: str = "auto", progress=None,
                  catalog_name: str | None = None, **options) -> Path:
     """Convert an upstream checkpoint into a ganlab checkpoint folder ``out_dir``; returns the folder.
@@ -114,6 +105,7 @@ def import_model(source: str | Path, out_dir: str | Path | None = None, format: 
     written when conversion fails."""
     from .. import catalog
     from ..checkpoint import MODELS_DIR, save
+    from ..download import sha256_file
 
     path, entry = _resolve_source(source, progress)
     if catalog_name is not None:
@@ -141,7 +133,7 @@ def import_model(source: str | Path, out_dir: str | Path | None = None, format: 
         licence = catalog.licence_text(entry)          # the catalog states the weights' and the data's terms
     local = Path(str(source)).expanduser()
     origin = entry.url if entry else str(local.resolve()) if local.is_file() else str(source)  # a URL stays as given
-    source_block = {"origin": origin, "sha256": sha256(path), "licence": licence, "format": name,
+    source_block = {"origin": origin, "sha256": sha256_file(path), "licence": licence, "format": name,
                     "upstream": upstream}
     out = save(model.eval(), out_dir, dataset=dataset, source=source_block)
     write_card(out, model, source_block, dataset)

@@ -186,6 +186,16 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
         """Images for latents with label embeddings instead of class indices (``label_embedding`` families)."""
         raise ValueError(f"{self.display_name} has no label embedding.")
 
+    # -- the W space of style-based families --------------------------------------------------------------
+    def style_mix(self, w_a: torch.Tensor, w_b: torch.Tensor, layers) -> torch.Tensor:
+        """Style mixing: w_a (N, num_ws, w_dim) with the styles of ``layers`` (indices into num_ws) from w_b."""
+        if not self.style_based:
+            raise ValueError(f"{self.display_name} has no styles to mix.")
+        idx = list(layers)
+        w = w_a.clone()
+        w[:, idx] = w_b[:, idx]
+        return w
+
     # -- latent directions (cached per model) ---------------------------------------------------------
     def latent_directions(self, k: int = 8, n: int = 4096) -> tuple[str, torch.Tensor, torch.Tensor]:
         """Principal directions of the latent space the sliders move in: ("z", dirs, std) from PCA of

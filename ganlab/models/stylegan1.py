@@ -270,12 +270,6 @@ class Generator(GANGenerator):
         self.w_avg.copy_(total / n)
         return self.w_avg
 
-    def style_mix(self, w_a: torch.Tensor, w_b: torch.Tensor, layers) -> torch.Tensor:
-        """w_a with the dlatents of ``layers`` (indices into num_ws) taken from w_b."""
-        w = w_a.clone()
-        w[:, list(layers)] = w_b[:, list(layers)]
-        return w
-
     def layer_groups(self) -> dict[str, range]:
         """The StyleGAN paper's split by resolution: coarse 4²–8², middle 16²–32², fine 64² and up (the dlatents
         past the last block, unused at this resolution, count as fine)."""

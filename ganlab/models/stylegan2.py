@@ -338,13 +338,6 @@ class Generator(GANGenerator):
     def forward_train(self, z, labels=None, update_stats: bool = False, mixing: float = 0.0):
         return self(z, labels, mixing=mixing, update_w_avg=update_stats)
 
-    def style_mix(self, w_a: torch.Tensor, w_b: torch.Tensor, layers) -> torch.Tensor:
-        """w_a with the styles of ``layers`` (indices into num_ws) taken from w_b."""
-        w = w_a.clone()
-        idx = list(layers)
-        w[:, idx] = w_b[:, idx]
-        return w
-
     def layer_groups(self) -> dict[str, range]:
         """Coarse / middle / fine style layers, as the StyleGAN paper splits them by resolution."""
         n = self.num_ws
