@@ -37,6 +37,15 @@ def made_up_images(n=64, n_test=32, seed=0) -> live_data.Images:
     return live_data.Images("mnist", x, y, x_test, y_test)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread, as a worker trains (several threads wait on each other when the cores are busy)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def images():
     return made_up_images()

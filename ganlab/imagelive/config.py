@@ -81,8 +81,8 @@ def train_settings(cfg: ImageConfig) -> dict:
 
 
 def train_config(cfg: ImageConfig, data_dir: str = "data") -> TrainConfig:
-    """The training loop's config for ``cfg``: the family's default network with the latent size and noise of
-    ``cfg`` (the conditional GAN's noise is its family's choice and takes the dataset's classes)."""
+    """The training loop's config for ``cfg``: the family's default network (models/mlp.py, dcgan.py, cgan.py)
+    with the latent size and noise of ``cfg``; the Trainer adds the dataset's class names."""
     model = {"z_dim": cfg.latent_dim, "latent_dist": cfg.noise}
     return TrainConfig(family=cfg.arch, dataset=cfg.dataset, data_dir=str(data_dir), seed=cfg.seed,
                        ema_decay=cfg.ema_decay, model=model, **train_settings(cfg))

@@ -56,6 +56,12 @@ class LiveImageRun:
             self._draw_seconds = 0.5 * self._draw_seconds + 0.5 * (time.perf_counter() - started)
             return snap
 
+    def train(self, seconds: float) -> dict:
+        """Train for ``seconds`` without drawing anything (the bench's headless reference): its status."""
+        with self._lock:
+            self.run.train_for(seconds)
+            return self._status()
+
     def snapshot(self, record: bool = False) -> dict:
         with self._lock:
             return self.run.snapshot(record=record)

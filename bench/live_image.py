@@ -1,0 +1,111 @@
+"""Benchmark of the live image-GAN engine (ganlab.imagelive): train a preset as the app's tab does and print
+its figures. About the requested seconds plus two headless rounds.
+
+    python bench/live_image.py [--preset NAME] [--seconds S] [--out DIR] [--data-dir DIR]
+
+The run trains in a worker process of an ImageRunPool (one torch thread, the tab's lowered priority), one frame
+per ImageRun snapshot as the tab streams them (``tick``). Printed:
+- the wall time from pressing Start (the worker building the run: data, networks, classifier statistics) to
+  the first frame, and frames/s while training;
+- steps/s of the live run against the same training headless (no drawing, same kind of worker process), timed
+  in two rounds just before and just after the live run so both see about the same machine load;
+- for a preset with the lecture's MLP-GAN settings: the time from Start at which step 1,400 was reached (what
+  lecture A calls "epoch 3" at batch 128);
+- the time at which the fixed grid first had the bundled classifier's mean top-1 probability >= 0.8 with all
+  10 classes among its 256 samples (measured every engine.QUALITY_SECONDS of training), and the FD curve.
+With ``--out`` the generator reached is written as an ordinary ganlab checkpoint folder (ganlab.load works).
+Numbers on a shared machine are noisy: other processes take CPU from both the live and the headless rounds.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ganlab.imagelive import presets, to_dict  # noqa: E402
+from ganlab.imagelive.engine import FD_SAMPLES  # noqa: E402
+from ganlab.imagelive.runs import FRAME_SECONDS, ImageRunPool  # noqa: E402
+
+LECTURE_STEPS = 1400       # lecture A's "epoch 3" at batch 128 (60,000 / 128 ≈ 469 steps an epoch)
+RECOGNISABLE_TOP1 = 0.8    # the classifier's mean top-1 probability over the fixed samples ...
+RECOGNISABLE_CLASSES = 10  # ... with this many classes among them
+HEADLESS_SECONDS = 15.0    # each headless round
+
+
+def headless_steps_per_second(pool: ImageRunPool, config, data_dir: str | None, seconds: float) -> float:
+    run = pool.create(config, data_dir=data_dir)
+    run.train(1.0)                                                  # warm-up (first-step allocations)
+    before = run.status()
+    after = run.train(seconds)
+    return (after["step"] - before["step"]) / (after["train_seconds"] - before["train_seconds"])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", default=presets.RECOMMENDED_MNIST, choices=list(presets.PRESETS), metavar="NAME",
+                   help=f"one of: {'; '.join(presets.PRESETS)} (default: %(default)s)")
+    p.add_argument("--seconds", type=float, default=60.0, help="seconds of live training (default 60)")
+    p.add_argument("--out", help="write the generator reached to this checkpoint folder")
+    p.add_argument("--data-dir", default=None, help="MNIST/Fashion-MNIST folder (default $GANLAB_DATA_DIR or data)")
+    a = p.parse_args(argv)
+    preset = presets.PRESETS[a.preset]
+    cfg = preset.config
+    print(f"preset {a.preset!r}: {dict(sorted(to_dict(cfg).items()))}")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (shared: figures are noisy)")
+    pool = ImageRunPool(workers=1)
+    try:
+        pool.start()
+        before = headless_steps_per_second(pool, cfg, a.data_dir, HEADLESS_SECONDS)
+
+        started = time.monotonic()
+        run = pool.create(cfg, data_dir=a.data_dir)                # pressing Start: the worker builds the run
+        built = time.monotonic() - started
+        frames, first_frame, reached, recognisable, snap = 0, None, None, None, None
+        training_started = time.monotonic()
+        while time.monotonic() - started < a.seconds:
+            snap = run.tick(FRAME_SECONDS)
+            frames += 1
+            now = time.monotonic() - started
+            first_frame = first_frame or now
+            if reached is None and snap["step"] >= LECTURE_STEPS:
+                reached = now
+            q = snap["quality"]
+            if recognisable is None and q["top1"] >= RECOGNISABLE_TOP1 and \
+                    q["classes_covered"] >= RECOGNISABLE_CLASSES:
+                recognisable = (now, q["step"], q["top1"])
+        live_seconds = time.monotonic() - training_started
+        live_rate = snap["step"] / live_seconds
+        after = headless_steps_per_second(pool, cfg, a.data_dir, HEADLESS_SECONDS)
+        headless = (before + after) / 2
+
+        print(f"start → first frame: {first_frame:.1f} s (building the run: {built:.1f} s)")
+        print(f"frames: {frames} in {live_seconds:.1f} s = {frames / live_seconds:.2f} frames/s")
+        print(f"steps: {snap['step']:,} live in {live_seconds:.1f} s = {live_rate:.2f} steps/s; headless "
+              f"{before:.2f} before, {after:.2f} after (mean {headless:.2f}): live/headless = "
+              f"{live_rate / headless:.2f}x")
+        if cfg.arch == "mlp" and cfg.batch_size == 128:
+            print(f"step {LECTURE_STEPS:,} (lecture A's epoch 3 at batch 128): " +
+                  (f"reached {reached:.1f} s after Start" if reached else f"not reached in {a.seconds:.0f} s"))
+        q = snap["quality"]
+        print("recognisable (mean top-1 ≥ 0.8, all 10 classes in 256 samples): " +
+              (f"first at {recognisable[0]:.1f} s after Start (step {recognisable[1]:,}, top-1 "
+               f"{recognisable[2]:.3f})" if recognisable else f"not within {a.seconds:.0f} s") +
+              f"; at the end: top-1 {q['top1']:.3f}, {q['classes_covered']} classes, histogram {q['histogram']}")
+        print(f"FD curve (step, training seconds, FD on {FD_SAMPLES} samples): " +
+              ", ".join(f"({s:,}, {t:.0f} s, {fd:.1f})" for s, t, fd in snap["fd"]))
+        if a.out:
+            folder = run.save_checkpoint(str(Path(a.out).resolve()))
+            import ganlab
+            m = ganlab.load(folder)
+            print(f"wrote {folder}: {m.display_name}, step {m.info['training']['steps']:,}; ganlab.load works")
+    finally:
+        pool.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
