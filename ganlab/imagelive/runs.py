@@ -20,6 +20,7 @@ from multiprocessing.managers import BaseManager
 from ..toy import runs as toy_runs
 from ..toy.runs import WORKER_ERRORS, WORKER_NICE, WorkerGone  # noqa: F401  (re-exported for the tab)
 from .config import from_dict, to_dict
+from . import data
 from .engine import ImageRun
 
 FRAME_SECONDS = 1.0         # time between two frames while training (the page refreshes at least once a second)
@@ -43,6 +44,13 @@ class LiveImageRun:
         with self._lock:
             self.run = run
             return self._status()
+
+    @staticmethod
+    def warm(dataset: str, data_dir: str | None = None) -> None:
+        """Load ``dataset`` and its classifier's test statistics into this process (what a first run would
+        wait for; ValueError if the data cannot be found or downloaded)."""
+        from .. import evaluate
+        data.test_statistics(data.load(dataset, data_dir), evaluate.load_classifier(dataset))
 
     def tick(self, frame_seconds: float = FRAME_SECONDS, max_steps: int | None = None) -> dict:
         """Train for what is left of ``frame_seconds`` after drawing (at least MIN_TRAIN_SECONDS, at most
@@ -145,6 +153,14 @@ class ImageRunPool(toy_runs.RunPool):
         run.new(values, None if data_dir is None else str(data_dir))
         self._runs[i].add(run)
         return run
+
+    def warm(self, dataset: str = "mnist", data_dir: str | None = None) -> None:
+        """Start every worker and load ``dataset`` into each (the app does this in the background, so that the
+        first visitor's Start does not wait for it)."""
+        for i in range(self.workers):
+            with self._lock:
+                manager = self._worker(i)
+            manager.LiveImageRun().warm(dataset, None if data_dir is None else str(data_dir))
 
     def _worker(self, i: int) -> _Manager:
         manager = self._managers[i]

@@ -403,17 +403,19 @@ def on_unload(sessions: ImageSessions, request: gr.Request):
     sessions.drop(_key(request))
 
 
-def _start_workers(pool: ImageRunPool) -> None:
+def _start_workers(sessions: ImageSessions) -> None:
+    """Start the workers with MNIST loaded, in the background, best effort: if that fails (no data, or the app
+    is exiting), the first run does it and says why."""
     try:
-        pool.start()
-    except WORKER_ERRORS:
-        pass
+        sessions.pool.warm("mnist", sessions.data_dir)
+    except (ValueError, *WORKER_ERRORS) as e:
+        log.warning("live image: workers not warmed up: %s", str(e).splitlines()[0][:200] if str(e) else e)
 
 
 def build_live_image_tab(app: App, picker: gr.Dropdown, sessions: ImageSessions) -> ImageSessions:
     """Create the tab's components in the current Blocks/Tab context and wire its events; ``picker`` is the app's
     model picker, which an exported model joins. Returns ``sessions`` (tests and benchmarks inspect it)."""
-    threading.Thread(target=_start_workers, args=(sessions.pool,), daemon=True, name="ganlab-image-workers").start()
+    threading.Thread(target=_start_workers, args=(sessions,), daemon=True, name="ganlab-image-workers").start()
     first_name = presets.LECTURE_MLP
     first = presets.PRESETS[first_name]
     defaults = image_config.to_dict(first.config)
@@ -491,6 +493,9 @@ def models_root() -> Path:
     return folder
 
 
-def default_sessions(models_dir: Path | None = None) -> ImageSessions:
-    """The tab's sessions with the data folder from $GANLAB_DATA_DIR (else ``data``)."""
-    return ImageSessions(models_dir or models_root(), data_dir=os.environ.get("GANLAB_DATA_DIR"))
+def new_sessions(data_dir: str | os.PathLike | None = None, slots: int | None = None,
+                 workers: int | None = None) -> ImageSessions:
+    """The tab's sessions: runs find their data in ``data_dir`` (default $GANLAB_DATA_DIR, else ``data``), at
+    most ``slots`` train at once (default one per core), exported models go to a fresh folder."""
+    return ImageSessions(models_root(), slots=slots, workers=workers,
+                         data_dir=None if data_dir is None else str(data_dir))
