@@ -179,9 +179,9 @@ def write_idx(folder, name, array, magic):
         f.write(array.astype(np.uint8).tobytes())
 
 
-def made_up_mnist(root):
-    """A torchvision-layout MNIST folder holding the made-up images (64 train, 32 test)."""
-    imgs = made_up_images()
+def made_up_mnist(root, n=64, n_test=32):
+    """A torchvision-layout MNIST folder holding ``n`` made-up training images and ``n_test`` test images."""
+    imgs = made_up_images(n, n_test)
     raw = root / "MNIST" / "raw"
     for prefix, x, y in (("train", imgs.x, imgs.y), ("t10k", imgs.x_test, imgs.y_test)):
         pixels = ((x[:, 0] + 1) * 127.5).round().numpy()

@@ -82,13 +82,16 @@ class ImageRun:
         return self.train_for(float("inf"), max_steps=n)
 
     def train_for(self, seconds: float, max_steps: int | None = None) -> int:
-        """Train for about ``seconds`` (at least one step), at most ``max_steps`` steps; returns the step."""
+        """Train for at most about ``seconds`` (at least one step; no step that would end past ``seconds`` by the
+        last step's time), at most ``max_steps`` steps; returns the step reached."""
         start, done = time.perf_counter(), 0
         while max_steps is None or done < max_steps:
+            before = time.perf_counter()
             stats = self.trainer.train_step()
             self.curves.extend([[stats[k] for k in CURVES]], self.trainer.step)
             self.last, done = stats, done + 1
-            if time.perf_counter() - start >= seconds:
+            now = time.perf_counter()
+            if now + (now - before) - start >= seconds:       # the next step would end past ``seconds``
                 break
         self.train_seconds += time.perf_counter() - start
         return self.trainer.step

@@ -82,12 +82,15 @@ EXPERIMENTS = {
     "experiment: a discriminator that wins": Preset(
         ImageConfig(loss="minimax", lr_d=4e-3, lr_g=2e-4, d_steps=5), (
             "The original minimax loss (G minimises log(1 − D(G(z)))) against a strong D: 5 D steps per G step "
-            "and a 20× higher D learning rate. Look for: D(fake) falls to about 0, G's loss flattens (its "
-            "gradient vanishes where D is sure), and the grid stays noise. Switch the loss to non-saturating "
-            "(all else the same) and G learns again.")),
+            "and a 20× higher D learning rate. Look for: within a hundred steps D(real) ≈ 1 and D(fake) ≈ 0, "
+            "G's loss goes flat near 0 (its gradient vanishes where D is sure) and the grid stays a blur (the "
+            "FD stays above 1,000). Switch the loss to non-saturating: G's loss turns large instead of flat "
+            "(its gradient no longer vanishes), but this D still wins; lower D's learning rate or its steps to "
+            "let G catch up.")),
     "experiment: mode collapse": Preset(ImageConfig(batch_size=64, lr_g=2e-4, lr_d=2e-4), (
-        "The lecture's MLP-GAN with a smaller learning rate and batch (2e-4, 64). Look for: the grid's 64 "
-        "samples turn into nearly the same digit, and the class histogram shows one or two classes out of 10. "
-        "Raise *mode-seeking λ* (MSGAN's term) to push G's samples apart.")),
+        "The lecture's MLP-GAN with a 5× smaller learning rate and half the batch (2e-4, 64). Look for: the "
+        "grid's samples are all the same digit, and after 800 steps the classifier still finds one class "
+        "among the 256 fixed samples, where the lecture's settings show several by then. Try raising "
+        "*mode-seeking λ* (MSGAN's term), which rewards G for keeping different latents apart.")),
 }
 PRESETS = {**ARCHITECTURES, **EXPERIMENTS}

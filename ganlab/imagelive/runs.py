@@ -23,7 +23,7 @@ from .config import from_dict, to_dict
 from . import data
 from .engine import ImageRun
 
-FRAME_SECONDS = 1.0         # time between two frames while training (the page refreshes at least once a second)
+FRAME_SECONDS = 0.9         # time between two frames while training (the page refreshes at least once a second)
 MIN_TRAIN_SECONDS = 0.2     # training per frame, at least, however slow drawing is
 WORKER_THREADS = 1          # torch threads per worker: one core per training run
 STALE_SECONDS = 20.0        # a visitor in line (or training) who has not asked for this long leaves the line

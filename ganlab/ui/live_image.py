@@ -474,8 +474,8 @@ def build_live_image_tab(app: App, picker: gr.Dropdown, sessions: ImageSessions)
     preset.input(on_preset, preset, [*(c[n] for n in NAMES), note], api_name="live_image_preset",
                  **UNPROCESSED).then(bind(on_preset_reset, sessions), None, outputs,
                                      api_name="live_image_preset_reset", **train_events)
-    timeline.release(bind(on_scrub, sessions), timeline, [past, when], api_name="live_image_timeline",
-                     show_progress="hidden", **UNPROCESSED)
+    timeline.input(bind(on_scrub, sessions), timeline, [past, when], api_name="live_image_timeline",
+                   show_progress="hidden", trigger_mode="always_last", **UNPROCESSED)
     export_gif.click(bind(on_export_gif, sessions), None, export_file, api_name="live_image_export_gif")
     export_model.click(bind(on_export_model, sessions, app), None, [picker, status],
                        api_name="live_image_export_model")
