@@ -1,7 +1,5 @@
 """The live image-GAN engine (ganlab.imagelive): its settings table, a run's snapshots, timeline, live updates and
 exports, the worker pool and the line of visitors, the data finder. Small made-up data, a few steps each."""
-import dataclasses
-import json
 import struct
 import urllib.error
 

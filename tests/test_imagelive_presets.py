@@ -4,22 +4,14 @@ $GANLAB_DATA_DIR (../shared/data beside the clone), skipped without it."""
 import dataclasses
 
 import pytest
-import torch
 
 from ganlab.imagelive import presets
 from ganlab.imagelive.engine import ImageRun
 
 from .conftest import DATA_DIR, needs_data
+from .test_imagelive import one_thread  # noqa: F401  (autouse: one torch thread, as a worker trains)
 
 pytestmark = [pytest.mark.slow, needs_data]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def trained(config, steps: int, **changes) -> tuple[ImageRun, dict]:

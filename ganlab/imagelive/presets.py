@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import data
-from .config import ARCH_NAMES, ARCHS, ImageConfig, to_dict  # noqa: F401  (to_dict re-exported for the bench)
+from .config import ARCH_NAMES, ARCHS, ImageConfig
 
 DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 assert set(DATASET_NAMES) == set(data.DATASETS)

@@ -347,12 +347,18 @@ def on_preset_reset(sessions: ImageSessions, request: gr.Request, **values):
         return refused(sessions, e, "preset", sessions.get(key))
 
 
+def trained(sessions: ImageSessions, key: str) -> Session:
+    """The session's run, which has drawn at least one frame; Refused otherwise."""
+    run = sessions.get(key)
+    if run is None or run.gone or not run.snap:
+        raise Refused("Nothing recorded yet: start training first.")
+    return run
+
+
 def on_scrub(sessions: ImageSessions, request: gr.Request, index):
     """The timeline's grid number ``index`` and its step."""
-    run = sessions.get(_key(request))
     try:
-        if run is None or run.gone or not run.snap:
-            raise Refused("Nothing recorded yet: start training first.")
+        run = trained(sessions, _key(request))
         step, seconds, png = run.call("timeline_frame", int(float(index)))
     except (Refused, ValueError, TypeError, IndexError) as e:
         warn(str(e), "timeline", log)
@@ -363,10 +369,8 @@ def on_scrub(sessions: ImageSessions, request: gr.Request, index):
 
 def on_export_gif(sessions: ImageSessions, request: gr.Request):
     key = _key(request)
-    run = sessions.get(key)
     try:
-        if run is None or run.gone or not run.snap:
-            raise Refused("Nothing to export yet: start training first.")
+        run = trained(sessions, key)
         with run.lock:
             step = run.snap["step"]
             return run.call("save_gif", str(sessions.session_dir(key) / f"ganlab-{run.config.arch}-{step}.gif"))
@@ -379,10 +383,8 @@ def on_export_model(sessions: ImageSessions, app: App, request: gr.Request):
     """The run's generator as a checkpoint in the registry's live-models folder, added to this visitor's
     picker (and picked)."""
     key = _key(request)
-    run = sessions.get(key)
     try:
-        if run is None or run.gone or not run.snap:
-            raise Refused("Nothing to export yet: start training first.")
+        run = trained(sessions, key)
         with run.lock:
             step = run.snap["step"]
             name = f"live-{run.config.arch}-{run.config.dataset}-{_safe(key)[:8]}-{step}"
