@@ -1,7 +1,7 @@
 """Benchmark of the live image-GAN engine (ganlab.imagelive): train a preset as the app's tab does and print
 its figures. About the requested seconds plus two headless rounds.
 
-    python bench/live_image.py [--preset NAME] [--seconds S] [--out DIR] [--data-dir DIR]
+    python bench/live_image.py [--preset NAME] [--seconds S] [--out DIR] [--gif PATH] [--data-dir DIR]
 
 The run trains in a worker process of an ImageRunPool (one torch thread, the tab's lowered priority), one frame
 per ImageRun snapshot as the tab streams them (``tick``). Printed:
@@ -13,7 +13,8 @@ per ImageRun snapshot as the tab streams them (``tick``). Printed:
   lecture A calls "epoch 3" at batch 128);
 - the time at which the fixed grid first had the bundled classifier's mean top-1 probability >= 0.8 with all
   10 classes among its 256 samples (measured every engine.QUALITY_SECONDS of training), and the FD curve.
-With ``--out`` the generator reached is written as an ordinary ganlab checkpoint folder (ganlab.load works).
+With ``--out`` the generator reached is written as an ordinary ganlab checkpoint folder (ganlab.load works),
+with ``--gif`` the run's timeline as a GIF.
 Numbers on a shared machine are noisy: other processes take CPU from both the live and the headless rounds.
 """
 from __future__ import annotations
@@ -50,6 +51,7 @@ def main(argv=None) -> int:
                    help=f"one of: {'; '.join(presets.PRESETS)} (default: %(default)s)")
     p.add_argument("--seconds", type=float, default=60.0, help="seconds of live training (default 60)")
     p.add_argument("--out", help="write the generator reached to this checkpoint folder")
+    p.add_argument("--gif", help="write the run's timeline as a GIF here (one grid a frame, 30 frames at most)")
     p.add_argument("--data-dir", default=None, help="MNIST/Fashion-MNIST folder (default $GANLAB_DATA_DIR or data)")
     a = p.parse_args(argv)
     preset = presets.PRESETS[a.preset]
@@ -97,6 +99,9 @@ def main(argv=None) -> int:
               f"; at the end: top-1 {q['top1']:.3f}, {q['classes_covered']} classes, histogram {q['histogram']}")
         print(f"FD curve (step, training seconds, FD on {FD_SAMPLES} samples): " +
               ", ".join(f"({s:,}, {t:.0f} s, {fd:.1f})" for s, t, fd in snap["fd"]))
+        if a.gif:
+            path = run.save_gif(str(Path(a.gif).resolve()), scale=1, max_frames=30)
+            print(f"wrote {path}: {Path(path).stat().st_size / 1e6:.2f} MB")
         if a.out:
             folder = run.save_checkpoint(str(Path(a.out).resolve()))
             import ganlab

@@ -39,6 +39,7 @@ QUALITY_SECONDS = 3.0       # ... between two classifications of the fixed sampl
 CURVE_POINTS = 400          # points per curve sent to the page
 TIMELINE_FRAMES = 240       # grids kept for the slider and the GIF; when full, every other one is dropped
 GIF_SCALE = 2               # the GIF's pixels per image pixel (nearest neighbour)
+GIF_FRAMES = 60             # at most this many grids in a GIF, evenly spaced over the timeline
 GIF_FPS = 8
 CURVES = ("d_loss", "g_loss", "d_real", "d_fake")
 
@@ -200,15 +201,16 @@ class ImageRun:
         return {"kind": "ganlab live image GAN", **to_dict(self.config), "step": self.trainer.step,
                 "train_seconds": round(self.train_seconds, 1)}
 
-    def save_gif(self, path: str) -> str:
-        """The timeline as a GIF (the grids, GIF_SCALE × larger, each captioned with its step), with the run's
-        settings in its comment (ganlab.export.read_settings reads them). ValueError when nothing is recorded."""
+    def save_gif(self, path: str, scale: int = GIF_SCALE, max_frames: int = GIF_FRAMES) -> str:
+        """The timeline as a GIF (at most ``max_frames`` grids, ``scale`` × larger, each captioned with its step),
+        with the run's settings in its comment (ganlab.export.read_settings reads them). ValueError when nothing
+        is recorded yet."""
         if not self.timeline:
             raise ValueError("nothing recorded yet: start training first.")
         label = f"{ARCH_NAMES[self.config.arch]} · {self.config.dataset}"
-        frames = [captioned(png, f"{label} · step {step:,} · {seconds:.0f} s")
+        frames = [captioned(png, f"{label} · step {step:,} · {seconds:.0f} s", scale)
                   for step, seconds, png in self.timeline]
-        return str(save_gif(frames, path, self.settings(), fps=GIF_FPS, width=frames[0].width))
+        return str(save_gif(frames, path, self.settings(), fps=GIF_FPS, width=frames[0].width, max_frames=max_frames))
 
     def save_checkpoint(self, folder: str) -> str:
         """The generator reached (Trainer.final_G) as an ordinary ganlab checkpoint folder with its card;

@@ -92,9 +92,9 @@ class LiveImageRun:
         with self._lock:
             return self.run.timeline_frame(i)
 
-    def save_gif(self, path: str) -> str:
+    def save_gif(self, path: str, **options) -> str:
         with self._lock:
-            return self.run.save_gif(path)
+            return self.run.save_gif(path, **options)
 
     def save_checkpoint(self, folder: str) -> str:
         with self._lock:

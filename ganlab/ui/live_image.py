@@ -282,29 +282,31 @@ def on_start(sessions: ImageSessions, request: gr.Request, **values):
     stream = run.stream
     run.running, run.message = True, ""
     alive = lambda: run.running and run.stream == stream and sessions.runs.get(key) is run  # noqa: E731
-    while alive() and (place := sessions.line.ask(key)):
-        run.place = place
-        yield (gr.skip(), _status(run, sessions.line.slots), *(gr.skip(),) * 5)
-        time.sleep(LINE_POLL_SECONDS)
-    run.place = 0
-    started = run.snap["train_seconds"] if run.snap else 0.0
-    while alive():
-        with run.lock:
-            if run.snap and run.snap["train_seconds"] - started >= MAX_RUN_SECONDS:
-                run.running = False
-                run.message = "Paused: a run trains at most 10 minutes per Start. Press Start to go on."
-                break
-            try:
-                run.snap = run.call("tick", FRAME_SECONDS)
-            except Refused:
-                break
-        sessions.line.ask(key)                   # still here: keep the slot
-        yield frame(run, sessions.line.slots)
-    sessions.line.leave(key)
-    if sessions.runs.get(key) is not run or run.stream != stream:
-        return                                   # the page closed, or another Start took over
-    run.running, run.place = False, 0
-    yield frame(run, sessions.line.slots)
+    try:
+        while alive() and (place := sessions.line.ask(key)):
+            run.place = place
+            yield (gr.skip(), _status(run, sessions.line.slots), *(gr.skip(),) * 5)
+            time.sleep(LINE_POLL_SECONDS)
+        run.place = 0
+        started = run.snap["train_seconds"] if run.snap else 0.0
+        while alive():
+            with run.lock:
+                if run.snap and run.snap["train_seconds"] - started >= MAX_RUN_SECONDS:
+                    run.running = False
+                    run.message = "Paused: a run trains at most 10 minutes per Start. Press Start to go on."
+                    break
+                try:
+                    run.snap = run.call("tick", FRAME_SECONDS)
+                except Refused:
+                    break
+            sessions.line.ask(key)                   # still here: keep the slot
+            yield frame(run, sessions.line.slots)
+    finally:                                         # paused, capped, or the page went away mid-stream
+        if run.stream == stream:
+            sessions.line.leave(key)
+            run.running, run.place = False, 0
+    if sessions.runs.get(key) is run and run.stream == stream:
+        yield frame(run, sessions.line.slots)       # the last frame, with "paused"
 
 
 def on_pause(sessions: ImageSessions, request: gr.Request):
