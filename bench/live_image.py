@@ -5,10 +5,12 @@ its figures. About the requested seconds plus two headless rounds.
 
 The run trains in a worker process of an ImageRunPool (one torch thread, the tab's lowered priority), one frame
 per ImageRun snapshot as the tab streams them (``tick``). Printed:
-- the wall time from pressing Start (the worker building the run: data, networks, classifier statistics) to
-  the first frame, and frames/s while training;
+- the wall time from pressing Start (the worker building the run: networks, fixed latents; the worker holds the
+  data already, as the app's workers do after their warm-up at start) to the first frame, and frames/s while
+  training;
 - steps/s of the live run against the same training headless (no drawing, same kind of worker process), timed
-  in two rounds just before and just after the live run so both see about the same machine load;
+  in two rounds just before and just after the live run (on a shared machine the load changes between rounds),
+  and the share of the live run's wall time spent in training steps, which is that ratio without the noise;
 - for a preset with the lecture's MLP-GAN settings: the time from Start at which step 1,400 was reached (what
   lecture A calls "epoch 3" at batch 128);
 - the time at which the fixed grid first had the bundled classifier's mean top-1 probability >= 0.8 with all
@@ -88,7 +90,9 @@ def main(argv=None) -> int:
         print(f"frames: {frames} in {live_seconds:.1f} s = {frames / live_seconds:.2f} frames/s")
         print(f"steps: {snap['step']:,} live in {live_seconds:.1f} s = {live_rate:.2f} steps/s; headless "
               f"{before:.2f} before, {after:.2f} after (mean {headless:.2f}): live/headless = "
-              f"{live_rate / headless:.2f}x")
+              f"{live_rate / headless:.2f}x (as noisy as the machine's load between the rounds)")
+        print(f"share of the live run's wall time spent in training steps: {snap['train_seconds'] / live_seconds:.3f} "
+              "(the live/headless ratio that drawing and streaming leave, whatever the load)")
         if cfg.arch == "mlp" and cfg.batch_size == 128:
             print(f"step {LECTURE_STEPS:,} (lecture A's epoch 3 at batch 128): " +
                   (f"reached {reached:.1f} s after Start" if reached else f"not reached in {a.seconds:.0f} s"))

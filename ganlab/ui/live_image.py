@@ -33,8 +33,9 @@ from ..imagelive import config as image_config
 from ..imagelive import presets
 from ..imagelive.config import ARCH_NAMES, BY_NAME, LIVE_FIELDS, RESTART_FIELDS, ImageConfig
 from ..imagelive.runs import FRAME_SECONDS, WORKER_ERRORS, ImageRunPool, Line, WorkerGone
+from . import live
 from .common import UNPROCESSED, App, Refused, bind, model_choices, warn
-from .live import IDLE_DROP_SECONDS, WORKER_GONE, control
+from .live import WORKER_GONE, _key, control
 
 log = logging.getLogger("ganlab.live_image")
 
@@ -62,93 +63,45 @@ that joins your model picker: open the Generate or Interpolate tab to explore it
 
 
 @dataclass
-class Session:
-    """One browser session's run and what the tab keeps about it."""
-    remote: object                      # a LiveImageRun, or a proxy to one in a worker process
-    config: ImageConfig                 # the run's settings, as last applied
-    snap: dict | None = None            # the run's last snapshot
-    generation: int = 0                 # +1 at every new run
-    running: bool = False
-    gone: bool = False                  # its worker process died: the run is lost
-    started_at_seconds: float = 0.0     # training seconds at the last Start
-    stream: int = 0                     # id of the Start event streaming this session
-    place: int = 0                      # place in line while waiting (0: not waiting)
+class Session(live.Session):
+    """One browser session's run (the Live training tab's Session: remote, config, generation, running, gone,
+    stream, message, lock, ``call``) with the run's last snapshot, its place in line and its exported models."""
+    snap: dict | None = None            # the run's last snapshot (ImageRun.snapshot)
+    place: int = 0                      # place in line while waiting for a slot (0: not waiting)
     models: list = field(default_factory=list)     # names of the models this session exported
-    last_seen: float = field(default_factory=time.monotonic)
-    message: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def call(self, method: str, *args, **kwargs):
-        """The run's ``method`` (in its worker); a dead worker marks the run gone and raises Refused."""
-        try:
-            return getattr(self.remote, method)(*args, **kwargs)
-        except WORKER_ERRORS:
-            self.running, self.gone = False, True
-            log.warning("live image: a training worker stopped; the session's run is lost")
-            raise Refused(WORKER_GONE) from None
 
 
-class ImageSessions:
-    """Sessions keyed by session hash, the line of runs waiting for a core, the worker pool, and the folder of
-    exported models (a root of the app's registry)."""
+class ImageSessions(live.LiveSessions):
+    """The Live training tab's session registry (get, put, session_dir, idle sessions dropped) with the line of
+    runs waiting for a core, a pool of image-GAN workers, and the folder of exported models (a root of the app's
+    registry, unlisted)."""
 
     def __init__(self, models_root: Path, slots: int | None = None, workers: int | None = None,
                  data_dir: str | None = None):
         self.line = Line(slots)
+        super().__init__(max_running=self.line.slots, workers=0)
         self.pool = ImageRunPool(self.line.slots if workers is None else workers)
         self.models_root = Path(models_root)
         self.data_dir = data_dir
-        self.runs: dict[str, Session] = {}
-        self.lock = threading.Lock()
-        self.tmp: Path | None = None
-
-    def get(self, key: str) -> Session | None:
-        run = self.runs.get(key)
-        if run is not None:
-            run.last_seen = time.monotonic()
-        return run
-
-    def put(self, key: str, run: Session) -> None:
-        with self.lock:
-            now = time.monotonic()
-            for k in [k for k, r in self.runs.items() if now - r.last_seen > IDLE_DROP_SECONDS]:
-                self.drop(k, locked=True)
-            self.runs[key] = run
 
     def drop(self, key: str, locked: bool = False) -> None:
-        if not locked:
-            with self.lock:
-                return self.drop(key, locked=True)
-        run = self.runs.pop(key, None)
+        """Forget the session: its place in line, its run, its exports and its exported models."""
+        run = self.runs.get(key)
+        super().drop(key, locked)
         self.line.leave(key)
-        if run is not None:
-            run.running = False
-            for name in run.models:
-                shutil.rmtree(self.models_root / name, ignore_errors=True)
-        if self.tmp is not None:
-            shutil.rmtree(self.tmp / _safe(key), ignore_errors=True)
-
-    def session_dir(self, key: str) -> Path:
-        if self.tmp is None:
-            self.tmp = Path(tempfile.mkdtemp(prefix="ganlab-live-image-"))
-        folder = self.tmp / _safe(key)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        for name in getattr(run, "models", ()):
+            shutil.rmtree(self.models_root / name, ignore_errors=True)
 
 
 def _safe(key: str) -> str:
     return re.sub(r"[^a-z0-9]", "", key.lower())[:16] or "session"
 
 
-def _key(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "local"
+def _grouped(applies_live: bool) -> list:
+    return [f for f in image_config.FIELDS if f.live == applies_live and f.name not in HEADLINE]
 
 
-def _grouped(live: bool) -> list:
-    return [f for f in image_config.FIELDS if f.live == live and f.name not in HEADLINE]
-
-
-NAMES = [*HEADLINE, *(f.name for _, live in GROUPS for f in _grouped(live))]
+NAMES = [*HEADLINE, *(f.name for _, applies_live in GROUPS for f in _grouped(applies_live))]
 
 
 def config_of(values: dict) -> ImageConfig:
@@ -431,9 +384,9 @@ def build_live_image_tab(app: App, picker: gr.Dropdown, sessions: ImageSessions)
         for name in HEADLINE:
             c[name] = control(BY_NAME[name], defaults[name])
     note = gr.Markdown(first.note, elem_id="live-image-note")
-    for title, live in GROUPS:
+    for title, applies_live in GROUPS:
         with gr.Accordion(title, open=False):
-            fields = _grouped(live)
+            fields = _grouped(applies_live)
             for i in range(0, len(fields), 4):
                 with gr.Row():
                     for f in fields[i:i + 4]:
