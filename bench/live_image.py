@@ -1,7 +1,8 @@
 """Benchmark of the live image-GAN engine (ganlab.imagelive): train a preset as the app's tab does and print
 its figures. About the requested seconds plus two headless rounds.
 
-    python bench/live_image.py [--preset NAME] [--seconds S] [--out DIR] [--gif PATH] [--data-dir DIR]
+    python bench/live_image.py [--preset NAME] [--seconds S] [--out DIR] [--gif PATH] [--with-generate S]
+                                [--data-dir DIR]
 
 The run trains in a worker process of an ImageRunPool (one torch thread, the tab's lowered priority), one frame
 per ImageRun snapshot as the tab streams them (``tick``). Printed:
@@ -16,7 +17,8 @@ per ImageRun snapshot as the tab streams them (``tick``). Printed:
 - the time at which the fixed grid first had the bundled classifier's mean top-1 probability >= 0.8 with all
   10 classes among its 256 samples (measured every engine.QUALITY_SECONDS of training), and the FD curve.
 With ``--out`` the generator reached is written as an ordinary ganlab checkpoint folder (ganlab.load works),
-with ``--gif`` the run's timeline as a GIF.
+with ``--gif`` the run's timeline as a GIF; ``--with-generate S`` then starts the app and measures S seconds of
+another visitor's /generate latency while two visitors train on the tab (target: p95 ≤ 1 s).
 Numbers on a shared machine are noisy: other processes take CPU from both the live and the headless rounds.
 """
 from __future__ import annotations
@@ -47,6 +49,56 @@ def headless_steps_per_second(pool: ImageRunPool, config, data_dir: str | None, 
     return (after["step"] - before["step"]) / (after["train_seconds"] - before["train_seconds"])
 
 
+def generate_while_two_runs_train(seconds: float, data_dir: str | None) -> None:
+    """app.py's app in a child process; two visitors train the lecture MLP-GAN on the Live image GAN tab (both
+    of this machine's slots) while a third asks /generate for 6-image grids: its latency, and the trainers'
+    frames/s."""
+    import random
+    import statistics
+    import subprocess
+    import threading
+
+    from gradio_client import Client
+
+    from bench.common import free_port, wait_for
+
+    port, root = free_port(), Path(__file__).resolve().parent.parent
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **({"GANLAB_DATA_DIR": data_dir} if data_dir else {})}
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(url, proc)
+        visitor = Client(url, verbose=False)
+        visitor.predict(model="dcgan-mnist", seed=0, n=6, api_name="/generate")      # the model loaded
+        trainers = [Client(url, verbose=False) for _ in range(2)]
+        jobs = [c.submit(api_name="/live_image_start") for c in trainers]
+        frames = [[], []]
+
+        def count(j: int) -> None:
+            for _ in jobs[j]:
+                frames[j].append(time.monotonic())
+
+        for j in range(2):
+            threading.Thread(target=count, args=(j,), daemon=True).start()
+        time.sleep(15)                                                      # both runs training
+        latencies, end, rng = [], time.monotonic() + seconds, random.Random(0)
+        while time.monotonic() < end:
+            t = time.monotonic()
+            visitor.predict(model="dcgan-mnist", seed=rng.randrange(10**6), n=6, api_name="/generate")
+            latencies.append(time.monotonic() - t)
+        rates = [sum(1 for f in fs if f >= end - seconds) / seconds for fs in frames]
+        for c in trainers:
+            c.predict(api_name="/live_image_pause")
+        q = statistics.quantiles(latencies, n=20)
+        print(f"generate (6 images, dcgan-mnist) while two live image runs train: {len(latencies)} requests in "
+              f"{seconds:.0f} s, p50 {statistics.median(latencies):.3f} s, p95 {q[18]:.3f} s; the two runs' "
+              f"frames/s: {rates[0]:.2f}, {rates[1]:.2f}")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", default=presets.RECOMMENDED_MNIST, choices=list(presets.PRESETS), metavar="NAME",
@@ -54,6 +106,8 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=60.0, help="seconds of live training (default 60)")
     p.add_argument("--out", help="write the generator reached to this checkpoint folder")
     p.add_argument("--gif", help="write the run's timeline as a GIF here (one grid a frame, 30 frames at most)")
+    p.add_argument("--with-generate", type=float, metavar="S", default=0,
+                   help="then S seconds of /generate latency in the app while two live image runs train")
     p.add_argument("--data-dir", default=None, help="MNIST/Fashion-MNIST folder (default $GANLAB_DATA_DIR or data)")
     a = p.parse_args(argv)
     preset = presets.PRESETS[a.preset]
@@ -113,6 +167,8 @@ def main(argv=None) -> int:
             print(f"wrote {folder}: {m.display_name}, step {m.info['training']['steps']:,}; ganlab.load works")
     finally:
         pool.close()
+    if a.with_generate:
+        generate_while_two_runs_train(a.with_generate, a.data_dir)
     return 0
 
 
