@@ -136,6 +136,8 @@ def _status(run: Session | None, slots: int = 1) -> str:
             f"**{s['steps_per_second']:.1f} steps/s** · D loss {s['d_loss']:.3f} · G loss {s['g_loss']:.3f} · "
             f"D(real) {s['d_real']:.2f} · D(fake) {s['d_fake']:.2f} · classes **{q['classes_covered']}/"
             f"{len(q['histogram'])}** · top-1 {q['top1']:.2f} · FD {s['fd'][-1][2]:.1f}")
+    if q["class_accuracy"] is not None:
+        text += f" · requested class recognised {q['class_accuracy']:.0%}"
     return text + (f"  \n{run.message}" if run.message else "")
 
 
@@ -144,7 +146,8 @@ def _plots(s: dict | None) -> tuple:
     if s is None:
         return (None,) * 4
     q, c = s["quality"], s["curves"]
-    hist = pd.DataFrame({"class": q["class_names"], "samples": q["histogram"]})
+    names = [n if n == str(i) else f"{i} {n}" for i, n in enumerate(q["class_names"])]   # sorted as labelled
+    hist = pd.DataFrame({"class": names, "samples": q["histogram"]})
     losses = pd.DataFrame({"step": c["step"] * 2, "value": c["d_loss"] + c["g_loss"],
                            "curve": ["D loss"] * len(c["step"]) + ["G loss"] * len(c["step"])})
     means = pd.DataFrame({"step": c["step"] * 2, "value": c["d_real"] + c["d_fake"],
