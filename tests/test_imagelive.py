@@ -97,6 +97,21 @@ def test_a_run_trains_and_its_snapshot_has_every_figure_the_page_shows(images):
     assert snap["timeline_frames"] == 2 and run.timeline_frame(0)[0] == 0 and run.timeline_frame(99)[0] == 3
 
 
+def test_a_live_run_is_ganlabs_one_training_loop(images):
+    """The same steps as the CLI's Trainer on the same data: identical weights (no second GAN loop)."""
+    from ganlab.train import Trainer
+
+    run = ImageRun(small(arch="dcgan", latent_dim=8, noise="normal"), images=images)
+    run.step(2)
+    run.snapshot()                                     # drawing and measuring do not touch the training state
+    run.step(1)
+    cli = Trainer(train_config(run.config), images=(images.x, images.y))
+    for _ in range(3):
+        cli.train_step()
+    for a, b in zip(run.trainer.G.state_dict().values(), cli.G.state_dict().values()):
+        assert torch.equal(a, b)
+
+
 def test_the_grid_latents_are_fixed_for_the_run(images):
     a, b = ImageRun(small(), images=images), ImageRun(small(), images=images)
     assert a.snapshot()["grid"] == b.snapshot()["grid"]                 # same seed: same G, same fixed latents
