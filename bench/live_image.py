@@ -147,7 +147,7 @@ def main(argv=None) -> int:
               f"{live_rate / headless:.2f}x (as noisy as the machine's load between the rounds)")
         print(f"share of the live run's wall time spent in training steps: {snap['train_seconds'] / live_seconds:.3f} "
               "(the live/headless ratio that drawing and streaming leave, whatever the load)")
-        if cfg.arch == "mlp" and cfg.batch_size == 128:
+        if cfg.arch == "mlp" and cfg.batch == 128:
             print(f"step {LECTURE_STEPS:,} (lecture A's epoch 3 at batch 128): " +
                   (f"reached {reached:.1f} s after Start" if reached else f"not reached in {a.seconds:.0f} s"))
         q = snap["quality"]

@@ -50,13 +50,13 @@ def images():
 
 
 def small(**changes) -> ImageConfig:
-    return ImageConfig(**{"batch_size": 8, **changes})
+    return ImageConfig(**{"batch": 8, **changes})
 
 
 # -- the settings table ---------------------------------------------------------------------------------------
 def test_the_table_defaults_are_the_lecture_mlp_gan_and_every_field_is_live_or_restarts():
     cfg = ImageConfig()
-    assert (cfg.arch, cfg.latent_dim, cfg.noise, cfg.lr_g, cfg.lr_d, cfg.beta1, cfg.batch_size, cfg.loss) == \
+    assert (cfg.arch, cfg.z_dim, cfg.latent_dist, cfg.lr_g, cfg.lr_d, cfg.beta1, cfg.batch, cfg.loss) == \
         ("mlp", 96, "uniform", 1e-3, 1e-3, 0.5, 128, "non-saturating")
     for f in FIELDS:
         assert check_value(f, f.default) == getattr(cfg, f.name) and f.help
@@ -69,7 +69,7 @@ def test_the_table_defaults_are_the_lecture_mlp_gan_and_every_field_is_live_or_r
 
 @pytest.mark.parametrize("values,message", [
     ({"arch": "stylegan2"}, "arch must be one of"), ({"lr_g": 0.5}, "lr_g must be between"),
-    ({"batch_size": 12.5}, "whole number"), ({"loss": "wasserstein"}, "loss must be one of"),
+    ({"batch": 12.5}, "whole number"), ({"loss": "wasserstein"}, "loss must be one of"),
     ({"dataset": "cifar10"}, "dataset must be one of"), ({"colour": 1}, "unknown image-GAN settings: colour"),
 ])
 def test_bad_settings_are_refused_naming_the_field(values, message):
@@ -101,7 +101,7 @@ def test_a_live_run_is_ganlabs_one_training_loop(images):
     """The same steps as the CLI's Trainer on the same data: identical weights (no second GAN loop)."""
     from ganlab.train import Trainer
 
-    run = ImageRun(small(arch="dcgan", latent_dim=8, noise="normal"), images=images)
+    run = ImageRun(small(arch="dcgan", z_dim=8, latent_dist="normal"), images=images)
     run.step(2)
     run.snapshot()                                     # drawing and measuring do not touch the training state
     run.step(1)
@@ -120,7 +120,7 @@ def test_the_grid_latents_are_fixed_for_the_run(images):
 
 
 def test_the_conditional_grid_has_a_row_per_class_and_the_classifier_checks_the_requested_class(images):
-    run = ImageRun(small(arch="cgan", latent_dim=8, noise="normal"), images=images)
+    run = ImageRun(small(arch="cgan", z_dim=8, latent_dist="normal"), images=images)
     run.step(1)
     snap = run.snapshot()
     grid = export.Image.open(__import__("io").BytesIO(snap["grid"]))
@@ -131,14 +131,14 @@ def test_the_conditional_grid_has_a_row_per_class_and_the_classifier_checks_the_
 
 def test_live_changes_reach_the_optimizers_and_restart_fields_are_refused(images):
     run = ImageRun(small(), images=images)
-    run.update(lr_g=2e-4, lr_d=3e-4, beta1=0.9, batch_size=16, loss="lsgan")
+    run.update(lr_g=2e-4, lr_d=3e-4, beta1=0.9, batch=16, loss="lsgan")
     t = run.trainer
     assert [g["lr"] for g in t.opt_g.param_groups] == [2e-4] and t.opt_d.param_groups[0]["lr"] == 3e-4
     assert t.opt_g.param_groups[0]["betas"] == (0.9, 0.999) and t.schedule.batch == 16 and t.cfg.loss == "lsgan"
     run.step(1)
     assert run.snapshot()["images_seen"] == 16
-    with pytest.raises(ValueError, match="latent_dim cannot change during a run"):
-        run.update(latent_dim=8)
+    with pytest.raises(ValueError, match="z_dim cannot change during a run"):
+        run.update(z_dim=8)
     with pytest.raises(ValueError, match="lr_g must be between"):
         run.update(lr_g=5.0)
     assert run.config.lr_g == 2e-4 and t.opt_g.param_groups[0]["lr"] == 2e-4         # nothing changed
@@ -164,7 +164,7 @@ def test_the_timeline_keeps_a_bounded_number_of_grids(images, monkeypatch):
 
 
 def test_the_gif_carries_the_run_settings_and_the_checkpoint_loads(images, tmp_path):
-    run = ImageRun(small(arch="dcgan", latent_dim=8, noise="normal"), images=images)
+    run = ImageRun(small(arch="dcgan", z_dim=8, latent_dist="normal"), images=images)
     with pytest.raises(ValueError, match="nothing recorded yet"):
         run.save_gif(str(tmp_path / "none.gif"))
     for _ in range(3):

@@ -58,7 +58,7 @@ def test_the_lecture_preset_trains_live_and_exports_a_gif_and_a_model(app_url):
             link.click()
         path = download.value.path()
         settings = export.read_settings(path)
-        assert settings["arch"] == "mlp" and settings["batch_size"] == 128 and settings["step"] > 0
+        assert settings["arch"] == "mlp" and settings["batch"] == 128 and settings["step"] > 0
 
         page.get_by_role("button", name="export model (joins your model picker)").click()
         page.wait_for_function("() => document.querySelector('#live-image-status').innerText.includes('Exported')")

@@ -17,7 +17,7 @@ from ..train import TrainConfig
 
 ARCHS = ("mlp", "dcgan", "cgan")          # ganlab.models families that train live (mlp.py, dcgan.py, cgan.py)
 ARCH_NAMES = {"mlp": "MLP-GAN", "dcgan": "DCGAN", "cgan": "conditional GAN"}
-NOISES = ("uniform", "normal")            # U(-1, 1) as in lecture A, or N(0, I)
+LATENT_DISTS = ("uniform", "normal")      # the latent prior: U(-1, 1)^z_dim as in lecture A, or N(0, I)
 
 FIELDS: tuple[Field, ...] = (
     # name                type   default            range             live   help
@@ -29,7 +29,7 @@ FIELDS: tuple[Field, ...] = (
     Field("lr_d",          float, 1e-3,              (1e-6, 0.1),      True,  "D learning rate"),
     Field("beta1",         float, 0.5,               (0.0, 0.99),      True,  "Adam β1 (both nets)", 0.05),
     Field("beta2",         float, 0.999,             (0.5, 0.999),     True,  "Adam β2 (both nets)", 0.001),
-    Field("batch_size",    int,   128,               (8, 512),         True,  "batch size", 8),
+    Field("batch",         int,   128,               (8, 512),         True,  "batch size", 8),
     Field("label_smoothing", float, 0.0,             (0.0, 0.5),       True,  "label smoothing (subtracted from "
                                                                               "D's real target)", 0.05),
     Field("d_steps",       int,   1,                 (1, 10),          True,  "D steps per G step", 1),
@@ -38,8 +38,8 @@ FIELDS: tuple[Field, ...] = (
     Field("mode_seeking",  float, 0.0,               (0.0, 2.0),       True,  "mode-seeking λ (MSGAN; 0 = off)",
                                                                               0.05),
     Field("ema_decay",     float, 0.0,               (0.0, 0.999),     False, "EMA decay of G (0 = off)", 0.001),
-    Field("latent_dim",    int,   96,                (1, 256),         False, "latent size", 1, net=True),
-    Field("noise",         str,   "uniform",         NOISES,           False, "noise", net=True),
+    Field("z_dim",         int,   96,                (1, 256),         False, "latent size", 1, net=True),
+    Field("latent_dist",   str,   "uniform",         LATENT_DISTS,     False, "latent distribution", net=True),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 LIVE_FIELDS = tuple(f.name for f in FIELDS if f.live)        # may change while training
@@ -75,14 +75,14 @@ def to_dict(cfg: ImageConfig) -> dict:
 
 def train_settings(cfg: ImageConfig) -> dict:
     """The TrainConfig fields the live fields set (what Trainer.update takes)."""
-    return {"lr_g": cfg.lr_g, "lr_d": cfg.lr_d, "betas": (cfg.beta1, cfg.beta2), "batch": cfg.batch_size,
+    return {"lr_g": cfg.lr_g, "lr_d": cfg.lr_d, "betas": (cfg.beta1, cfg.beta2), "batch": cfg.batch,
             "loss": cfg.loss, "d_steps": cfg.d_steps, "label_smoothing": cfg.label_smoothing,
             "gp_weight": cfg.gp_weight, "mode_seeking": cfg.mode_seeking}
 
 
 def train_config(cfg: ImageConfig, data_dir: str = "data") -> TrainConfig:
     """The training loop's config for ``cfg``: the family's default network (models/mlp.py, dcgan.py, cgan.py)
-    with the latent size and noise of ``cfg``; the Trainer adds the dataset's class names."""
-    model = {"z_dim": cfg.latent_dim, "latent_dist": cfg.noise}
+    with the latent size and distribution of ``cfg``; the Trainer adds the dataset's class names."""
+    model = {"z_dim": cfg.z_dim, "latent_dist": cfg.latent_dist}
     return TrainConfig(family=cfg.arch, dataset=cfg.dataset, data_dir=str(data_dir), seed=cfg.seed,
                        ema_decay=cfg.ema_decay, model=model, **train_settings(cfg))

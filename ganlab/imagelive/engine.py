@@ -137,7 +137,7 @@ class ImageRun:
             self._record(png)
         return {"step": self.trainer.step, "train_seconds": self.train_seconds,
                 "steps_per_second": self.trainer.step / self.train_seconds if self.train_seconds else 0.0,
-                "images_seen": self.trainer.batches * self.config.batch_size,
+                "images_seen": self.trainer.batches * self.config.batch,
                 **{k: float(self.last[k]) for k in CURVES}, "grid": png, "quality": dict(self.quality),
                 "fd": list(self.fd_curve), "timeline_frames": len(self.timeline), "curves": self.curve_points()}
 

@@ -16,13 +16,13 @@ assert set(DATASET_NAMES) == set(data.DATASETS)
 
 LECTURE = {   # the lectures' recipes (../shared/docs/lecture-notes.md; bench/baselines for the DCGAN)
     "mlp": dict(),          # lecture A: the table's defaults (96-d uniform noise, Adam 1e-3, β1 0.5, batch 128)
-    "dcgan": dict(arch="dcgan", latent_dim=64, noise="normal"),     # lecture A's DCGAN: 3 epochs, batch 128,
-    "cgan": dict(arch="cgan", latent_dim=64, noise="normal"),       # Adam 1e-3, β1 0.5; cGAN: the same + labels
+    "dcgan": dict(arch="dcgan", z_dim=64, latent_dist="normal"),     # lecture A's DCGAN: 3 epochs, batch 128,
+    "cgan": dict(arch="cgan", z_dim=64, latent_dist="normal"),       # Adam 1e-3, β1 0.5; cGAN: the same + labels
 }
 RECOMMENDED = {   # ganlab's settings for a live run on a CPU: recognisable images within a minute or two
     "mlp": dict(label_smoothing=0.1, ema_decay=0.99),
-    "dcgan": dict(arch="dcgan", latent_dim=64, noise="normal", batch_size=32, lr_g=1e-3, lr_d=1e-3),
-    "cgan": dict(arch="cgan", latent_dim=64, noise="normal", batch_size=32, lr_g=1e-3, lr_d=1e-3),
+    "dcgan": dict(arch="dcgan", z_dim=64, latent_dist="normal", batch=32, lr_g=1e-3, lr_d=1e-3),
+    "cgan": dict(arch="cgan", z_dim=64, latent_dist="normal", batch=32, lr_g=1e-3, lr_d=1e-3),
 }
 NOTES = {
     "lecture": ("{arch}, the lecture's settings: {what}. Look for: noise, then blurry shapes, then {items}; "
@@ -87,7 +87,7 @@ EXPERIMENTS = {
             "FD stays above 1,000). Switch the loss to non-saturating: G's loss turns large instead of flat "
             "(its gradient no longer vanishes), but this D still wins; lower D's learning rate or its steps to "
             "let G catch up.")),
-    "experiment: mode collapse": Preset(ImageConfig(batch_size=64, lr_g=2e-4, lr_d=2e-4), (
+    "experiment: mode collapse": Preset(ImageConfig(batch=64, lr_g=2e-4, lr_d=2e-4), (
         "The lecture's MLP-GAN with a 5× smaller learning rate and half the batch (2e-4, 64). Look for: the "
         "grid's samples are all the same digit, and after 800 steps the classifier still finds one class "
         "among the 256 fixed samples, where the lecture's settings show several by then. Try raising "

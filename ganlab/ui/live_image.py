@@ -54,9 +54,9 @@ the test set in the classifier's feature space, lower is better). Scrub the time
 """
 
 EXPLAIN = """\
-**Controls.** Training settings apply at once; the architecture, data set, seed, latent size, noise and EMA
-start a new run (training goes on if it was running). Each *preset* sets every control and starts a fresh
-run; its note says what to look for. A run pauses itself after 10 minutes of training; press Start to go on.
+**Controls.** Training settings apply at once; the architecture, data set, seed, latent size and
+distribution, and EMA start a new run (training goes on if it was running). Each *preset* sets every control
+and starts a fresh run; its note says what to look for. A run pauses itself after 10 minutes of training; press Start to go on.
 **Export**: the timeline as a GIF (its settings in the GIF comment), or the generator as a ganlab checkpoint
 that joins your model picker: open the Generate or Interpolate tab to explore it.
 """
