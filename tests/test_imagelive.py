@@ -84,6 +84,7 @@ def test_a_run_trains_and_its_snapshot_has_every_figure_the_page_shows(images):
     run.step(3)
     snap = run.snapshot()
     assert snap["step"] == 3 and snap["images_seen"] == 3 * 8 and snap["train_seconds"] > 0
+    assert snap["epoch"] == 3 * 8 / 64
     assert all(np.isfinite(snap[k]) for k in ("d_loss", "g_loss", "d_real", "d_fake"))
     assert 0 <= snap["d_real"] <= 1 and 0 <= snap["d_fake"] <= 1       # probabilities for the BCE loss
     q = snap["quality"]
@@ -136,7 +137,9 @@ def test_live_changes_reach_the_optimizers_and_restart_fields_are_refused(images
     assert [g["lr"] for g in t.opt_g.param_groups] == [2e-4] and t.opt_d.param_groups[0]["lr"] == 3e-4
     assert t.opt_g.param_groups[0]["betas"] == (0.9, 0.999) and t.schedule.batch == 16 and t.cfg.loss == "lsgan"
     run.step(1)
-    assert run.snapshot()["images_seen"] == 16
+    run.update(d_steps=2)
+    run.step(1)
+    assert run.snapshot()["images_seen"] == 16 + 2 * 16
     with pytest.raises(ValueError, match="z_dim cannot change during a run"):
         run.update(z_dim=8)
     with pytest.raises(ValueError, match="lr_g must be between"):

@@ -71,6 +71,7 @@ class ImageRun:
         self.timeline: list[tuple[int, float, bytes]] = []      # (step, train seconds, grid PNG)
         self.timeline_every, self.snapshots = 1, 0
         self.train_seconds, self.last = 0.0, {k: float("nan") for k in CURVES}
+        self.images_seen = 0                                     # real images D has seen (epochs of the data)
         self.quality: dict | None = None
 
     # -- training ------------------------------------------------------------------------------------------
@@ -91,6 +92,7 @@ class ImageRun:
             stats = self.trainer.train_step()
             self.curves.extend([[stats[k] for k in CURVES]], self.trainer.step)
             self.last, done = stats, done + 1
+            self.images_seen += self.trainer.cfg.batch * self.trainer.cfg.d_steps
             now = time.perf_counter()
             if now + (now - before) - start >= seconds:       # the next step would end past ``seconds``
                 break
@@ -137,7 +139,7 @@ class ImageRun:
             self._record(png)
         return {"step": self.trainer.step, "train_seconds": self.train_seconds,
                 "steps_per_second": self.trainer.step / self.train_seconds if self.train_seconds else 0.0,
-                "images_seen": self.trainer.batches * self.config.batch,
+                "images_seen": self.images_seen, "epoch": self.images_seen / len(self.images.x),
                 **{k: float(self.last[k]) for k in CURVES}, "grid": png, "quality": dict(self.quality),
                 "fd": list(self.fd_curve), "timeline_frames": len(self.timeline), "curves": self.curve_points()}
 

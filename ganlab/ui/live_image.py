@@ -132,7 +132,7 @@ def _status(run: Session | None, slots: int = 1) -> str:
     if s is None:
         return f"**{state}** · {ARCH_NAMES[run.config.arch]} · step 0" + (f"  \n{run.message}" if run.message else "")
     q = s["quality"]
-    text = (f"**{state}** · {ARCH_NAMES[run.config.arch]} · step **{s['step']:,}** · "
+    text = (f"**{state}** · {ARCH_NAMES[run.config.arch]} · step **{s['step']:,}** (epoch {s['epoch']:.2f}) · "
             f"**{s['steps_per_second']:.1f} steps/s** · D loss {s['d_loss']:.3f} · G loss {s['g_loss']:.3f} · "
             f"D(real) {s['d_real']:.2f} · D(fake) {s['d_fake']:.2f} · classes **{q['classes_covered']}/"
             f"{len(q['histogram'])}** · top-1 {q['top1']:.2f} · FD {s['fd'][-1][2]:.1f}")
