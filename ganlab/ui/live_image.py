@@ -83,6 +83,7 @@ class ImageSessions(live.LiveSessions):
         self.pool = ImageRunPool(self.line.slots if workers is None else workers)
         self.models_root = Path(models_root)
         self.data_dir = data_dir
+        self.warming: threading.Thread | None = None     # the workers' warm-up (on_tab_open)
 
     def drop(self, key: str, locked: bool = False) -> None:
         """Forget the session: its place in line, its run, its exports and its exported models."""
@@ -364,18 +365,34 @@ def on_unload(sessions: ImageSessions, request: gr.Request):
 
 
 def _start_workers(sessions: ImageSessions) -> None:
-    """Start the workers with MNIST loaded, in the background, best effort: if that fails (no data, or the app
-    is exiting), the first run does it and says why."""
+    """Start the workers with MNIST loaded, best effort: if that fails (no data, or the app is exiting), the
+    first run does it and says why."""
     try:
         sessions.pool.warm("mnist", sessions.data_dir)
     except (ValueError, *WORKER_ERRORS) as e:
         log.warning("live image: workers not warmed up: %s", str(e).splitlines()[0][:200] if str(e) else e)
 
 
-def build_live_image_tab(app: App, picker: gr.Dropdown, sessions: ImageSessions) -> ImageSessions:
+def on_tab_open(sessions: ImageSessions) -> None:
+    """The first time a visitor opens the tab: start the workers and load MNIST into them in the background
+    (a torch process and the data set each, which an app whose visitors never train should not pay for)."""
+    with sessions.lock:
+        if sessions.warming is not None:
+            return
+        sessions.warming = threading.Thread(target=_start_workers, args=(sessions,), daemon=True,
+                                            name="ganlab-image-workers")
+    sessions.warming.start()
+
+
+def build_live_image_tab(app: App, picker: gr.Dropdown, sessions: ImageSessions,
+                         tab: gr.Tab | None = None) -> ImageSessions:
     """Create the tab's components in the current Blocks/Tab context and wire its events; ``picker`` is the app's
-    model picker, which an exported model joins. Returns ``sessions`` (tests and benchmarks inspect it)."""
-    threading.Thread(target=_start_workers, args=(sessions,), daemon=True, name="ganlab-image-workers").start()
+    model picker, which an exported model joins; opening ``tab`` warms the workers up (without a tab: now).
+    Returns ``sessions`` (tests and benchmarks inspect it)."""
+    if tab is None:
+        on_tab_open(sessions)
+    else:
+        tab.select(bind(on_tab_open, sessions), None, None, queue=False, api_visibility="private")
     first_name = presets.LECTURE_MLP
     first = presets.PRESETS[first_name]
     defaults = image_config.to_dict(first.config)
