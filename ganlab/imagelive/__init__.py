@@ -2,7 +2,7 @@
 engine behind the app's "Live image GAN" tab, with no UI code.
 
     from ganlab.imagelive import ImageRun, presets
-    run = ImageRun(presets.PRESETS["MLP-GAN · lecture · MNIST"].config, data_dir="data")
+    run = ImageRun(presets.PRESETS[presets.LECTURE_MLP].config, data_dir="data")   # lecture A's MLP-GAN
     run.train_for(10.0)                 # ten seconds of ganlab.train.Trainer steps
     snap = run.snapshot()               # grid PNG, losses, mean D, class histogram, FD curve, ...
     run.save_gif("run.gif"), run.save_checkpoint("my-mlp-gan")
