@@ -18,7 +18,7 @@ import torch
 
 from ..models import FAMILIES, display_name
 from ..registry import ModelRegistry
-from . import generate, imports, interpolate, models
+from . import generate, imports, interpolate, live_image, models
 from .common import CSS, App, TempFiles, model_choices
 
 CONCURRENCY = 8              # events running at once: short requests (model work is small next to Gradio's own)
@@ -42,11 +42,12 @@ make is downloadable, and each PNG and GIF carries the settings that made it (al
 
 
 def build_app(models_dir: str | Path | list | None = None, torch_threads: int | None = TORCH_THREADS,
-              preloader=None) -> gr.Blocks:
+              preloader=None, data_dir: str | Path | None = None) -> gr.Blocks:
     """The app's Blocks, queued with bounded concurrency; ``models_dir``: a folder or a list of folders of
     checkpoints (default ``checkpoint.roots()``: the bundled checkpoints and the imported models).
     ``preloader``: the background importer (``preload.start_from_env()``'s, for GANLAB_PRELOAD; default an idle
-    one writing into the imported-models folder) that the Models tab's Import button also uses.
+    one writing into the imported-models folder) that the Models tab's Import button also uses. ``data_dir``:
+    where the Live image GAN tab finds MNIST / Fashion-MNIST (default $GANLAB_DATA_DIR, else ``data``).
 
     Sets torch to ``torch_threads`` intra-op threads (None leaves it alone). The app's requests are small
     (a StyleGAN2 image is a few ms) and run ``CONCURRENCY`` at a time; with torch's default of one thread per
@@ -58,7 +59,9 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
     for name, value in GRADIO_ANALYTICS.items():     # read when the Blocks' queue is made, just below
         os.environ.setdefault(name, value)
     preloader = preloader or imports.new_preloader()
-    app = App(ModelRegistry(imports.roots_with(models_dir, preloader.out_root)), TempFiles())
+    images = live_image.new_sessions(data_dir)   # its visitors' exported models: served, listed to them only
+    app = App(ModelRegistry(imports.roots_with(models_dir, preloader.out_root) + [images.models_root],
+                            unlisted=[images.models_root]), TempFiles())
     choices = model_choices(app.registry)
     with gr.Blocks(title="ganlab", delete_cache=GRADIO_CACHE) as demo:
         gr.Markdown(HEADER)
@@ -76,10 +79,13 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
                 table = models.build_models_tab(app)
                 poll_timer = imports.build_imports_section(app, preloader, picker, gen)
             live_tab, live = _live_tab()
+            with gr.Tab("Live image GAN") as image_tab:
+                live_image.build_live_image_tab(app, picker, images, image_tab)
         poll_timer.render()             # outside the Tabs: it ticks whichever tab the visitor is on
-        for tab in (generate_tab, interpolate_tab, models_tab, live_tab):
+        for tab in (generate_tab, interpolate_tab, models_tab, live_tab, image_tab):
             if tab is not None:
-                tab.select(lambda show=tab is not live_tab: gr.update(visible=show), None, model_box, queue=False,
+                tab.select(lambda show=tab not in (live_tab, image_tab): gr.update(visible=show), None, model_box,
+                           queue=False,
                            api_visibility="private")
         demo.load(generate.page_load_handler(app, gen), picker, gen.all_outputs, api_name="page_load",
                   preprocess=False).then(models.info_handler(app), picker, info, api_name="page_model_info",
@@ -88,6 +94,7 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
     demo.ganlab = app               # tests and the benchmark reach the registry and temp dir through this
     demo.ganlab_preloader = preloader   # the background imports (GANLAB_PRELOAD and the Import button)
     demo.ganlab_live = live         # the Live training tab's sessions (None without that tab)
+    demo.ganlab_live_image = images     # the Live image GAN tab's sessions
     return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
 
