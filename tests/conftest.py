@@ -2,7 +2,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import tempfile
@@ -15,6 +14,8 @@ import torch  # noqa: E402
 
 from ganlab import checkpoint  # noqa: E402
 from ganlab.models import FAMILIES  # noqa: E402
+
+from .http_fixtures import free_port  # noqa: E402,F401  (the test modules import it from here too)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = os.environ.get("GANLAB_DATA_DIR", str((ROOT.parent / "shared" / "data").resolve()))
@@ -53,12 +54,6 @@ def tiny_checkpoints(tmp_path_factory):
         checkpoint.save(tiny_generator(family), root / f"tiny-{family}", dataset="mnist",
                         training={"steps": 0, "note": "random weights for tests"})
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -1,10 +1,18 @@
-"""A real local HTTP server for download tests: serves a folder with HTTP Range support, logs every request,
-and can cut a file's first transfer short (as a dropped connection does). Threaded, 127.0.0.1, random port."""
+"""Local servers for the tests and the benchmark scripts (``bench/`` imports this module too).
+
+- ``serve(folder)``: a real HTTP server for downloads: serves a folder with HTTP Range support, logs every
+  request, and can cut a file's first transfer short (as a dropped connection does). Threaded, 127.0.0.1,
+  random port.
+- ``free_port()``: a free loopback port; ``refused_url()``: a URL whose port nobody listens on.
+- ``wait_import(client, name)``: waits until the app (through gradio_client) reports an import ready or failed.
+"""
 from __future__ import annotations
 
 import contextlib
 import re
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -90,3 +98,27 @@ def serve(root: Path):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def refused_url(name: str = "ffhq.pkl") -> str:
+    """An http URL on a loopback port that was free a moment ago: connecting to it is refused."""
+    return f"http://127.0.0.1:{free_port()}/{name}"
+
+
+def wait_import(client, name: str, timeout: float = 120) -> str:
+    """Poll the app's ``/import_status`` (a gradio_client ``client``) until the import called ``name`` is ready or
+    failed; returns its state text ("ready" or "failed: ..."). TimeoutError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, status = client.predict(api_name="/import_status")
+        row = next((r for r in status["data"] if r[0] == name), None)
+        if row and (row[2] == "ready" or row[2].startswith("failed")):
+            return row[2]
+        time.sleep(0.5)
+    raise TimeoutError(f"{name} not ready after {timeout:g} s")
