@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -48,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import children, free_port, rss_bytes, wait_for
+from tests.http_fixtures import serve
 from ganlab.deploy import check_space_config, listing, space_files
 from ganlab.preload import model_name
 
@@ -61,7 +60,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 NOTES = Path("/work/notes")
 RATE = 1.0                                    # MB/s per download from the fixture server: a Space's downloads
                                               # take a while, so the page is up before the last preload is ready
-CHUNK = 64 * 1024
 TIMEOUT = 600                                 # seconds for the page, the preloads and the first image
 VERSIONS = "import torch, gradio, huggingface_hub as h; print(torch.__version__, gradio.__version__, h.__version__)"
 SEED = 7                                      # the browser generates this seed with the picked model
@@ -146,30 +144,11 @@ def stage(source: Path, dest: Path) -> tuple[int, int]:
 # -- 3. the fixture server and the app -------------------------------------------------------------------------
 @contextlib.contextmanager
 def fixture_server(folder: Path, rate: float = 0):
-    """A threaded http.server on 127.0.0.1 (random port) serving ``folder``, at most ``rate`` MB/s per response
-    (0: unthrottled); yields its base URL."""
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def copyfile(self, source, outputfile):
-            if not rate:
-                return super().copyfile(source, outputfile)
-            start, sent = time.perf_counter(), 0
-            while block := source.read(CHUNK):
-                outputfile.write(block)
-                sent += len(block)
-                time.sleep(max(0.0, start + sent / (rate * 1e6) - time.perf_counter()))
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """The tests' fixture server (threaded, 127.0.0.1, random port) serving ``folder``, at most ``rate`` MB/s per
+    response (0: unthrottled); yields its base URL."""
+    with serve(folder) as server:
+        server.rate = rate
+        yield server.url("")
 
 
 def space_port() -> tuple[int, str]:

@@ -1,8 +1,8 @@
 """Local servers for the tests and the benchmark scripts (``bench/`` imports this module too).
 
 - ``serve(folder)``: a real HTTP server for downloads: serves a folder with HTTP Range support, logs every
-  request, and can cut a file's first transfer short (as a dropped connection does). Threaded, 127.0.0.1,
-  random port.
+  request, can cut a file's first transfer short (as a dropped connection does) and throttle its responses.
+  Threaded, 127.0.0.1, random port.
 - ``free_port()``: a free loopback port; ``refused_url()``: a URL whose port nobody listens on.
 - ``wait_import(client, name)``: waits until the app (through gradio_client) reports an import ready or failed.
 """
@@ -16,6 +16,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+CHUNK = 1 << 16
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -69,7 +71,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return
-        self.wfile.write(data)
+        if not srv.rate:
+            self.wfile.write(data)
+            return
+        start = time.perf_counter()
+        for i in range(0, len(data), CHUNK):                # at most srv.rate MB/s
+            self.wfile.write(data[i:i + CHUNK])
+            time.sleep(max(0.0, start + (i + CHUNK) / (srv.rate * 1e6) - time.perf_counter()))
 
 
 class FixtureServer(ThreadingHTTPServer):
@@ -83,6 +91,7 @@ class FixtureServer(ThreadingHTTPServer):
         self.cut: dict[str, int] = {}          # rel path → bytes sent before the FIRST transfer is cut
         self.cut_always: dict[str, int] = {}   # rel path → bytes sent before EVERY transfer is cut
         self.ranges = True                     # False: ignore Range headers (always 200 with the whole file)
+        self.rate = 0.0                        # > 0: send each response at most this many MB/s
 
     def url(self, rel: str) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/{rel}"
