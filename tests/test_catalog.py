@@ -1,12 +1,12 @@
 """The catalog's data: consistent names, formats, hashes and licences; its two renderings."""
 import hashlib
 import re
-from pathlib import Path
+import pytest
 
 from ganlab import catalog
 from ganlab.catalog import ENTRIES
 
-FIXTURES = (Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures").resolve()
+from .importer_fixtures import FIXTURES
 
 
 def test_entries_are_consistent():
@@ -40,9 +40,10 @@ def test_non_commercial_licences_are_flagged():
 def test_pip_entry_matches_the_published_wheel():
     e = catalog.get("dcgan-faces")
     wheel = FIXTURES / "dcgan-tutorial" / e.filename
-    if wheel.is_file():
-        assert wheel.stat().st_size == e.size
-        assert hashlib.sha256(wheel.read_bytes()).hexdigest() == e.sha256
+    if not wheel.is_file():
+        pytest.skip(f"needs {wheel}, the wheel published on PyPI")
+    assert wheel.stat().st_size == e.size
+    assert hashlib.sha256(wheel.read_bytes()).hexdigest() == e.sha256
 
 
 def test_renderings():
