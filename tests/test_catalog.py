@@ -1,6 +1,7 @@
 """The catalog's data: consistent names, formats, hashes and licences; its two renderings."""
 import hashlib
 import re
+
 import pytest
 
 from ganlab import catalog
