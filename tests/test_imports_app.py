@@ -4,6 +4,7 @@ operator's preload from a local http.server, a URL refused from the page), and r
 (fir) model with previews."""
 import json
 import shutil
+import threading
 import time
 
 import numpy as np
@@ -140,6 +141,39 @@ def test_noise_modes_come_from_the_model():
 
 
 # -- the app: imports through the page, preloads by the operator ----------------------------------------------
+def test_a_preload_that_finishes_during_a_poll_still_reaches_the_picker(tmp_path):
+    """The status timer's tick reads the model names, then whether imports are pending: a conversion that ends
+    between the two must not switch the timer off with the picker unchanged (the model would never appear)."""
+    from ganlab.ui import build_app
+
+    checkpoint.save(tiny_generator("dcgan"), tmp_path / "models" / "tiny-dcgan", dataset="mnist")
+    gate = threading.Event()
+
+    def convert(source, out_dir, progress=None, **options):
+        gate.wait(30)
+        return checkpoint.save(tiny_generator("mlp"), out_dir, dataset="mnist")
+
+    (tmp_path / "new.pt").write_bytes(b"weights")
+    pre = preload.Preloader([str(tmp_path / "new.pt")], convert, out_root=tmp_path / "imported").start()
+    demo = build_app(tmp_path / "models", preloader=pre)
+    poll = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "poll")
+    registry, available = demo.ganlab.registry, demo.ganlab.registry.available
+
+    def names_then_the_conversion_ends():
+        names = available()
+        if not gate.is_set():
+            gate.set()
+            assert pre.wait(30)
+        return names
+
+    registry.available = names_then_the_conversion_ends
+    *_, picker, shown, timer = poll(["tiny-dcgan"])             # the page offered tiny-dcgan so far
+    if "choices" not in picker:                                 # not shown at this tick: the timer must tick again
+        assert timer.active, "the timer stopped with the new model missing from the picker"
+        *_, picker, shown, timer = poll(shown)
+    assert "new" in [value for _, value in picker["choices"]] and not timer.active
+
+
 gradio_client = pytest.importorskip("gradio_client")
 
 

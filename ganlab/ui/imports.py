@@ -173,9 +173,10 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
                 *tables(), gr.update(choices=model_choices(app.registry)))
 
     def poll(before: list):
+        busy = pending(preloader)       # before the names: an import that ends in between is shown at the next tick
         names = app.registry.available()
         picker_update = gr.update(choices=model_choices(app.registry)) if names != before else gr.update()
-        return (*tables(), picker_update, names, gr.Timer(active=pending(preloader)))
+        return (*tables(), picker_update, names, gr.Timer(active=busy))
 
     def show(name: str):
         return gen.select_model(model=check_name(catalog.get(name).name))
