@@ -127,7 +127,7 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
         seed: the app's grid at that seed and the CLI's ``--seeds`` give the same images. Conditional models
         draw each seed's class from that seed when ``labels`` is None.
 
-        Changed in ganlab 0.2: before, the n latents were n draws from one stream seeded by ``seed`` (so only
+        Changed meaning: earlier versions drew the n latents from one stream seeded by ``seed`` (only
         ``sample(1, seed)`` is unchanged); ``latent.seeded_latents(n, model.z_dim, seed)`` still draws those."""
         seeds = self.sample_seeds(n, seed)
         z = latent.seed_latents(seeds, self.z_dim, self.latent_dist)
@@ -137,11 +137,13 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
 
     def sample_seeds(self, n: int, seed: int = 0) -> list[int]:
         """The seeds of ``sample(n, seed)``: seed … seed + n − 1, checked (n ≤ MAX_SAMPLES, all < 2**32)."""
-        self.check_n(n)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= latent.MAX_SEED - n + 1:
-            raise ValueError(f"seed must be a whole number from 0 to {latent.MAX_SEED - n + 1} for {n} images "
-                             f"(the last seed, seed + n − 1, is at most {latent.MAX_SEED}), got {seed!r}.")
-        return list(range(int(seed), int(seed) + int(n)))
+        n, last = self.check_n(n), latent.MAX_SEED
+        whole = isinstance(seed, (int, float, np.integer, np.floating)) and not isinstance(seed, bool) \
+            and np.isfinite(seed) and seed == int(seed)
+        if not whole or not 0 <= seed <= last - n + 1:
+            raise ValueError(f"seed must be a whole number from 0 to {last - n + 1} for {n} images (the last seed, "
+                             f"seed + n − 1, is at most {last}), got {seed!r}.")
+        return list(range(int(seed), int(seed) + n))
 
     # -- checks shared by every entry point -----------------------------------------------------------
     @staticmethod

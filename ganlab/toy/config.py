@@ -71,7 +71,7 @@ BY_NAME = {f.name: f for f in FIELDS}
 LIVE_FIELDS = tuple(f.name for f in FIELDS if f.live)        # may change while training
 RESTART_FIELDS = tuple(f.name for f in FIELDS if not f.live)  # a change starts a new run
 NET_FIELDS = tuple(f.name for f in FIELDS if f.net)
-OLD_NAMES = {"batch_size": "batch", "latent_dim": "z_dim", "noise": "latent_dist"}   # before ganlab 0.2
+OLD_NAMES = {"batch_size": "batch", "latent_dim": "z_dim", "noise": "latent_dist"}   # earlier versions' names
 
 
 def current_names(values: dict, where: str = "toy settings") -> dict:
