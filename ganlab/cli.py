@@ -16,14 +16,11 @@ import shlex
 import sys
 from pathlib import Path
 
-MAX_SEEDS = 10_000           # most seeds one generate command draws
-
-
 def parse_seeds(text: str) -> list[int]:
     """'0-7,42' → [0, 1, ..., 7, 42] (StyleGAN's --seeds syntax); the rule is ganlab.views.parse_list's."""
     from . import latent, views
     try:
-        return views.parse_list(text, "seed", 0, latent.MAX_SEED, MAX_SEEDS)
+        return views.parse_list(text, "seed", 0, latent.MAX_SEED, views.MAX_SEEDS)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 

@@ -34,6 +34,7 @@ from .models.base import to_uint8
 MAX_GRID = 64                 # most images in one view
 MAX_FRAMES = 240              # most frames in one walk
 MAX_LIST_CHARS = 1000         # longest keyframe / class list text (bounded before parsing)
+MAX_SEEDS = 10_000            # most seeds one list holds (the CLI's --seeds)
 N_COORDS = 8                  # sliders over z[0] … z[7]
 N_DIRS = 8                    # sliders over the first principal directions
 COORD_RANGE = 3.0             # a z[i] slider adds −3 … +3 to that coordinate
@@ -287,9 +288,10 @@ def grid_settings(model, v: dict, seeds: list[int]) -> dict:
 
 
 def seed_range(seeds) -> dict:
-    """{"seed", "n"} of consecutive seeds, at most MAX_GRID of them; else a ValueError stating the rule."""
-    seeds = parse_list(seeds, "seed", 0, latent.MAX_SEED, MAX_GRID + 1) if isinstance(seeds, str) else list(seeds)
-    if not seeds or len(seeds) > MAX_GRID or seeds != list(range(seeds[0], seeds[0] + len(seeds))):
+    """{"seed", "n"} of consecutive seeds (a list or text like '4-7'), at most MAX_GRID of them; else a
+    ValueError stating the rule."""
+    seeds = parse_list(seeds, "seed", 0, latent.MAX_SEED, MAX_SEEDS)
+    if len(seeds) > MAX_GRID or seeds != list(range(seeds[0], seeds[0] + len(seeds))):
         shown = ", ".join(map(str, seeds[:8])) + (", …" if len(seeds) > 8 else "")
         raise ValueError(f"the seeds {shown} are not one view: a view shows the consecutive seeds seed … "
                          f"seed + n − 1 (n ≤ {MAX_GRID}); restore the PNG of one of its images instead.")
@@ -299,21 +301,18 @@ def seed_range(seeds) -> dict:
 def known_settings(settings: dict, keys) -> dict:
     """Settings read from a file or pasted (the app's restore), restricted to ``keys`` (VIEW_KEYS or
     WALK_KEYS); the spellings of the CLI's older files are converted with a deprecation note: "class" (now
-    "label"; none meant the class each seed draws) and "seeds" (a walk's keyframes; a grid's seed and n)."""
+    "label"; null meant the class each seed draws) and "seeds" (a walk's keyframes; a grid's seed and n)."""
     old = "class" in settings
     settings, notes = vocabulary.renamed(settings, OLD_KEYS, "settings")
     if old:                                                      # the old CLI's "class": an int, "all" or null
         settings["label"] = SEEDED if settings["label"] is None else str(settings["label"])
-    if SEEDS in settings:
-        seeds = settings.pop(SEEDS)
-        walk = any(k in settings for k in WALK_OWN_KEYS)
-        if walk and "keyframes" not in settings:
-            settings["keyframes"] = seeds if isinstance(seeds, str) else ", ".join(map(str, seeds))
-            notes.append("settings: a walk's 'seeds' are now called 'keyframes'")
-        elif not walk:
-            settings.update(seed_range(seeds))
-    elif old and "seed" in settings:
-        settings.setdefault("n", 1)                              # the old CLI's PNG of one seed
+    if SEEDS in settings and any(k in settings for k in WALK_OWN_KEYS):          # the old CLI's GIF
+        settings, more = vocabulary.renamed(settings, {SEEDS: "keyframes"}, "a walk's settings")
+        notes += more
+    elif SEEDS in settings:                                                      # a CLI grid
+        settings.update(seed_range(settings.pop(SEEDS)))
+    elif old and "seed" in settings:                                             # the old CLI's PNG of one seed
+        settings.setdefault("n", 1)
     vocabulary.warn(notes)
     unknown = sorted(set(settings) - set(keys))
     if unknown:

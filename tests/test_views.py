@@ -49,13 +49,18 @@ def test_the_old_cli_spellings_are_read_with_a_note(models):
            "loop": True, "truncation": 1.0}
     with pytest.warns(FutureWarning):
         walk = views.known_settings(gif, views.WALK_KEYS)
-    assert walk["keyframes"] == "1, 5, 9" and walk["label"] == views.SEEDED and "seeds" not in walk
+    assert walk["keyframes"] == [1, 5, 9] and walk["label"] == views.SEEDED and "seeds" not in walk
+    assert views.check_walk(models["cgan"], walk)[1]["keyframes"] == "1, 5, 9"
     with pytest.raises(ValueError, match="not one view"):
         views.known_settings({"seeds": [0, 1, 42]}, views.VIEW_KEYS)
     with pytest.raises(ValueError, match="'class' is the old name of 'label'"):
         views.known_settings({"class": 3, "label": "4"}, views.VIEW_KEYS)
     with pytest.raises(ValueError, match="unknown settings"):
         views.known_settings({"sed": 3}, views.VIEW_KEYS)
+    for hostile in ({"seeds": {"a": 1}}, {"seeds": [1.5, 2]}, {"seeds": None}, {"seeds": "0-99"},
+                    {"seeds": [1, 2], "frames": 6, "keyframes": "1, 2"}):
+        with pytest.raises(ValueError):                                 # a stated rule, never a TypeError
+            views.known_settings(hostile, views.WALK_KEYS if "frames" in hostile else views.VIEW_KEYS)
     m = models["cgan"]                                                  # and they draw what the old CLI drew
     assert np.array_equal(views.view_images(m, views.check_view(m, grid), [4, 5, 6])[0], m.sample(3, seed=4, truncation=0.7))
 
