@@ -23,7 +23,8 @@ def renamed(values: dict, renames: dict[str, str], where: str) -> tuple[dict, li
     return out, notes
 
 
-def warn(notes: list[str]) -> None:
-    """One FutureWarning per note, pointing at the caller's caller (the line that used the old word)."""
+def warn(notes: list[str], stacklevel: int = 3) -> None:
+    """One FutureWarning per note, attributed to the frame ``stacklevel`` − 1 calls above the caller (default:
+    the caller's caller, the line that passed the old word)."""
     for note in notes:
-        warnings.warn(f"deprecated: {note}", FutureWarning, stacklevel=3)
+        warnings.warn(f"deprecated: {note}", FutureWarning, stacklevel=stacklevel)

@@ -78,7 +78,7 @@ def current_names(values: dict, where: str = "toy settings") -> dict:
     """``values`` with the settings' old names (:data:`OLD_NAMES`) replaced by the current ones, a
     FutureWarning each: what a saved run, an exported checkpoint or older code may still say."""
     values, notes = vocabulary.renamed(values, OLD_NAMES, where)
-    vocabulary.warn(notes)
+    vocabulary.warn(notes, stacklevel=4)                          # the line that called from_dict, update, ...
     return values
 
 
