@@ -16,6 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
+
 def parse_seeds(text: str) -> list[int]:
     """'0-7,42' → [0, 1, ..., 7, 42] (StyleGAN's --seeds syntax); the rule is ganlab.views.parse_list's."""
     from . import latent, views
