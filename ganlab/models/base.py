@@ -118,19 +118,32 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
         return self(latent.truncate_z(z, truncation), labels).clamp(-1, 1)
 
     def latents(self, n: int, seed: int = 0) -> torch.Tensor:
-        """The latents (n, z_dim) that ``sample(n, seed)`` uses."""
-        self.check_n(n)
-        return latent.seeded_latents(n, self.z_dim, seed, self.latent_dist)
+        """The latents (n, z_dim) that ``sample(n, seed)`` uses: one per seed, seed … seed + n − 1."""
+        return latent.seed_latents(self.sample_seeds(n, seed), self.z_dim, self.latent_dist)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, labels=None, truncation: float = 1.0) -> np.ndarray:
-        """``n`` images as uint8 (n, H, W, C), identical for the same seed. Conditional models draw random
-        classes from the same seed when ``labels`` is None."""
-        self.check_n(n)
-        z = latent.seeded_latents(n, self.z_dim, seed, self.latent_dist)
+        """``n`` images as uint8 (n, H, W, C) of the seeds seed … seed + n − 1, each image drawn from its own
+        seed: the app's grid at that seed and the CLI's ``--seeds`` give the same images. Conditional models
+        draw each seed's class from that seed when ``labels`` is None.
+
+        Changed meaning: earlier versions drew the n latents from one stream seeded by ``seed`` (only
+        ``sample(1, seed)`` is unchanged); ``latent.seeded_latents(n, model.z_dim, seed)`` still draws those."""
+        seeds = self.sample_seeds(n, seed)
+        z = latent.seed_latents(seeds, self.z_dim, self.latent_dist)
         if labels is None and self.num_classes:
-            labels = latent.seeded_labels(n, self.num_classes, seed)
+            labels = latent.seed_labels(seeds, self.num_classes)
         return to_uint8(self.generate(z, labels, truncation))
+
+    def sample_seeds(self, n: int, seed: int = 0) -> list[int]:
+        """The seeds of ``sample(n, seed)``: seed … seed + n − 1, checked (n ≤ MAX_SAMPLES, all < 2**32)."""
+        n, last = self.check_n(n), latent.MAX_SEED
+        whole = isinstance(seed, (int, float, np.integer, np.floating)) and not isinstance(seed, bool) \
+            and np.isfinite(seed) and seed == int(seed)
+        if not whole or not 0 <= seed <= last - n + 1:
+            raise ValueError(f"seed must be a whole number from 0 to {last - n + 1} for {n} images (the last seed, "
+                             f"seed + n − 1, is at most {last}), got {seed!r}.")
+        return list(range(int(seed), int(seed) + n))
 
     # -- checks shared by every entry point -----------------------------------------------------------
     @staticmethod

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from .. import views
 from ..models import CheckpointError, display_name
 from ..registry import ModelRegistry
 
@@ -134,14 +135,12 @@ def to_json(settings: dict) -> str:
 
 
 def parse_settings(text: str, keys) -> dict:
-    """The settings pasted into a JSON box (or read from a ganlab PNG/GIF), restricted to ``keys``."""
+    """The settings pasted into a JSON box (or read from a ganlab PNG/GIF), restricted to ``keys`` (the
+    vocabulary and its old spellings are ganlab.views')."""
     try:
         settings = json.loads(text or "")
     except json.JSONDecodeError as e:
         raise ValueError(f"the settings are not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}).") from None
     if not isinstance(settings, dict):
         raise ValueError("the settings must be a JSON object like the one shown after generating.")
-    unknown = sorted(set(settings) - set(keys))
-    if unknown:
-        raise ValueError(f"unknown settings {unknown[:5]}; expected some of {sorted(keys)}.")
-    return settings
+    return views.known_settings(settings, keys)
