@@ -17,7 +17,7 @@ from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from torch import nn
 
 from .. import latent
-from ..checkpoint import CheckpointError, load_weights  # noqa: F401  (re-exported)
+from ..checkpoint_format import CheckpointError, load_weights, save  # noqa: F401  (CheckpointError re-exported)
 
 MAX_SAMPLES = 1024  # cap on n for sample(): larger batches belong in a loop over generate()
 
@@ -208,9 +208,8 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
     # -- Hub mixin: safetensors only, strict, ganlab's one checkpoint format ----------------------------
     def _save_pretrained(self, save_directory) -> None:
         """The mixin's ``save_pretrained`` / ``push_to_hub`` write a ganlab checkpoint (config.json + weights)
-        through :func:`ganlab.checkpoint.save`; the mixin then leaves that config.json as it is."""
-        from .. import checkpoint
-        checkpoint.save(self, save_directory, dataset=self.info.get("dataset", ""), training=self.info.get("training"),
+        through :func:`ganlab.checkpoint_format.save`; the mixin then leaves that config.json as it is."""
+        save(self, save_directory, dataset=self.info.get("dataset", ""), training=self.info.get("training"),
                         source=self.info.get("source"))
 
     @classmethod
