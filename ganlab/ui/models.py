@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..card import DATASETS, format_seconds, read_metrics
-from ..models import FAMILIES, display_name
+from ..card import describe, format_seconds, read_metrics
+from ..data import display_name as dataset_name
+from ..models import display_name
 from ..registry import ModelRegistry, check_name
 from .common import App, friendly
-from .imports import source_lines
 
 COLUMNS = ["model", "family", "dataset", "parameters", "steps", "train time", "FD (floor) ↓", "precision ↑",
            "recall ↑", "class acc ↑", "status"]
@@ -40,7 +40,7 @@ def model_rows(registry: ModelRegistry) -> list[list[str]]:
         fd = (f"{m['fd']:.2f} ({m['fd_floor_train_vs_test']:.2f})"
               if m.get("fd") is not None and m.get("fd_floor_train_vs_test") is not None else _num(m.get("fd")))
         rows.append([s.name, display_name(s.family),
-                     DATASETS.get(cfg.get("dataset"), (cfg.get("dataset") or "—",))[0],
+                     dataset_name(cfg.get("dataset")),
                      "—" if params is None else f"{params / 1e6:.2f} M",
                      "—" if training.get("steps") is None else f"{training['steps']:,}",
                      format_seconds(training.get("wall_seconds")) or "—", fd, _num(m.get("precision")),
@@ -58,47 +58,16 @@ def _metrics(registry: ModelRegistry, name: str) -> dict:
 
 
 def model_info(registry: ModelRegistry, name: str | None) -> str:
-    """Markdown about one model: architecture, size, latent, classes, data, training and metrics."""
+    """Markdown about one model (``ganlab.card.describe``): architecture, size, latent, classes, data, training
+    and metrics."""
     if not name:
         return "No model selected."
     name = check_name(name)
     status = {s.name: s for s in registry.status()}.get(name)
     if status is None or not status.family:
         return f"**{name}**: unknown or unreadable checkpoint."
-    cfg, family = status.config, status.family
-    net = cfg.get("config") or {}
-    doc = (FAMILIES[family].__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-    unknown = (cfg.get("dataset") or "unknown",) + (None,) * 4
-    data_name, _, _, licence, homepage = DATASETS.get(cfg.get("dataset"), unknown)
-    params = registry.num_parameters(name)
-    training = cfg.get("training") or {}
-    classes = cfg.get("class_names") or []
-    lines = [f"#### {name} · {display_name(family)}", "", doc, "",
-             f"- **parameters** (generator): {params:,}" if params else "- **parameters**: —",
-             f"- **latent**: {net.get('z_dim')}-d, {net.get('latent_dist', 'normal')}"
-             + (f"; W {net.get('w_dim')}-d" if FAMILIES[family].Generator.style_based else ""),
-             f"- **images**: {net.get('image_size')}×{net.get('image_size')}, "
-             f"{'greyscale' if net.get('channels', 1) == 1 else 'colour'}",
-             f"- **classes**: {', '.join(classes)}" + (" (the model is unconditional)" if not net.get("num_classes")
-                                                         else " (conditional: pick one above)") if classes else "",
-             f"- **training data**: [{data_name}]({homepage}) ({licence})" if homepage else
-             f"- **training data**: {data_name}"]
-    if training:
-        lines.append(f"- **training**: {training.get('steps', '?'):,} steps, {training.get('images_seen', 0):,} "
-                     f"images seen, {format_seconds(training.get('wall_seconds')) or '?'} on a CPU")
-    m = _metrics(registry, name)
-    if m:
-        lines.append(f"- **metrics** (model card): FD {_num(m.get('fd'))} "
-                     f"(floor {_num(m.get('fd_floor_train_vs_test'))}),"
-                     f" precision {_num(m.get('precision'))}, recall {_num(m.get('recall'))}"
-                     + (f", requested class recognised {_num(m.get('class_accuracy'), '.1%')}"
-                        if m.get("class_accuracy") is not None else ""))
-    else:
-        lines.append("- **metrics**: not evaluated yet")
-    lines += source_lines(cfg)                    # imported models: licence (non-commercial said) and origin
-    if not status.available:
-        lines.append(f"- **status**: unavailable: {status.reason}")
-    return "\n".join(line for line in lines if line is not None)
+    return describe(name, status.config, registry.num_parameters(name), _metrics(registry, name),
+                    "" if status.available else status.reason)
 
 
 def info_handler(app: App):
