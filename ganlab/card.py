@@ -311,22 +311,27 @@ def _metrics_section(m: dict) -> list[str]:
     return lines
 
 
+def summary(cfg: dict, metrics: dict, params: int | None) -> dict[str, str]:
+    """One model's row of the comparison tables (the README's :func:`metrics_table` and the app's Models tab), by
+    column name: family, dataset, params, steps, train time, FD (floor), precision, recall, min class %, class acc."""
+    training = cfg.get("training") or {}
+    m = metrics
+    fd, floor = m.get("fd"), m.get("fd_floor_train_vs_test")
+    return {"family": display_name(cfg.get("family", "")), "dataset": dataset_name(cfg.get("dataset")),
+            "params": "—" if params is None else f"{params / 1e6:.2f} M",
+            "steps": f"{training['steps']:,}" if training.get("steps") is not None else "—",
+            "train time": format_seconds(training.get("wall_seconds")) or "—",
+            "FD (floor)": f"{fd:.2f} ({floor:.2f})" if fd is not None and floor is not None else _fmt(fd, ".2f"),
+            "precision": _fmt(m.get("precision"), ".2f"), "recall": _fmt(m.get("recall"), ".2f"),
+            "min class %": _fmt(None if m.get("min_class_fraction") is None else 100 * m["min_class_fraction"], ".1f"),
+            "class acc": _fmt(m.get("class_accuracy"), ".1%")}
+
+
 def metrics_table(names) -> str:
     """A markdown table comparing models (bundled names or checkpoint folders) for the README."""
     lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * 3 + "---:|" * (len(TABLE_COLUMNS) - 3)]
     for name in names:
         folder = checkpoint.resolve(str(name))
-        cfg = checkpoint.read_config(folder)
-        m = read_metrics(folder)
-        training = cfg.get("training") or {}
-        params = checkpoint.load(str(folder)).num_parameters()
-        fd = (f"{m['fd']:.2f} ({m['fd_floor_train_vs_test']:.2f})" if m.get("fd") is not None else "—")
-        row = [str(name), display_name(cfg.get("family", "")),
-               dataset_name(cfg.get("dataset")), f"{params / 1e6:.2f} M",
-               f"{training['steps']:,}" if training.get("steps") is not None else "—",
-               format_seconds(training.get("wall_seconds")) or "—", fd,
-               _fmt(m.get("precision"), ".2f"), _fmt(m.get("recall"), ".2f"),
-               _fmt(None if m.get("min_class_fraction") is None else 100 * m["min_class_fraction"], ".1f"),
-               _fmt(m.get("class_accuracy"), ".1%")]
-        lines.append("| " + " | ".join(row) + " |")
+        row = summary(checkpoint.read_config(folder), read_metrics(folder), checkpoint.load(str(folder)).num_parameters())
+        lines.append("| " + " | ".join([str(name)] + [row[c] for c in TABLE_COLUMNS[1:]]) + " |")
     return "\n".join(lines)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..card import describe, format_seconds, read_metrics
-from ..data import display_name as dataset_name
-from ..models import display_name
+from ..card import describe, read_metrics, summary
 from ..registry import ModelRegistry, check_name
 from .common import App, friendly
 
 COLUMNS = ["model", "family", "dataset", "parameters", "steps", "train time", "FD (floor) ↓", "precision ↑",
            "recall ↑", "class acc ↑", "status"]
+SUMMARY_COLUMNS = ["family", "dataset", "params", "steps", "train time", "FD (floor)", "precision", "recall",
+                   "class acc"]            # card.summary's names of the columns between model and status
 
 INTRO = """\
 ### Models
@@ -27,25 +27,13 @@ the reason and the others keep working. Refresh after a training run finishes.
 """
 
 
-def _num(x, spec=".2f"):
-    return "—" if x is None else format(x, spec)
-
-
 def model_rows(registry: ModelRegistry) -> list[list[str]]:
     rows = []
     for s in registry.status():
-        cfg, m = s.config, (_metrics(registry, s.name) if s.family else {})
-        training = cfg.get("training") or {}
-        params = registry.num_parameters(s.name) if s.family else None
-        fd = (f"{m['fd']:.2f} ({m['fd_floor_train_vs_test']:.2f})"
-              if m.get("fd") is not None and m.get("fd_floor_train_vs_test") is not None else _num(m.get("fd")))
-        rows.append([s.name, display_name(s.family),
-                     dataset_name(cfg.get("dataset")),
-                     "—" if params is None else f"{params / 1e6:.2f} M",
-                     "—" if training.get("steps") is None else f"{training['steps']:,}",
-                     format_seconds(training.get("wall_seconds")) or "—", fd, _num(m.get("precision")),
-                     _num(m.get("recall")), _num(m.get("class_accuracy"), ".1%"),
-                     ("loaded" if s.loaded else "available") if s.available else f"unavailable: {s.reason}"])
+        row = summary(s.config, _metrics(registry, s.name) if s.family else {},
+                      registry.num_parameters(s.name) if s.family else None)
+        rows.append([s.name] + [row[c] for c in SUMMARY_COLUMNS] +
+                    [("loaded" if s.loaded else "available") if s.available else f"unavailable: {s.reason}"])
     return rows
 
 
