@@ -104,8 +104,8 @@ class StyleGenerator(GANGenerator):
         return w
 
     def layer_groups(self) -> dict[str, range]:
-        """Coarse / middle / fine style layers (the StyleGAN paper's split by resolution, at the family's
-        ``group_bounds``); a group with no layers is left out."""
+        """Coarse / middle / fine style layers, split where the family's ``group_bounds`` say; a group with no
+        layers is left out."""
         a, b = self.group_bounds()
         groups = {"coarse": range(0, a), "middle": range(a, b), "fine": range(b, self.num_ws)}
         return {k: r for k, r in groups.items() if len(r)}
