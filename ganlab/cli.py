@@ -123,8 +123,8 @@ OLD_LOSSES = {"bce": "non-saturating"}
 
 
 def old_spellings(a, argv) -> list[str]:
-    """Convert train options written in the old train.py vocabulary (see /work/notes/vocabulary.md) to the
-    shared one, in place; returns one deprecation note per conversion."""
+    """Convert train options written in the old train.py vocabulary to the shared one
+    (the toy engine's names: ``ganlab.toy.config``), in place; returns one deprecation note per conversion."""
     notes = []
     if a.loss in OLD_LOSSES:
         notes.append(f"--loss {a.loss} is now called {OLD_LOSSES[a.loss]}")

@@ -298,7 +298,7 @@ def test_bundled_stylegan2_unchanged():
         same(m.generate(g["z"]), g["gen"])
 
 
-if __name__ == "__main__":   # print every case's error (the note in /work/notes is this output)
+if __name__ == "__main__":   # print every case's error (the exactness figures)
     import tempfile
     E = load_file(str(FIXTURES / "expected.safetensors"))
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,7 @@ from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from torch import nn
 
 from .. import latent
-from ..checkpoint import CheckpointError, load_weights  # noqa: F401  (re-exported)
+from ..checkpoint_format import CheckpointError, load_weights, save  # noqa: F401  (CheckpointError re-exported)
 
 MAX_SAMPLES = 1024  # cap on n for sample(): larger batches belong in a loop over generate()
 
@@ -59,8 +59,7 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
     display_name: ClassVar[str] = ""             # shown in the UI and the model cards, e.g. "StyleGAN2"
     config_class: ClassVar[type] = object        # the family's config dataclass (commented defaults)
     always_conditional: ClassVar[bool] = False   # the family is conditional by definition (needs num_classes ≥ 1)
-    style_based: ClassVar[bool] = False          # a W space: num_ws, w_dim, buffer w_avg, mapping(), synthesis(),
-                                                 #   style_mix(), layer_groups(); latent_directions() are PCA of w
+    style_based: ClassVar[bool] = False          # a W space: the family is a models.style.StyleGenerator
     noise_modes: ClassVar[tuple] = ()            # synthesis noise modes, e.g. ("const", "random", "none")
     previews: ClassVar[bool] = False             # synthesis(ws, noise_mode, max_resolution=r): a fast lower-resolution
                                                  #   preview (the skip generator's image at the block ≤ r px)
@@ -199,20 +198,10 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
         """Images for latents with label embeddings instead of class indices (``label_embedding`` families)."""
         raise ValueError(f"{self.display_name} has no label embedding.")
 
-    # -- the W space of style-based families --------------------------------------------------------------
-    def style_mix(self, w_a: torch.Tensor, w_b: torch.Tensor, layers) -> torch.Tensor:
-        """Style mixing: w_a (N, num_ws, w_dim) with the styles of ``layers`` (indices into num_ws) from w_b."""
-        if not self.style_based:
-            raise ValueError(f"{self.display_name} has no styles to mix.")
-        idx = list(layers)
-        w = w_a.clone()
-        w[:, idx] = w_b[:, idx]
-        return w
-
     # -- latent directions (cached per model) ---------------------------------------------------------
     def latent_directions(self, k: int = 8, n: int = 4096) -> tuple[str, torch.Tensor, torch.Tensor]:
         """Principal directions of the latent space the sliders move in: ("z", dirs, std) from PCA of
-        sampled z here; StyleGAN overrides this with PCA of w (Härkönen et al. 2020, GANSpace)."""
+        sampled z here; style-based families use PCA of w (Härkönen et al. 2020, GANSpace; models/style.py)."""
         if k not in self._directions:
             z = latent.seeded_latents(n, self.z_dim, seed=12345, dist=self.latent_dist)
             self._directions[k] = ("z",) + latent.principal_directions(z, k)
@@ -221,9 +210,8 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
     # -- Hub mixin: safetensors only, strict, ganlab's one checkpoint format ----------------------------
     def _save_pretrained(self, save_directory) -> None:
         """The mixin's ``save_pretrained`` / ``push_to_hub`` write a ganlab checkpoint (config.json + weights)
-        through :func:`ganlab.checkpoint.save`; the mixin then leaves that config.json as it is."""
-        from .. import checkpoint
-        checkpoint.save(self, save_directory, dataset=self.info.get("dataset", ""), training=self.info.get("training"),
+        through :func:`ganlab.checkpoint_format.save`; the mixin then leaves that config.json as it is."""
+        save(self, save_directory, dataset=self.info.get("dataset", ""), training=self.info.get("training"),
                         source=self.info.get("source"))
 
     @classmethod

@@ -20,6 +20,7 @@ from ..models import FAMILIES, display_name
 from ..registry import ModelRegistry
 from . import generate, imports, interpolate, models
 from .common import CSS, App, TempFiles, model_choices
+from .live import build_live_tab
 
 CONCURRENCY = 8              # events running at once: short requests (model work is small next to Gradio's own)
                              # interleave instead of queueing behind each other; GIF exports run one at a time
@@ -87,7 +88,7 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
         demo.load(lambda: models.model_rows(app.registry), None, table, api_name="models_on_load")
     demo.ganlab = app               # tests and the benchmark reach the registry and temp dir through this
     demo.ganlab_preloader = preloader   # the background imports (GANLAB_PRELOAD and the Import button)
-    demo.ganlab_live = live         # the Live training tab's sessions (None without that tab)
+    demo.ganlab_live = live         # the Live training tab's sessions
     return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
 
@@ -115,10 +116,6 @@ def launch_kwargs() -> dict:
 
 
 def _live_tab():
-    """The Live training tab, if its module is there (it is developed separately): (the tab, its sessions)."""
-    try:
-        from .live import build_live_tab
-    except ImportError:
-        return None, None
+    """The Live training tab: (the tab, its sessions)."""
     with gr.Tab("Live training") as tab:
         return tab, build_live_tab()

@@ -8,8 +8,6 @@ polls while anything is pending; a model that becomes ready is added to the mode
 """
 from __future__ import annotations
 
-import html
-import re
 import time
 from pathlib import Path
 
@@ -25,7 +23,6 @@ IMPORT_COLUMNS = ["model", "source", "status"]
 PENDING = ("queued", "downloading", "converting")
 POLL_SECONDS = 1.0             # the status tables' refresh while an import or preload is pending
 WAIT_STEP = 0.25               # how often the Import button's progress bar looks at its item
-NC = re.compile(r"non[- ]?commercial|\bNC\b|-NC\b", re.IGNORECASE)
 
 INTRO = """\
 ### Import a pretrained GAN
@@ -86,33 +83,6 @@ def _source_text(source: str) -> str:
 
 def pending(preloader: Preloader) -> bool:
     return any(s["state"] in PENDING for s in preloader.status())
-
-
-# -- the About panel -------------------------------------------------------------------------------------------
-def non_commercial(source: dict) -> bool | None:
-    """Whether an imported model's licence forbids commercial use: the catalog's word where the model came from
-    it, else the licence text (None: nothing says so either way)."""
-    entry = next((e for e in catalog.ENTRIES if e.url == source.get("origin")), None)
-    if entry is not None and entry.non_commercial is not None:
-        return entry.non_commercial
-    return True if NC.search(str(source.get("licence") or "")) else None
-
-
-def source_lines(config: dict) -> list[str]:
-    """Markdown list items about an imported model (config.json's ``source`` block): licence and origin."""
-    src = config.get("source")
-    if not isinstance(src, dict) or not src:
-        return []
-    licence = html.escape(str(src.get("licence") or "not stated"))
-    origin = str(src.get("origin") or "?")
-    if not origin.lower().startswith(("http://", "https://", "pip:")):
-        origin = Path(origin).name                      # a path on the server: its name only
-    nc = non_commercial(src)
-    mark = "**non-commercial**: " if nc else "" if nc is False else "check before commercial use: "
-    sha = str(src.get("sha256") or "")
-    return [f"- **licence**: {mark}{licence}",
-            f"- **source**: imported from `{html.escape(origin)}` ({html.escape(str(src.get('format', '?')))} format"
-            + (f", sha256 {sha[:16]}…)" if sha else ")")]
 
 
 # -- the Import button -----------------------------------------------------------------------------------------
