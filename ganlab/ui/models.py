@@ -10,7 +10,7 @@ import gradio as gr
 from ..card import DATASETS, format_seconds, read_metrics
 from ..models import FAMILIES, display_name
 from ..registry import ModelRegistry, check_name
-from .common import App, friendly
+from .common import UNPROCESSED, App, friendly
 from .imports import source_lines
 
 COLUMNS = ["model", "family", "dataset", "parameters", "steps", "train time", "FD (floor) ↓", "precision ↑",
@@ -113,7 +113,7 @@ def build_info_panel(app: App, picker: gr.Dropdown) -> gr.Markdown:
     """The "About this model" panel under the picker, filled on page load (build_app) and on every model change."""
     with gr.Accordion("About this model", open=False):
         info = gr.Markdown(elem_id="model-info")
-    picker.change(info_handler(app), picker, info, api_name="model_info", preprocess=False)   # the registry checks
+    picker.change(info_handler(app), picker, info, api_name="model_info", **UNPROCESSED)   # the registry checks
     return info
 
 
