@@ -429,20 +429,21 @@ def use_points(sessions: LiveSessions, points_fn, source, values: dict, request:
     return (*shown(run), gr.update(value="points"))
 
 
-def on_drawing(sessions: LiveSessions, request: gr.Request, drawing=None, **values):
+def on_drawing(sessions: LiveSessions, request: gr.Request, drawing, **values):
     return use_points(sessions, lambda s: toy.points_from_strokes(s, size=CANVAS_SIZE), drawing or "", values,
                       request, "drawing")
 
 
-def csv_points(upload) -> np.ndarray:
-    """The points of an uploaded CSV (the upload as Gradio hands it unprocessed: its file in Gradio's cache)."""
-    path = Path(upload["path"] if isinstance(upload, dict) else upload)
+def csv_points(upload: dict) -> np.ndarray:
+    """The points of an uploaded CSV, as Gradio hands the upload over unprocessed (its FileData: a file Gradio
+    has checked into its cache). The suffix rule is the one the upload control offers (CSV_TYPES)."""
+    path = Path(upload["path"])
     if path.suffix.lower() not in CSV_TYPES:
-        raise ValueError(f"Choose a CSV file ({' or '.join(CSV_TYPES)}), not {path.suffix or 'a file without a suffix'}.")
+        raise ValueError(f"Choose a CSV file ({' or '.join(CSV_TYPES)}), not a {path.suffix or 'suffix-less'} file.")
     return toy.points_from_csv(path)
 
 
-def on_csv(sessions: LiveSessions, request: gr.Request, csv_file=None, **values):
+def on_csv(sessions: LiveSessions, request: gr.Request, csv_file, **values):
     return use_points(sessions, csv_points, csv_file or None, values, request, "csv")
 
 
