@@ -10,7 +10,7 @@ import gradio as gr
 from ..card import DATASETS, format_seconds, read_metrics
 from ..models import FAMILIES, display_name
 from ..registry import ModelRegistry, check_name
-from .common import UNPROCESSED, App, friendly
+from .common import UNPROCESSED, App, bind, friendly
 from .imports import source_lines
 
 COLUMNS = ["model", "family", "dataset", "parameters", "steps", "train time", "FD (floor) ↓", "precision ↑",
@@ -122,5 +122,5 @@ def build_models_tab(app: App) -> gr.Dataframe:
     table = gr.Dataframe(model_rows(app.registry), headers=COLUMNS, interactive=False, wrap=True,
                          elem_id="models-table")
     refresh = gr.Button("refresh")
-    refresh.click(lambda: model_rows(app.registry), None, table, api_name="models")
+    refresh.click(bind(model_rows, app.registry), None, table, api_name="models")
     return table
