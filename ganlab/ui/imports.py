@@ -16,7 +16,7 @@ import gradio as gr
 from .. import catalog, checkpoint, download, preload
 from ..preload import Preloader
 from ..registry import ModelRegistry, check_name
-from .common import App, friendly, model_choices
+from .common import App, bind, friendly, model_choices
 
 CATALOG_COLUMNS = ["name", "resolution", "download", "licence", "status"]
 IMPORT_COLUMNS = ["model", "source", "status"]
@@ -110,12 +110,39 @@ def run_import(preloader: Preloader, name, progress=None, timeout: float | None 
         time.sleep(WAIT_STEP)
 
 
+# -- the handlers: the app and the preloader first, bound by build_imports_section (common.bind) -------------------
+def tables(app: App, preloader: Preloader):
+    """The catalog's and the background imports' table rows."""
+    return catalog_rows(preloader, app.registry), import_rows(preloader)
+
+
+@friendly
+def do_import(app: App, preloader: Preloader, name: str, progress=gr.Progress()):
+    progress(0, desc="queued")
+    model = run_import(preloader, name, progress)
+    return (f"**{model}** is ready: it is selected in the model list above (Generate and Interpolate use it).",
+            *tables(app, preloader), gr.update(choices=model_choices(app.registry)))
+
+
+def poll(app: App, preloader: Preloader, before: list):
+    """The timer's tick: the tables, the picker's choices if models joined, and the timer off once idle."""
+    busy = pending(preloader)       # before the names: an import that ends in between is shown at the next tick
+    names = app.registry.available()
+    picker_update = gr.update(choices=model_choices(app.registry)) if names != before else gr.update()
+    return (*tables(app, preloader), picker_update, names, gr.Timer(active=busy))
+
+
+def show(gen, name: str):
+    """The imported model, shown in the Generate tab."""
+    return gen.select_model(model=check_name(catalog.get(name).name))
+
+
 def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, gen) -> gr.Timer:
     """The catalog table, the Import button and the background imports' status, in the current Blocks context.
-    ``gen``: the Generate tab (its ``select_model`` shows the imported model). Returns the poll timer, made
-    with ``render=False``: the caller renders it outside the Tabs, because a tab's children (a timer too) do not
-    exist in the page until the tab is first opened, and a visitor who stays on Generate must still see
-    preloads join the picker."""
+    ``gen``: what the Generate tab gives the others (its ``select_model`` shows the imported model). Returns the
+    poll timer, made with ``render=False``: the caller renders it outside the Tabs, because a tab's children (a
+    timer too) do not exist in the page until the tab is first opened, and a visitor who stays on Generate must
+    still see preloads join the picker."""
     gr.Markdown(INTRO)
     table = gr.Dataframe(lambda: catalog_rows(preloader, app.registry), headers=CATALOG_COLUMNS,
                          interactive=False, wrap=True, elem_id="catalog-table")
@@ -132,29 +159,11 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
     timer = gr.Timer(POLL_SECONDS, active=True, render=False)   # the first tick switches it off when nothing is pending
     shown = gr.State([])                                # the model names the picker offered at the last poll
 
-    def tables():
-        return catalog_rows(preloader, app.registry), import_rows(preloader)
-
-    @friendly
-    def do_import(name: str, progress=gr.Progress()):
-        progress(0, desc="queued")
-        model = run_import(preloader, name, progress)
-        return (f"**{model}** is ready: it is selected in the model list above (Generate and Interpolate use it).",
-                *tables(), gr.update(choices=model_choices(app.registry)))
-
-    def poll(before: list):
-        busy = pending(preloader)       # before the names: an import that ends in between is shown at the next tick
-        names = app.registry.available()
-        picker_update = gr.update(choices=model_choices(app.registry)) if names != before else gr.update()
-        return (*tables(), picker_update, names, gr.Timer(active=busy))
-
-    def show(name: str):
-        return gen.select_model(model=check_name(catalog.get(name).name))
-
     import_btn.click(lambda: gr.Timer(active=True), None, timer, queue=False, api_visibility="private")
-    import_btn.click(do_import, choice, [message, table, status, picker], api_name="import_model",
-                     concurrency_id="import", concurrency_limit=4
-                     ).success(show, choice, gen.all_outputs, api_visibility="private")
-    refresh.click(tables, None, [table, status], api_name="import_status")
-    timer.tick(poll, shown, [table, status, picker, shown, timer], api_visibility="private", show_progress="hidden")
+    import_btn.click(bind(do_import, app, preloader), choice, [message, table, status, picker],
+                     api_name="import_model", concurrency_id="import", concurrency_limit=4
+                     ).success(bind(show, gen), choice, gen.all_outputs, api_visibility="private")
+    refresh.click(bind(tables, app, preloader), None, [table, status], api_name="import_status")
+    timer.tick(bind(poll, app, preloader), shown, [table, status, picker, shown, timer], api_visibility="private",
+               show_progress="hidden")
     return timer

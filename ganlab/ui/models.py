@@ -9,7 +9,7 @@ import gradio as gr
 
 from ..card import describe, read_metrics, summary
 from ..registry import ModelRegistry, check_name
-from .common import App, friendly
+from .common import UNPROCESSED, App, bind, friendly
 
 COLUMNS = ["model", "family", "dataset", "parameters", "steps", "train time", "FD (floor) ↓", "precision ↑",
            "recall ↑", "class acc ↑", "status"]
@@ -70,7 +70,7 @@ def build_info_panel(app: App, picker: gr.Dropdown) -> gr.Markdown:
     """The "About this model" panel under the picker, filled on page load (build_app) and on every model change."""
     with gr.Accordion("About this model", open=False):
         info = gr.Markdown(elem_id="model-info")
-    picker.change(info_handler(app), picker, info, api_name="model_info", preprocess=False)   # the registry checks
+    picker.change(info_handler(app), picker, info, api_name="model_info", **UNPROCESSED)   # the registry checks
     return info
 
 
@@ -79,5 +79,5 @@ def build_models_tab(app: App) -> gr.Dataframe:
     table = gr.Dataframe(model_rows(app.registry), headers=COLUMNS, interactive=False, wrap=True,
                          elem_id="models-table")
     refresh = gr.Button("refresh")
-    refresh.click(lambda: model_rows(app.registry), None, table, api_name="models")
+    refresh.click(bind(model_rows, app.registry), None, table, api_name="models")
     return table
