@@ -41,7 +41,7 @@ def ensure_files(dataset: str, root: str | os.PathLike) -> None:
     """Download ``dataset`` into ``root`` unless its files are there; ValueError in one line when it cannot."""
     import torchvision
 
-    folder, _ = data.DATASETS[data.check_dataset(dataset)]
+    folder = data.DATASETS[data.check_dataset(dataset)].torchvision
     cls = getattr(torchvision.datasets, folder)
     try:
         cls(str(root), train=True, download=False), cls(str(root), train=False, download=False)

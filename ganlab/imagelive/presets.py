@@ -11,9 +11,6 @@ from dataclasses import dataclass
 from .. import data
 from .config import ARCH_NAMES, ARCHS, ImageConfig
 
-DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
-assert set(DATASET_NAMES) == set(data.DATASETS)
-
 LECTURE = {   # the lectures' recipes (../shared/docs/lecture-notes.md; bench/baselines for the DCGAN)
     "mlp": dict(),          # lecture A: the table's defaults (96-d uniform noise, Adam 1e-3, β1 0.5, batch 128)
     "dcgan": dict(arch="dcgan", z_dim=64, latent_dist="normal"),     # lecture A's DCGAN: 3 epochs, batch 128,
@@ -50,12 +47,12 @@ class Preset:
 def preset_name(arch: str, kind: str, dataset: str) -> str:
     """e.g. "MLP-GAN, the lecture's settings · MNIST", "DCGAN, recommended · Fashion-MNIST"."""
     settings = "the lecture's settings" if kind == "lecture" else "recommended"
-    return f"{ARCH_NAMES[arch]}, {settings} · {DATASET_NAMES[dataset]}"
+    return f"{ARCH_NAMES[arch]}, {settings} · {data.display_name(dataset)}"
 
 
 def _architecture_presets() -> dict[str, Preset]:
     out = {}
-    for dataset in DATASET_NAMES:
+    for dataset in data.DATASETS:
         items = "digits" if dataset == "mnist" else "clothes and shoes"
         for arch in ARCHS:
             for kind, table in (("lecture", LECTURE), ("recommended", RECOMMENDED)):

@@ -16,8 +16,6 @@ Generate and Interpolate tabs work on it; the folder goes when the session ends.
 from __future__ import annotations
 
 import base64
-import html
-import inspect
 import logging
 import os
 import re
@@ -36,8 +34,8 @@ from ..imagelive import presets
 from ..imagelive.config import ARCH_NAMES, BY_NAME, LIVE_FIELDS, RESTART_FIELDS, ImageConfig
 from ..imagelive.runs import FRAME_SECONDS, WORKER_ERRORS, ImageRunPool, Line, WorkerGone
 from . import live
-from .common import UNPROCESSED, App, model_choices
-from .live import WORKER_GONE, Refused, _key, control
+from .common import UNPROCESSED, App, Refused, bind, model_choices, warn
+from .live import WORKER_GONE, _key, control
 
 log = logging.getLogger("ganlab.live_image")
 
@@ -94,32 +92,6 @@ class ImageSessions(live.LiveSessions):
         self.line.leave(key)
         for name in getattr(run, "models", ()):
             shutil.rmtree(self.models_root / name, ignore_errors=True)
-
-
-def warn(message, action: str = "input", logger: logging.Logger = log) -> str:
-    """A refused input, shown once: a warning toast and one log line; returns the message HTML-escaped for the
-    status line."""
-    logger.warning("refused %s: %s", action, message)
-    text = html.escape(str(message), quote=False)
-    gr.Warning(text)
-    return text
-
-
-def bind(fn, *state):
-    """``fn`` (a module-level handler whose first parameters are the tab's state) with those fixed to ``state``,
-    as Gradio calls it: Gradio reads the rest of the signature (API names, the gr.Request annotation)."""
-    if inspect.isgeneratorfunction(fn):
-        def wrapper(*args, **kwargs):
-            yield from fn(*state, *args, **kwargs)
-    else:
-        def wrapper(*args, **kwargs):
-            return fn(*state, *args, **kwargs)
-    signature = inspect.signature(fn, eval_str=True)
-    params = list(signature.parameters.values())[len(state):]
-    wrapper.__signature__ = signature.replace(parameters=params)
-    wrapper.__annotations__ = {q.name: q.annotation for q in params if q.annotation is not q.empty}
-    wrapper.__name__ = wrapper.__qualname__ = fn.__name__
-    return wrapper
 
 
 def _safe(key: str) -> str:
