@@ -34,7 +34,8 @@ def test_the_lecture_preset_trains_live_and_exports_a_gif_and_a_model(app_url):
         page.get_by_role("tab", name="Live image GAN").click()
         page.locator("#live-image-preset input").click()
         page.get_by_role("option", name="MLP-GAN, the lecture's settings · MNIST").click()
-        page.wait_for_function("() => document.querySelector('#live-image-status').innerText.includes('preset')")
+        page.wait_for_function("t => document.querySelector('#live-image-status').innerText.includes(t)",
+                               arg="New run with the preset's settings")
         page.get_by_role("button", name="▶ Start").click()
         page.locator("#live-image-grid img").wait_for()
         first = grid_src(page)

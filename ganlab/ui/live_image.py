@@ -32,10 +32,10 @@ import pandas as pd
 from ..imagelive import config as image_config
 from ..imagelive import presets
 from ..imagelive.config import ARCH_NAMES, BY_NAME, LIVE_FIELDS, RESTART_FIELDS, ImageConfig
-from ..imagelive.runs import FRAME_SECONDS, WORKER_ERRORS, ImageRunPool, Line, WorkerGone
+from ..imagelive.runs import FRAME_SECONDS, WORKER_ERRORS, ImageRunPool, Line
 from . import live
 from .common import UNPROCESSED, App, Refused, bind, model_choices, warn
-from .live import WORKER_GONE, _key, control
+from .live import WORKER_GONE, _key, control, control_rows
 
 log = logging.getLogger("ganlab.live_image")
 
@@ -170,12 +170,7 @@ def frame(run: Session, slots: int) -> tuple:
 def restart(sessions: ImageSessions, values: dict, key: str, message: str = "") -> Session:
     """A new run from the controls, swapped into the session between two frames (Refused if refused)."""
     cfg = config_of(values)
-    try:
-        remote = sessions.pool.create(cfg, data_dir=sessions.data_dir)
-    except ValueError as e:
-        raise Refused(str(e)) from None
-    except (WorkerGone, *WORKER_ERRORS):
-        raise Refused(WORKER_GONE) from None
+    remote = live.new_run(sessions.pool, cfg, data_dir=sessions.data_dir)
     old = sessions.get(key)
     if old is None or old.gone:
         run = Session(remote, cfg, generation=0 if old is None else old.generation + 1, message=message,
@@ -406,11 +401,7 @@ def build_live_image_tab(app: App, picker: gr.Dropdown, sessions: ImageSessions,
     note = gr.Markdown(first.note, elem_id="live-image-note")
     for title, applies_live in GROUPS:
         with gr.Accordion(title, open=False):
-            fields = _grouped(applies_live)
-            for i in range(0, len(fields), 4):
-                with gr.Row():
-                    for f in fields[i:i + 4]:
-                        c[f.name] = control(f, defaults[f.name])
+            c.update(control_rows(_grouped(applies_live), defaults))
     with gr.Row():
         start = gr.Button("▶ Start", variant="primary", elem_id="live-image-start")
         pause = gr.Button("⏸ Pause", elem_id="live-image-pause")
