@@ -24,6 +24,7 @@ from . import _torchfile
 
 NAME = "dcgan-tutorial"
 DESCRIPTION = "PyTorch DCGAN-tutorial netG state dict (main.0 … main.12), or a wheel that ships one"
+OPTIONS: dict = {}                                             # only the common dataset / licence labels
 WEIGHT_SUFFIXES = (".tar", ".pt", ".pth", ".ckpt", ".bin")
 _SIGNATURE = ("main.0.weight", "main.1.running_mean")          # ConvTranspose then BatchNorm (the tutorial's D has no BN at 1)
 
@@ -77,10 +78,8 @@ def _read(path: Path) -> tuple[object, dict]:
     return obj, info
 
 
-def convert(path, dataset: str | None = None, licence: str | None = None, **options):
+def convert(path, dataset: str | None = None, licence: str | None = None):
     """``dataset`` / ``licence`` override what the wheel's metadata says (a bare file says nothing)."""
-    if options:
-        raise CheckpointError(f"the {NAME} importer takes only dataset and licence (got {', '.join(sorted(options))}).")
     path = Path(path)
     obj, info = _read(path)
     for wrapper in ("netG_state_dict", "netG", "state_dict"):                # training scripts' save dicts
