@@ -155,8 +155,10 @@ def import_model(source: str | Path, out_dir: str | Path | None = None, format: 
     path, entry = _resolve_source(source, progress)
     try:
         out = _convert_and_write(source, path, entry, out_dir, format, catalog_name, options)
-    except BaseException:
+    except BaseException as e:
         download.discard_unconfirmed(path)     # a first download that did not convert is not kept (nor its hash)
+        if isinstance(e, CheckpointError) and path.name not in str(e):
+            raise CheckpointError(f"{path}: {e}") from None                  # every refusal names the file
         raise
     download.confirm(path)                     # converted: a first download's hash may now be recorded
     return out

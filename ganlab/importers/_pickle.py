@@ -179,7 +179,7 @@ def check_view(t: torch.Tensor, what: str) -> torch.Tensor:
     problem = view_problem(t.untyped_storage().nbytes() // max(t.element_size(), 1), t.storage_offset(),
                            t.shape, t.stride())
     if problem:
-        raise CheckpointError(f"refused: {what} is {problem}.")
+        raise CheckpointError(f"{what} is {problem}; refused.")
     return t
 
 
@@ -191,10 +191,7 @@ def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, hooks
     if not (isinstance(size, tuple) and isinstance(stride, tuple) and type(offset) is int
             and all(type(s) is int for s in (*size, *stride))):
         raise CheckpointError("refused: a tensor with non-integer size or stride.")
-    if isinstance(storage, torch.storage.TypedStorage):
-        numel = storage.size()
-    else:
-        numel = storage.nbytes()
+    numel = storage._size() if isinstance(storage, torch.storage.TypedStorage) else storage.nbytes()
     problem = view_problem(numel, offset, size, stride)
     if problem:
         raise CheckpointError(f"refused: {problem}.")

@@ -164,13 +164,13 @@ def check_tensors(obj, what: str, depth: int = 0) -> None:
     if depth > 32:
         raise CheckpointError(f"{what}: nested deeper than 32 levels.")
     if isinstance(obj, torch.Tensor):
-        _pickle.check_view(obj, "a tensor")
+        _pickle.check_view(obj, f"{what}: a tensor")
     elif isinstance(obj, dict):
         for k, v in obj.items():
             try:
                 check_tensors(v, what, depth + 1)
             except CheckpointError as e:
-                raise CheckpointError(str(e).replace("a tensor", f"tensor {str(k)[:80]!r}", 1)) from None
+                raise CheckpointError(str(e).replace(": a tensor", f": tensor {str(k)[:80]!r}", 1)) from None
     elif isinstance(obj, (list, tuple)):
         for v in obj:
             check_tensors(v, what, depth + 1)
