@@ -157,8 +157,9 @@ def import_model(source: str | Path, out_dir: str | Path | None = None, format: 
         out = _convert_and_write(source, path, entry, out_dir, format, catalog_name, options)
     except BaseException as e:
         download.discard_unconfirmed(path)     # a first download that did not convert is not kept (nor its hash)
-        if isinstance(e, CheckpointError) and path.name not in str(e):
-            raise CheckpointError(f"{path}: {e}") from None                  # every refusal names the file
+        if isinstance(e, CheckpointError):        # one line that names the file, whatever the importer said
+            text = " ".join(str(e).split())
+            raise CheckpointError(text if path.name in text else f"{path}: {text}") from None
         raise
     download.confirm(path)                     # converted: a first download's hash may now be recorded
     return out

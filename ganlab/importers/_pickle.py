@@ -144,7 +144,13 @@ def _load_storage(data):
     try:
         storage = torch.load(io.BytesIO(bytes(data)), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(f"refused: a tensor storage blob that torch's weights-only loader rejects ({e}).") from None
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        detail = next((ln for ln in lines if "Unsupported" in ln), lines[-1] if lines else "corrupt")
+        raise CheckpointError(f"refused: a tensor storage blob that torch's weights-only loader rejects "
+                              f"({detail[:160]}).") from None
+    except (RuntimeError, EOFError, ValueError, OSError, TypeError, KeyError, IndexError, OverflowError) as e:
+        detail = (str(e).strip().splitlines() or ["corrupt"])[0][:160]
+        raise CheckpointError(f"refused: an unreadable tensor storage blob ({type(e).__name__}: {detail}).") from None
     if not isinstance(storage, (torch.storage.TypedStorage, torch.storage.UntypedStorage)):
         raise CheckpointError(f"refused: a storage blob holding a {type(storage).__name__}.")
     return storage
