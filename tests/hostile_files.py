@@ -5,15 +5,23 @@ tools the hostile-input tests and ``bench/hostile.py`` build their attacks with.
 a StyleGAN2-ADA network pickle in NVIDIA's persistence layout, the StyleGAN v1 port's state dict, the GAN zoo's
 PGAN and DCGAN ``model.save()`` files, the DCGAN tutorial's state dict (bare and inside a wheel), and the legacy
 (pre-1.6, non-zip) ``torch.save`` format of one of them. Weights are random with a fixed seed.
+
+:data:`ATTACKS`, :data:`FOLDER_ATTACKS` and :data:`DOWNLOAD_ATTACKS` list the hostile inputs of issue 18 (files,
+checkpoint folders, a misbehaving server); ``tests/test_hostile*.py`` check each one and ``bench/hostile.py``
+measures them.
 """
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import pickle
 import sys
+import threading
 import types
 import zipfile
+from collections import OrderedDict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import torch
@@ -273,3 +281,260 @@ def make(fmt: str, folder: Path) -> Path:
         return write_wheel(folder / "gan_face_generate-1.0-py3-none-any.whl",
                            torch_bytes({"netG_state_dict": tutorial_state()}))
     raise ValueError(fmt)
+
+
+# -- the attacks ---------------------------------------------------------------------------------------------------
+# Each file attack is (class, label, build): build(folder) writes the hostile file and returns (path, the import
+# format to name, a regex the refusal must match). Classes follow issue 18: "bounds" (resource bounds before
+# allocation), "malformed" (one error type), "wrong" (no silently wrong model).
+class Rebuilt:
+    """Pickles as ``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)``, any view declared."""
+
+    def __init__(self, storage, offset, size, stride):
+        self.args = (storage, offset, tuple(size), tuple(stride), False, OrderedDict())
+
+    def __reduce__(self):
+        return torch._utils._rebuild_tensor_v2, self.args
+
+
+def _typed(numel: int):
+    return torch.storage.TypedStorage(wrap_storage=torch.zeros(numel).untyped_storage(), dtype=torch.float32,
+                                      _internal=True)
+
+
+def _fc0(g: Persisted) -> dict:
+    return g.meta["state"]["_modules"]["mapping"].meta["state"]["_modules"]["fc0"].meta["state"]["_parameters"]
+
+
+def _sg2(name: str, match: str, change=None, extra=None):
+    def build(folder: Path):
+        g = stylegan2_tree()
+        if change:
+            change(g)
+        return write_stylegan2(folder / name, g, extra), "stylegan2-ada", match
+    return build
+
+
+def _bytes(name: str, data: bytes, fmt: str, match: str):
+    def build(folder: Path):
+        (folder / name).write_bytes(data)
+        return folder / name, fmt, match
+    return build
+
+
+def _args(where: str, value, match: str):
+    """A StyleGAN2-ADA pickle whose constructor argument ``where`` is ``value`` (its modules agree with it)."""
+    def change(g):
+        kwargs = g.meta["state"]["_init_kwargs"] = json.loads(json.dumps(SG2_KWARGS))
+        group = ("mapping_kwargs" if where in ("num_layers", "lr_multiplier") else
+                 "synthesis_kwargs" if where in ("resample_filter", "channel_base", "conv_clamp") else None)
+        (kwargs[group] if group else kwargs)[where] = value
+        if where == "channel_base":                  # within every limit: only the build budget stops it
+            kwargs.update(img_resolution=1024)
+            kwargs["synthesis_kwargs"]["channel_max"] = 4096
+            for obj in (g, g.meta["state"]["_modules"]["synthesis"]):
+                obj.meta["state"]["img_resolution"] = 1024
+    return _sg2(f"args-{where}.pkl", match, change)
+
+
+def _state_dict_view(view: str):
+    def build(folder: Path):
+        sd = tutorial_state()
+        w = sd["main.0.weight"]
+        sd["main.0.weight"] = (torch.zeros(1).expand(w.shape) if view == "expand"
+                               else torch.zeros(64).as_strided(w.shape, (1, 1, 1, 1)))
+        (folder / f"{view}.pth").write_bytes(torch_bytes(sd))
+        return folder / f"{view}.pth", "dcgan-tutorial", "stride 0|overlapping"
+    return build
+
+
+def _laughs():
+    level = ["ha" * 50] * 10
+    for _ in range(9):                                 # 10**10 strings by reference, a few hundred bytes pickled
+        level = [level] * 10
+    return {"training_set_kwargs": {"path": level}}
+
+
+def _zip_bomb(folder: Path):
+    payload = torch_bytes({"netG_state_dict": tutorial_state()}) + bytes(300 << 20)
+    return write_wheel(folder / "bomb-1.0-py3-none-any.whl", payload), "dcgan-tutorial", "expands beyond"
+
+
+def _deflated_archive(folder: Path):
+    good = make("dcgan-tutorial", folder / "src")
+    bad = folder / "deflated.pth"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename), zipfile.ZIP_DEFLATED)
+    return bad, "dcgan-tutorial", "compressed or larger than the file"
+
+
+def _damaged_wheel(compression: int, match: str):
+    def build(folder: Path):
+        wheel = write_wheel(folder / f"w{compression}-1.0-py3-none-any.whl",
+                            torch_bytes({"netG_state_dict": tutorial_state()}), compression=compression)
+        data = bytearray(wheel.read_bytes())
+        with zipfile.ZipFile(wheel) as z:
+            info = z.getinfo("gan_face_generate/weights.tar")
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        for k in range(start + info.compress_size // 2, start + info.compress_size // 2 + 16):
+            data[k] ^= 0x5A                            # damage the member's data, not the zip directory
+        wheel.write_bytes(bytes(data))
+        return wheel, "dcgan-tutorial", match
+    return build
+
+
+def _conv1(g: Persisted) -> dict:
+    block = g.meta["state"]["_modules"]["synthesis"].meta["state"]["_modules"]["b8"]
+    return block.meta["state"]["_modules"]["conv1"].meta["state"]
+
+
+def _zoo_negative_variance(folder: Path):
+    sd = dcgan_zoo_state()
+    sd["main.batchNorm0.running_var"] = -sd["main.batchNorm0.running_var"]
+    return write_zoo(folder / "negvar.pth", sd, **DCGAN_ZOO_CONFIG), "dcgan-zoo", "negative variances"
+
+
+def _nan_weight(folder: Path):
+    sd = tutorial_state()
+    sd["main.3.weight"][0, 0, 0, 0] = float("nan")
+    (folder / "nan.pth").write_bytes(torch_bytes(sd))
+    return folder / "nan.pth", "dcgan-tutorial", "NaN"
+
+
+MEMO_BOMB = b"\x80\x02Nr" + (0xFFFFFFF0).to_bytes(4, "little") + b"."     # NONE, LONG_BINPUT 4 294 967 280
+ATTACKS = [
+    ("bounds", "tensor beyond its storage", _sg2("big-view.pkl", "larger than the data the file holds",
+                                                 lambda g: _fc0(g).update(weight=Rebuilt(_typed(1), 0, (8, 8), (8, 1))))),
+    ("bounds", "stride-0 view in a pickle", _sg2("expanded.pkl", "expanded",
+                                                 lambda g: _fc0(g).update(weight=Rebuilt(_typed(64), 0, (8, 8), (0, 1))))),
+    ("bounds", "overlapping view in a pickle", _sg2("overlap.pkl", "overlapping",
+                                                    lambda g: _fc0(g).update(weight=Rebuilt(_typed(64), 0, (8, 8), (1, 1))))),
+    ("bounds", "stride-0 tensor in a .pth", _state_dict_view("expand")),
+    ("bounds", "overlapping tensor in a .pth", _state_dict_view("as_strided")),
+    ("bounds", "memo index bomb", _bytes("memo.pkl", MEMO_BOMB, "stylegan2-ada", "memo index")),
+    ("bounds", "memo reference never written", _bytes("get.pkl", b"\x80\x02Nj" + (123456).to_bytes(4, "little") + b".",
+                                                      "stylegan2-ada", "never written")),
+    ("bounds", "string length beyond the file", _bytes("long.pkl", b"\x80\x04\x8e" + (1 << 40).to_bytes(8, "little")
+                                                       + b"abc.", "stylegan2-ada", "not a readable pickle")),
+    ("bounds", "img_resolution 2^20", _args("img_resolution", 1 << 20, "img_resolution")),
+    ("bounds", "z_dim 10^9", _args("z_dim", 10 ** 9, "z_dim")),
+    ("bounds", "10^7 mapping layers", _args("num_layers", 10 ** 7, "num_layers")),
+    ("bounds", "c_dim 10^8", _args("c_dim", 10 ** 8, "c_dim")),
+    ("bounds", "filter of 10^6 memo references", _args("resample_filter", [[1.0] * 1000] * 1000, "resample_filter")),
+    ("bounds", "channel_base 2^20 at 1024 px", _args("channel_base", 1 << 20, "larger model than its weights")),
+    ("bounds", "billion laughs in metadata", _sg2("laughs.pkl", "more than 10,000 values", extra=_laughs())),
+    ("bounds", "zip bomb in a wheel member", _zip_bomb),
+    ("bounds", "compressed torch archive member", _deflated_archive),
+    ("malformed", "wheel with a bad CRC", _damaged_wheel(zipfile.ZIP_STORED, "CRC")),
+    ("malformed", "wheel with a corrupt deflate stream", _damaged_wheel(zipfile.ZIP_DEFLATED,
+                                                                        "CRC|deflat|invalid|incorrect|Error")),
+    ("malformed", "OrderedDict(5)", _bytes("od.pkl", pickle.dumps({"G_ema": OrderedDict()}, protocol=2).replace(
+        b")R", b"K\x05\x85R"), "stylegan2-ada", "not a readable")),
+    ("malformed", "EasyDict with object state", _bytes("ed.pkl", b"\x80\x02cdnnlib.util\nEasyDict\n)\x81}X\x01\x00"
+                                                       b"\x00\x00ab.", "stylegan2-ada", "refused|not a readable")),
+    ("malformed", "a set of a list", _bytes("set.pkl", b"\x80\x02cbuiltins\nset\n](]ea\x85R.", "stylegan2-ada",
+                                            "not a readable")),
+    ("malformed", "_init_args that is a number", _bytes(
+        "args.pkl", b"\x80\x02ctorch_utils.persistence\n_reconstruct_persistent_obj\n}(X\x04\x00\x00\x00typeX\x05"
+        b"\x00\x00\x00classX\x05\x00\x00\x00state}X\n\x00\x00\x00_init_argsK\x07ssu\x85R.", "stylegan2-ada",
+        "not a readable")),
+    ("malformed", "random bytes", _bytes("junk.pth", bytes(range(256)) * 8, "dcgan-tutorial", "not a readable")),
+    ("wrong", "arguments contradict the stored layers", _sg2("liar.pkl", "contradicts itself",
+                                                             lambda g: _conv1(g).update(conv_clamp=None))),
+    ("wrong", "NaN lr_multiplier", _args("lr_multiplier", float("nan"), "lr_multiplier")),
+    ("wrong", "infinite conv_clamp", _args("conv_clamp", float("inf"), "conv_clamp")),
+    ("wrong", "int64 weights", _sg2("int.pkl", "int64", lambda g: _fc0(g).update(weight=torch.ones(8, 8).long()))),
+    ("wrong", "bool weights", _sg2("bool.pkl", "bool", lambda g: _fc0(g).update(weight=torch.ones(8, 8).bool()))),
+    ("wrong", "complex weights", _sg2("cx.pkl", "complex64",
+                                      lambda g: _fc0(g).update(weight=torch.ones(8, 8, dtype=torch.complex64)))),
+    ("wrong", "negative BatchNorm variance", _zoo_negative_variance),
+    ("wrong", "NaN weight", _nan_weight),
+]
+
+
+# checkpoint folders whose config.json is hostile: (label, edit(meta) -> the file's text, regex of the refusal)
+def _edited(meta: dict, **config) -> str:
+    return json.dumps({**meta, "config": {**meta["config"], **config}})
+
+
+FOLDER_ATTACKS = [
+    ("channels_base 2^20 at 1024 px", lambda m: _edited(m, channels_base=1 << 20, channels_max=4096, image_size=1024),
+     "larger model than its weights"),
+    ("10^6 mapping layers", lambda m: _edited(m, mapping_layers=10 ** 6), "larger model than its weights"),
+    ("z_dim 10^9", lambda m: _edited(m, z_dim=10 ** 9), "beyond any model size"),
+    ("NaN in the config", lambda m: _edited(m, mapping_lr_mul=float("nan")), "not a finite number"),
+    ("family not a string", lambda m: json.dumps({**m, "family": ["stylegan2"]}), "'family' entry must be a string"),
+    ("JSON nested 50,000 deep", lambda m: json.dumps(m)[:-1] + ', "deep": ' + "[" * 50_000 + "]" * 50_000 + "}",
+     "nested too deeply"),
+]
+
+
+# -- a misbehaving download server ------------------------------------------------------------------------------
+class Misbehaving(BaseHTTPRequestHandler):
+    """Serves ``server.body`` as ``server.mode`` says: whole, html, empty, endless, trickle, slow, truncated."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        srv, body, mode = self.server, self.server.body, self.server.mode
+        try:
+            self.send_response(200)
+            if mode == "html":
+                body = b"<!doctype html><html><body>Please log in</body></html>"
+            self.send_header("Content-Type", "text/html; charset=utf-8" if mode == "html" else
+                             "application/octet-stream")
+            if mode in ("whole", "html", "empty", "slow"):
+                body = b"" if mode == "empty" else body
+                self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if mode == "endless":                      # no length, never stops
+                while not srv.stop.is_set():
+                    self.wfile.write(bytes(1 << 16))
+            elif mode == "trickle":                    # a byte now and then: never idle long enough to time out
+                for b in body:
+                    if srv.stop.wait(0.2):
+                        break
+                    self.wfile.write(bytes([b]))
+                    self.wfile.flush()
+            elif mode == "slow":                       # fast enough not to stall, too slow to finish in time
+                for i in range(0, len(body), 80 << 10):
+                    if srv.stop.wait(0.1):
+                        break
+                    self.wfile.write(body[i:i + (80 << 10)])
+            elif mode == "truncated":                  # no length, half the file, then the connection closes
+                self.wfile.write(body[: len(body) // 2])
+            else:
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+@contextlib.contextmanager
+def misbehaving(body: bytes = b"", mode: str = "whole"):
+    """A local server misbehaving as ``mode`` says; yields (server, URL of its one file)."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
+    srv.daemon_threads = True
+    srv.body, srv.mode, srv.stop = body, mode, threading.Event()
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield srv, f"http://127.0.0.1:{srv.server_address[1]}/weights.pth"
+    finally:
+        srv.stop.set()
+        srv.shutdown()
+        srv.server_close()
+
+
+# download attacks: (label, mode, body size, environment, regex of the refusal)
+DOWNLOAD_ATTACKS = [
+    ("endless body", "endless", 0, {"GANLAB_MAX_DOWNLOAD_MB": "2"}, r"more than 2\.1 MB received"),
+    ("declared length beyond the cap", "whole", 100_000, {"GANLAB_MAX_DOWNLOAD_MB": "0.01"}, "offers 0.1 MB, more than"),
+    ("a byte every 0.2 s", "trickle", 1000, {"GANLAB_STALL_TIMEOUT": "1"}, "stalled"),
+    ("too slow overall", "slow", 8 << 20, {"GANLAB_DOWNLOAD_TIMEOUT": "1"}, "took more than 1 s"),
+    ("a web page with status 200", "html", 0, {}, "web page"),
+    ("an empty body", "empty", 0, {}, "empty"),
+]
