@@ -241,11 +241,15 @@ def tutorial_state(seed: int = 0) -> dict:
 
 
 def write_wheel(path: Path, weights: bytes, member: str = "gan_face_generate/weights.tar",
-                compression: int = zipfile.ZIP_DEFLATED) -> Path:
-    """A wheel (a zip with dist-info) that ships ``weights`` as ``member``, as the tutorial's PyPI wheel does."""
+                compression: int = zipfile.ZIP_DEFLATED, padding: int = 0) -> Path:
+    """A wheel (a zip with dist-info) that ships ``weights`` as ``member``, as the tutorial's PyPI wheel does;
+    ``padding`` zero bytes follow the weights (streamed in, never held in memory)."""
     with zipfile.ZipFile(path, "w", compression) as z:
         z.writestr("gan_face_generate/__init__.py", "")
-        z.writestr(member, weights)
+        with z.open(member, "w", force_zip64=True) as f:
+            f.write(weights)
+            for _ in range(padding >> 20):
+                f.write(bytes(1 << 20))
         z.writestr("gan_face_generate-1.0.dist-info/METADATA",
                    "Metadata-Version: 2.1\nName: gan_face_generate\nVersion: 1.0\nSummary: faces\n"
                    "Classifier: License :: OSI Approved :: MIT License\n")
@@ -356,8 +360,8 @@ def _laughs():
 
 
 def _zip_bomb(folder: Path):
-    payload = torch_bytes({"netG_state_dict": tutorial_state()}) + bytes(300 << 20)
-    return write_wheel(folder / "bomb-1.0-py3-none-any.whl", payload), "dcgan-tutorial", "expands beyond"
+    return (write_wheel(folder / "bomb-1.0-py3-none-any.whl", torch_bytes({"netG_state_dict": tutorial_state()}),
+                        padding=300 << 20), "dcgan-tutorial", "expands beyond")
 
 
 def _deflated_archive(folder: Path):
