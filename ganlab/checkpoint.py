@@ -101,6 +101,9 @@ def read_config(folder: str | Path, family: str | None = None) -> dict:
                               f"(this ganlab reads {FORMAT_VERSION}).")
     if not isinstance(cfg.get("family"), str):
         raise CheckpointError(f"{path}: the 'family' entry must be a string.")
+    for key, kind in _ENTRY_TYPES.items():
+        if cfg.get(key) is not None and not isinstance(cfg[key], kind):
+            raise CheckpointError(f"{path}: the {key!r} entry must be a {kind.__name__}, not {type(cfg[key]).__name__}.")
     if family is not None and cfg.get("family") != family:
         raise CheckpointError(f"{path}: not a {family} checkpoint (family {cfg.get('family')!r}).")
     if not isinstance(cfg.get("config"), dict):
@@ -111,6 +114,7 @@ def read_config(folder: str | Path, family: str | None = None) -> dict:
 MAX_CONFIG_BYTES = 4 << 20      # a config.json (an imported model's upstream block included) is a few kB
 MAX_CONFIG_DEPTH = 32
 MAX_CONFIG_INT = 1 << 24          # no size, count or dimension of a model reaches it
+_ENTRY_TYPES = {"dataset": str, "training": dict, "class_names": list, "source": dict}   # what readers index
 
 
 def _config_problem(cfg) -> str:
@@ -364,7 +368,7 @@ def load(name_or_path: str, device: str = "cpu"):
     if metrics.is_file():
         try:
             model.info["metrics"] = json.loads(metrics.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             model.info["metrics"] = {}
     return model.to(device).eval()
 

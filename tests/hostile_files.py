@@ -469,6 +469,7 @@ FOLDER_ATTACKS = [
     ("z_dim 10^9", lambda m: _edited(m, z_dim=10 ** 9), "beyond any model size"),
     ("NaN in the config", lambda m: _edited(m, mapping_lr_mul=float("nan")), "not a finite number"),
     ("family not a string", lambda m: json.dumps({**m, "family": ["stylegan2"]}), "'family' entry must be a string"),
+    ("dataset not a string", lambda m: json.dumps({**m, "dataset": ["mnist"]}), "'dataset' entry must be a str"),
     ("JSON nested 50,000 deep", lambda m: json.dumps(m)[:-1] + ', "deep": ' + "[" * 50_000 + "]" * 50_000 + "}",
      "nested too deeply"),
 ]

@@ -110,3 +110,6 @@ def test_broken_checkpoint_folders_are_listed_unavailable_and_the_others_serve(t
     status = {s.name: s for s in reg.status()}
     assert status["good"].available and not status["bad"].available and re.search(match, status["bad"].reason)
     assert reg.get("good").sample(1, seed=0).shape[0] == 1
+    from ganlab.ui.models import model_info, model_rows                 # the app's Models tab lists both
+    rows = {r[0]: r for r in model_rows(reg)}
+    assert set(rows) >= {"good", "bad"} and model_info(reg, "bad") and model_info(reg, "good")
