@@ -13,8 +13,8 @@ folder per catalog entry or URL. How:
    ``Range`` request (a server that ignores it sends the whole file, and the part is restarted). An interrupted
    transfer is retried ``retries`` times from where it stopped, then left as ``.incomplete`` for the next call.
 3. When the transfer ends, its size must equal the server's length and the catalog's size, and its sha256 the
-   published hash (or hash prefix, as in torch.hub file names) or the hash recorded at the first verified
-   download (``hashes.json``). A mismatch deletes the part and raises DownloadError: nothing half-written stays.
+   published hash (or hash prefix, as in torch.hub file names) or the hash recorded for the first download
+   that converted (``hashes.json``). A mismatch deletes the part and raises DownloadError: nothing half-written stays.
 4. Only then is the part renamed into place (``os.replace``, atomic). A hash not published upstream is recorded
    only when the caller :func:`confirm` s the file (the importers do once it converted); a first download that
    did not convert is removed by :func:`discard_unconfirmed`, so an empty, truncated or wrong first response
