@@ -150,6 +150,9 @@ def test_w_avg_estimated_when_absent(expected):
     g = _pickle.load_pickle(FIXTURES / "rgb32.pkl")["G_ema"]
     del g.modules["mapping"].buffers["w_avg"]
     g.init_kwargs["mapping_kwargs"] = {**g.init_kwargs["mapping_kwargs"], "w_avg_beta": None}
+    with pytest.raises(CheckpointError, match="w_avg_beta is 0.995 but the constructor arguments say None"):
+        stylegan2_ada.convert_network(g)                                      # the module stored another beta
+    g.modules["mapping"].attrs["w_avg_beta"] = None                           # a network trained that way
     m, _ = stylegan2_ada.convert_network(g)
     with torch.no_grad():
         w = m.mapping_net(torch.randn(20000, m.z_dim))[:, 0]
