@@ -187,11 +187,14 @@ def zoo_config_class():
                 sys.modules[n] = mod
 
 
-def write_zoo(path: Path, net: dict, **config) -> Path:
+def write_zoo(path: Path, net: dict, avg: dict | None = None, **config) -> Path:
+    """A zoo ``model.save()`` file: ``config`` as the zoo's BaseConfig, ``net`` as netG, ``avg`` as avgG
+    (default: ``net`` halved, so that the two differ)."""
     with zoo_config_class() as cls:
         cfg = cls()
         cfg.__dict__.update(config)
-        torch.save({"config": cfg, "netG": net, "netD": {}, "avgG": {k: v * 0.5 for k, v in net.items()}}, path)
+        avg = {k: v * 0.5 for k, v in net.items()} if avg is None else avg
+        torch.save({"config": cfg, "netG": net, "netD": {}, "avgG": avg}, path)
     return path
 
 
