@@ -16,6 +16,7 @@ import contextlib
 import io
 import json
 import pickle
+import re
 import sys
 import threading
 import types
@@ -409,6 +410,15 @@ def _nan_weight(folder: Path):
     return folder / "nan.pth", "dcgan-tutorial", "NaN"
 
 
+def _legacy_storage(folder: Path):
+    """A legacy (pre-zip) torch file whose storage declares 2**30 elements while the file holds 4."""
+    data = torch_bytes({"w": torch.zeros(4)}, legacy=True)
+    m = re.search(rb"cpu(q.)K\x04", data)
+    bad = data[:m.start(1)] + m.group(1) + b"J" + (1 << 30).to_bytes(4, "little") + data[m.end():]
+    (folder / "legacy-storage.pt").write_bytes(bad)
+    return folder / "legacy-storage.pt", "dcgan-tutorial", "wrong byte size|not a readable"
+
+
 MEMO_BOMB = b"\x80\x02Nr" + (0xFFFFFFF0).to_bytes(4, "little") + b"."     # NONE, LONG_BINPUT 4 294 967 280
 ATTACKS = [
     ("bounds", "tensor beyond its storage", _sg2("big-view.pkl", "larger than the data the file holds",
@@ -433,6 +443,7 @@ ATTACKS = [
     ("bounds", "billion laughs in metadata", _sg2("laughs.pkl", "more than 10,000 values", extra=_laughs())),
     ("bounds", "zip bomb in a wheel member", _zip_bomb),
     ("bounds", "compressed torch archive member", _deflated_archive),
+    ("bounds", "legacy torch storage declaring 2^30 elements", _legacy_storage),
     ("malformed", "wheel with a bad CRC", _damaged_wheel(zipfile.ZIP_STORED, "CRC")),
     ("malformed", "wheel with a corrupt deflate stream", _damaged_wheel(zipfile.ZIP_DEFLATED,
                                                                         "CRC|deflat|invalid|incorrect|Error")),
@@ -456,6 +467,9 @@ ATTACKS = [
     ("wrong", "complex weights", _sg2("cx.pkl", "complex64",
                                       lambda g: _fc0(g).update(weight=torch.ones(8, 8, dtype=torch.complex64)))),
     ("wrong", "negative BatchNorm variance", _zoo_negative_variance),
+    ("wrong", "NaN leaky-ReLU slope in a zoo config", lambda folder: (
+        write_zoo(folder / "nanslope.pth", progan_state(), **{**PROGAN_CONFIG, "leakyReluLeak": float("nan")}),
+        "progan", "NaN or infinite")),
     ("wrong", "NaN weight", _nan_weight),
 ]
 

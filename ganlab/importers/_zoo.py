@@ -13,6 +13,7 @@ for ``getAvG=True``).
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ..models import CheckpointError
@@ -50,6 +51,10 @@ def load(path, what: str, avg: bool = False) -> tuple[dict, dict, str]:
         raise CheckpointError(f"{what}: not a pytorch_GAN_zoo model.save() file (expected a dict with "
                               "'config', 'netG', 'netD', 'avgG').")
     cfg = {k: v for k, v in vars(ck["config"]).items() if isinstance(v, (int, float, str, bool, list, type(None)))}
+    bad = sorted(k for k, v in cfg.items() for x in (v if isinstance(v, list) else [v])
+                 if isinstance(x, float) and not math.isfinite(x))
+    if bad:
+        raise CheckpointError(f"{what}: config values {bad[:4]} are NaN or infinite.")
     which = "avgG" if avg else "netG"
     if which not in ck:
         raise CheckpointError(f"{what}: the checkpoint has no averaged generator 'avgG'; import without avg.")
