@@ -19,7 +19,7 @@ import pytest
 import ganlab
 from ganlab import checkpoint, cli
 from ganlab.models import CheckpointError
-from ganlab.registry import ModelRegistry
+from ganlab.registry import ModelRegistry, check_name
 
 from . import hostile_files as H
 from .conftest import tiny_generator
@@ -70,7 +70,8 @@ def test_the_command_line_prints_one_line_and_fails(tmp_path, capsys):
 
 
 # -- 4. names and places ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("filename, name", [("...pth", "model"), ("My Model.pth", "my-model")])
+@pytest.mark.parametrize("filename, name", [("...pth", "model"), ("My Model.pth", "my-model"),
+                                            ("..%2F..%2Fx.pth", "2f.-2fx"), ("Ä.pth", "model")])
 def test_default_output_is_inside_the_models_folder_under_a_listed_name(tmp_path, monkeypatch, filename, name):
     models = tmp_path / "models" / "imported"
     monkeypatch.setattr(checkpoint, "MODELS_DIR", models)
@@ -80,7 +81,7 @@ def test_default_output_is_inside_the_models_folder_under_a_listed_name(tmp_path
     out = ganlab.import_model(src)
     assert out == models / name and out.parent == models
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["imported"]     # nothing beside it
-    assert name in checkpoint.list_models(models)
+    assert name in checkpoint.list_models(models) and check_name(name) == name     # the app accepts it
 
 
 # -- checkpoint folders: config.json limits, listed as unavailable, the others keep serving -------------------------
