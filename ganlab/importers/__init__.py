@@ -201,15 +201,22 @@ def _convert_and_write(source, path: Path, entry, out_dir, format, catalog_name,
     origin = entry.url if entry else str(local.resolve()) if local.is_file() else str(source)  # a URL stays as given
     source_block = {"origin": origin, "sha256": sha256_file(path), "licence": licence, "format": name,
                     "upstream": upstream}
-    return _write(out_dir, lambda folder: (save(model.eval(), folder, dataset=dataset, source=source_block),
-                                           write_card(folder, model, source_block, dataset)))
+    new = not out_dir.exists()
+    _write(out_dir, lambda folder: save(model.eval(), folder, dataset=dataset, source=source_block))
+    try:
+        write_card(out_dir, model, source_block, dataset)      # names the final folder, so written in place
+    except BaseException:
+        if new:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    return out_dir
 
 
 def _write(out_dir: Path, write) -> Path:
     """``write(folder)`` into a hidden folder beside ``out_dir``, then moved into place: a failed import leaves
     nothing behind (an existing ``out_dir`` keeps its other files; the written ones replace theirs)."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".importing-{out_dir.name}-", dir=out_dir.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".importing-{out_dir.name[:40]}-", dir=out_dir.parent))
     try:
         write(tmp)
         if out_dir.is_dir():
