@@ -280,14 +280,37 @@ def plain(x):
     return copy(x, 0)
 
 
-def check_opcodes(data: bytes) -> None:
-    """Walk the pickle's opcodes (nothing is built) and refuse what would make unpickling allocate more than the
+class Clamped:
+    """A file whose ``read(n)`` never asks for more than the file has left: pickletools reads the length a
+    string opcode declares, and a buffered read allocates that length before reading."""
+
+    def __init__(self, f):
+        self.f, self.size = f, f.seek(0, 2)
+        f.seek(0)
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.size - self.f.tell()
+        return self.f.read(left if n is None or n < 0 else min(n, left))
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self.f.readline(limit)
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+    def seek(self, *args) -> int:
+        return self.f.seek(*args)
+
+
+def check_opcodes(data) -> None:
+    """Walk the opcodes of the pickle ``data`` (bytes or an open file; nothing is built) and refuse what would make unpickling allocate more than the
     file holds: a memo index beyond the entries written so far (the C unpickler sizes its memo table by the
     largest index), a reference to a memo entry never written, or more than :data:`MAX_OPCODES` opcodes. A length
     a string or bytes opcode declares must fit in the rest of the file (pickletools reads it from memory)."""
     puts = 0
     try:
-        for n, (op, arg, _) in enumerate(pickletools.genops(io.BytesIO(data))):
+        for n, (op, arg, _) in enumerate(pickletools.genops(Clamped(data) if hasattr(data, "read")
+                                                             else io.BytesIO(data))):
             if n > MAX_OPCODES:
                 raise CheckpointError(f"more than {MAX_OPCODES:,} pickle opcodes (no model file has as many).")
             name = op.name
@@ -313,9 +336,10 @@ def load_pickle(path: str | Path):
     if path.stat().st_size > MAX_PICKLE_BYTES:
         raise CheckpointError(f"{path}: {path.stat().st_size:,} bytes is larger than any pickle ganlab reads.")
     try:
-        data = path.read_bytes()
-        check_opcodes(data)
-        return SafeUnpickler(io.BytesIO(data)).load()
+        with open(path, "rb") as f:
+            check_opcodes(f)                                   # streamed: the file is not held in memory
+            f.seek(0)
+            return SafeUnpickler(f).load()
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,

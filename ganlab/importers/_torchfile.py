@@ -78,29 +78,8 @@ def pickle_names(data: bytes) -> set[str]:
     return out
 
 
-class _Clamped:
-    """A file whose ``read(n)`` never asks for more than the file has left: pickletools reads the length a
-    string opcode declares, and a buffered read allocates that length before reading."""
-
-    def __init__(self, f):
-        self.f, self.size = f, f.seek(0, 2)
-        f.seek(0)
-
-    def read(self, n: int = -1) -> bytes:
-        left = self.size - self.f.tell()
-        return self.f.read(left if n is None or n < 0 else min(n, left))
-
-    def readline(self, limit: int = -1) -> bytes:
-        return self.f.readline(limit)
-
-    def tell(self) -> int:
-        return self.f.tell()
-
-    def seek(self, *args) -> int:
-        return self.f.seek(*args)
-
-
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # first pickle of torch's pre-1.6 (non-zip) format: files of 2019 and older
+LEGACY_HEAD = b"\x80\x02\x8a\x0a" + LEGACY_MAGIC.to_bytes(10, "little")   # PROTO 2, LONG1 of 10 bytes: the magic
 
 
 def legacy_pickle_names(source: bytes | Path) -> set[str]:
@@ -108,13 +87,11 @@ def legacy_pickle_names(source: bytes | Path) -> set[str]:
     protocol version, system info, then the object; the tensor data follows). Empty if not that format."""
     try:
         with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as raw:
-            f = _Clamped(raw)
-            if f.read(2) != b"\x80\x02":
-                return set()
+            f = _pickle.Clamped(raw)
+            if f.read(len(LEGACY_HEAD)) != LEGACY_HEAD:         # not walked further: a big pickle of another
+                return set()                                    # format would be read whole
             f.seek(0)
-            if LEGACY_MAGIC not in [a for _, a, _ in pickletools.genops(f)]:
-                return set()
-            for _ in range(2):                                  # protocol version, system info
+            for _ in range(3):                                  # magic number, protocol version, system info
                 for _ in pickletools.genops(f):
                     pass
             return {arg.replace(" ", ".") if op.name == "GLOBAL" else arg
