@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ..models import CheckpointError, GANGenerator
 
-# format name → module (relative to this package). H4's formats register here too.
+# format name → module (relative to this package)
 _MODULES = {
     "stylegan2-ada": ".stylegan2_ada",
     "stylegan1": ".stylegan1",
@@ -43,26 +43,15 @@ FORMATS = tuple(_MODULES)
 
 
 def importer(name: str):
-    """The importer module of format ``name``; CheckpointError for an unknown or not yet available format."""
+    """The importer module of format ``name``; CheckpointError for an unknown format."""
     if name not in _MODULES:
         raise CheckpointError(f"unknown import format {name!r}: choose one of {', '.join(FORMATS)} or 'auto'.")
-    try:
-        return importlib.import_module(_MODULES[name], __name__)
-    except ModuleNotFoundError as e:
-        if e.name and e.name.endswith(_MODULES[name].lstrip(".")):
-            raise CheckpointError(f"the {name!r} importer is not available in this version of ganlab.") from None
-        raise
+    return importlib.import_module(_MODULES[name], __name__)
 
 
 def available() -> list:
-    """The importer modules that exist in this installation, in registry order."""
-    mods = []
-    for name in FORMATS:
-        try:
-            mods.append(importer(name))
-        except CheckpointError:
-            continue
-    return mods
+    """The importer modules, in registry order."""
+    return [importer(name) for name in FORMATS]
 
 
 def detect(path: str | Path) -> str:
