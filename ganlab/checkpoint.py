@@ -282,7 +282,7 @@ def download(repo_id: str, revision: str | None = None) -> Path:
 
 
 BUILD_SLACK = 64 << 20            # bytes a generator's construction may take beyond its weights (filters, scratch)
-BUILD_CALLS = 20_000              # torch calls a construction may make (a 1024-px StyleGAN2 makes some 440)
+BUILD_CALLS = 20_000              # torch calls a construction may make (the largest real models make a few hundred)
 
 
 def build_within(build, max_bytes: int, what: str):

@@ -34,7 +34,7 @@ import torch
 from ..models import CheckpointError
 
 MAX_PICKLE_BYTES = 4 << 30   # refuse absurd files before reading them (NVIDIA's largest pickles are ~400 MB)
-MAX_OPCODES = 20_000_000     # a snapshot pickle has some 10⁵ opcodes (its tensors are a few large byte strings)
+MAX_OPCODES = 20_000_000     # far above any snapshot pickle (its tensors are a few large byte strings)
 MAX_DIMS = 8                 # dimensions of one tensor
 MAX_PLAIN_ITEMS = 10_000     # values of upstream metadata copied into config.json (training_set_kwargs, ...)
 MAX_PLAIN_DEPTH = 16

@@ -30,7 +30,7 @@ WEIGHT_SUFFIXES = (".tar", ".pt", ".pth", ".ckpt", ".bin")
 _SIGNATURE = ("main.0.weight", "main.1.running_mean")          # ConvTranspose then BatchNorm (the tutorial's D has no BN at 1)
 WRAPPERS = ("netG_state_dict", "netG", "state_dict")           # training scripts' save dicts, tried in this order
 PREFIXES = ("module.",)            # a prefix on every key, dropped: nn.DataParallel(netG).state_dict()
-MAX_WHEEL_READ = 1 << 30           # bytes of wheel members read in all (the tutorial wheel's weights: 13 MB)
+MAX_WHEEL_READ = 1 << 30           # bytes of wheel members read in all (far above any wheel of GAN weights)
 
 
 def _matches(keys: set[str]) -> bool:

@@ -35,8 +35,8 @@ SYNTHESIS_DEFAULTS = dict(channel_base=32768, channel_max=512, num_fp16_res=0, c
                           resample_filter=[1, 3, 3, 1], fp16_channels_last=False, kernel_size=3, use_noise=True,
                           activation="lrelu", channels_last=False)
 OPTIONS = {"network": ("G_ema", "G")}     # import options (checked by ganlab.importers.check_options)
-# upper bounds of the constructor arguments, checked before anything is built (NVIDIA's largest releases:
-# 1024 px, 512-d z/w, 8 mapping layers, 512 channels, a 4-tap filter)
+# upper bounds of the constructor arguments, checked before anything is built (far above NVIDIA's releases;
+# what stays within them is then bounded by the bytes of the tensors the pickle holds, see convert_network)
 LIMITS = {"z_dim": 4096, "w_dim": 4096, "c_dim": 100_000, "img_resolution": 4096, "num_layers": 64,
           "embed_features": 4096, "layer_features": 4096, "channel_base": 1 << 20, "channel_max": 4096,
           "filter_taps": 7}
