@@ -189,6 +189,20 @@ def check_view(t: torch.Tensor, what: str) -> torch.Tensor:
     return t
 
 
+def check_unshared(tensors: dict, what: str) -> None:
+    """No two tensors of one network share a storage: a generator's weights are each their own, and a file
+    whose reference was bent (a flipped memo index or storage key) would otherwise give two weights one data."""
+    seen: dict[int, str] = {}
+    for name, t in tensors.items():
+        if t.numel() == 0:
+            continue
+        ptr = t.untyped_storage().data_ptr()
+        if ptr in seen:
+            raise CheckpointError(f"{what}: tensors {seen[ptr][:60]!r} and {str(name)[:60]!r} share one storage "
+                                  "(a generator's weights are separate); refused.")
+        seen[ptr] = str(name)
+
+
 def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
     if not isinstance(storage, (torch.storage.TypedStorage, torch.storage.UntypedStorage)):
         raise CheckpointError(f"refused: a tensor rebuilt from a {type(storage).__name__}.")

@@ -42,8 +42,9 @@ def read_member(z: zipfile.ZipFile, name: str) -> bytes:
 
 
 def check_archive(z: zipfile.ZipFile, what: str) -> None:
-    """A torch zip archive as ``torch.save`` writes it: every member stored uncompressed, inside the file.
-    torch's own reader would inflate a compressed member to whatever size it declares."""
+    """A torch zip archive as ``torch.save`` writes it: every member stored uncompressed, inside the file, and
+    matching the CRC-32 the archive records for it. torch's own reader would inflate a compressed member to
+    whatever size it declares, and reads a damaged one without noticing."""
     infos = z.infolist()
     if len(infos) > MAX_MEMBERS:
         raise CheckpointError(f"{what}: {len(infos):,} archive members (more than {MAX_MEMBERS:,}).")
@@ -53,6 +54,12 @@ def check_archive(z: zipfile.ZipFile, what: str) -> None:
                 or info.header_offset + info.compress_size > size:
             raise CheckpointError(f"{what}: archive member {info.filename[:80]!r} is compressed or larger than "
                                   "the file (torch.save stores its members as they are); refused.")
+    try:
+        bad = z.testzip()                 # every member against its CRC-32 (torch's reader does not check them)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as e:
+        raise CheckpointError(f"{what}: a damaged archive ({str(e)[:120]}).") from None
+    if bad is not None:
+        raise CheckpointError(f"{what}: archive member {bad[:80]!r} does not match its CRC-32: the file is damaged.")
 
 
 def archive_pickle(data: bytes | Path) -> bytes | None:
@@ -160,6 +167,7 @@ def tensor_dict(obj, what: str) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                                        for k, v in obj.items()):
         raise CheckpointError(f"{what}: expected a state dict of named tensors.")
+    _pickle.check_unshared(obj, what)
     return dict(obj)
 
 

@@ -296,6 +296,7 @@ def convert_network(g: _pickle.PersistedObject) -> tuple[Generator, dict]:
         config = build_config(up)
         config.check()
         tensors = g.state_dict()
+        _pickle.check_unshared(tensors, "G_ema")
         for key, tensor in tensors.items():
             if not tensor.is_floating_point():
                 raise CheckpointError(f"tensor {key[:80]!r} is {tensor.dtype}; StyleGAN2-ADA weights are floating "
