@@ -419,6 +419,23 @@ def _legacy_storage(folder: Path):
     return folder / "legacy-storage.pt", "dcgan-tutorial", "wrong byte size|not a readable"
 
 
+def _flipped_pth(folder: Path):
+    """A valid .pth with one byte of a weight changed: only the archive's CRC-32 can tell."""
+    data = bytearray(make("dcgan-tutorial", folder / "src").read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        info = next(i for i in z.infolist() if "/data/" in i.filename and i.file_size > 64)
+    head = info.header_offset                         # the local header's own name and extra lengths
+    start = head + 30 + int.from_bytes(data[head + 26:head + 28], "little") + int.from_bytes(data[head + 28:head + 30], "little")
+    data[start + 5] ^= 0x01
+    (folder / "flipped.pth").write_bytes(bytes(data))
+    return folder / "flipped.pth", "dcgan-tutorial", "CRC-32"
+
+
+def _shared_storage(g: Persisted) -> None:
+    storage = _typed(64)                          # one storage object, pickled once, referenced twice (memo)
+    _fc0(g).update(weight=Rebuilt(storage, 0, (8, 8), (8, 1)), bias=Rebuilt(storage, 0, (8,), (1,)))
+
+
 MEMO_BOMB = b"\x80\x02Nr" + (0xFFFFFFF0).to_bytes(4, "little") + b"."     # NONE, LONG_BINPUT 4 294 967 280
 ATTACKS = [
     ("bounds", "tensor beyond its storage", _sg2("big-view.pkl", "larger than the data the file holds",
@@ -467,6 +484,8 @@ ATTACKS = [
     ("wrong", "complex weights", _sg2("cx.pkl", "complex64",
                                       lambda g: _fc0(g).update(weight=torch.ones(8, 8, dtype=torch.complex64)))),
     ("wrong", "negative BatchNorm variance", _zoo_negative_variance),
+    ("wrong", "a flipped weight byte in a .pth", _flipped_pth),
+    ("wrong", "two weights sharing one storage", _sg2("shared.pkl", "share one storage", _shared_storage)),
     ("wrong", "NaN leaky-ReLU slope in a zoo config", lambda folder: (
         write_zoo(folder / "nanslope.pth", progan_state(), **{**PROGAN_CONFIG, "leakyReluLeak": float("nan")}),
         "progan", "NaN or infinite")),
