@@ -278,9 +278,12 @@ class Preloader:
 
 
 def default_import_fn() -> ImportFn:
-    """``ganlab.import_model`` as ``import_fn(source, out_dir, progress=cb, **options)``."""
+    """``ganlab.import_model`` as an ``import_fn(source, out_dir, progress=cb, **options)``."""
     from .importers import import_model
-    return import_model
+
+    def import_fn(source, out_dir, progress=None, **options):
+        return import_model(source, out_dir, progress=progress, **options)
+    return import_fn
 
 
 _current: Preloader | None = None
@@ -293,9 +296,7 @@ def start_from_env(import_fn: ImportFn | None = None, on_ready=None, env=os.envi
     sources = parse(env.get(ENV))
     if not sources:
         return None
-    if import_fn is None:
-        import_fn = default_import_fn()
-    _current = Preloader(sources, import_fn, on_ready=on_ready).start()
+    _current = Preloader(sources, import_fn or default_import_fn(), on_ready=on_ready).start()
     return _current
 
 

@@ -1,5 +1,6 @@
 """Importers of upstream GAN checkpoints: one module per upstream format, each turning a file into an ordinary
-ganlab checkpoint folder (config.json with a ``source`` block + model.safetensors + README.md card).
+ganlab checkpoint folder (config.json with a ``source`` block + model.safetensors + the README.md card that
+:mod:`ganlab.card` writes).
 
     >>> import ganlab
     >>> folder = ganlab.import_model("ffhq.pkl", "checkpoints/stylegan2-ffhq")   # format detected from the file
@@ -23,7 +24,6 @@ that turns persisted objects into plain data), state-dict files through ``torch.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import shutil
 import tempfile
@@ -50,7 +50,7 @@ def importer(name: str):
 
 
 def available() -> list:
-    """The importer modules, in registry order."""
+    """Every importer module, in registry order."""
     return [importer(name) for name in FORMATS]
 
 
@@ -156,6 +156,7 @@ def import_model(source: str | Path, out_dir: str | Path | None = None, format: 
 
 def _convert_and_write(source, path: Path, entry, out_dir, format, catalog_name, options) -> Path:
     from .. import catalog
+    from ..card import write_card
     from ..checkpoint import MODELS_DIR, save
     from ..download import sha256_file
     from ..preload import model_name
@@ -193,7 +194,7 @@ def _convert_and_write(source, path: Path, entry, out_dir, format, catalog_name,
     new = not out_dir.exists()
     _write(out_dir, lambda folder: save(model.eval(), folder, dataset=dataset, source=source_block))
     try:
-        write_card(out_dir, model, source_block, dataset)      # names the final folder, so written in place
+        write_card(out_dir, model=model)          # the card names the final folder: written in place
     except BaseException:
         if new:
             shutil.rmtree(out_dir, ignore_errors=True)
@@ -216,45 +217,6 @@ def _write(out_dir: Path, write) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
-
-
-def _non_commercial(licence: str | None) -> bool:
-    text = (licence or "").lower()
-    if not text or text.startswith("unknown"):
-        return False
-    return "non-commercial" in text or "nc" in text.replace("-", " ").split()
-
-
-def write_card(folder: Path, model: GANGenerator, source: dict, dataset: str) -> Path:
-    """README.md of an imported checkpoint: where it came from, its licence, its upstream configuration."""
-    name = Path(folder).name
-    size, ch = model.image_size, model.channels
-    kind = f"a class-conditional ({model.num_classes} classes)" if model.num_classes else "an unconditional"
-    lines = [
-        "---", "library_name: ganlab", "tags:", "- gan", "- ganlab", f"- {model.family}", "- image-generation",
-        "- imported", "pipeline_tag: unconditional-image-generation", "---", "",
-        f"# {name}", "",
-        f"{kind.capitalize()} **{model.family}** generator of {size}×{size} {'colour' if ch == 3 else 'greyscale'} images "
-        f"({dataset or 'unknown dataset'}), imported into ganlab from an upstream `{source['format']}` checkpoint. "
-        "ganlab did not train it.", "",
-        "## Source", "",
-        f"- origin: `{source['origin']}`",
-        f"- sha256: `{source['sha256']}`",
-        f"- licence: **{source['licence'] or 'unknown'}** (the weights keep their upstream licence"
-        + ("; non-commercial use only" if _non_commercial(source["licence"]) else "") + ")",
-        f"- format: `{source['format']}`", "",
-        "## Usage", "", "```python", "import ganlab", "",
-        f'model = ganlab.load("{folder}")',
-        "images = model.sample(4, seed=0" + (", labels=[0] * 4" if model.num_classes else "") + ")   # uint8 (4, H, W, C)",
-        "```", "",
-        f"**{model.num_parameters():,} parameters**; latent {model.z_dim}-d.", "",
-        "The MNIST-classifier metrics of ganlab's evaluation do not apply to this dataset and are not reported.", "",
-        "<details><summary>Upstream configuration</summary>", "", "```json",
-        json.dumps(source.get("upstream") or {}, indent=1, default=str), "```", "", "</details>", "",
-    ]
-    path = Path(folder) / "README.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
 
 
 __all__ = ["import_model", "detect", "importer", "available", "FORMATS", "CheckpointError"]

@@ -247,14 +247,6 @@ def _check_modules(g: _pickle.PersistedObject) -> None:
                                   f"{block.attrs.get('architecture')!r} (only 'skip').")
 
 
-def _estimate_w_avg(model: Generator, n: int = 10000) -> torch.Tensor:
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(n, model.z_dim, generator=g)
-    labels = torch.randint(model.num_classes, (n,), generator=g) if model.num_classes else None
-    with torch.no_grad():
-        return model.mapping_net(z, labels)[:, 0].mean(0)
-
-
 def _dataset_name(kwargs) -> str:
     path = str((kwargs or {}).get("path", "")) if isinstance(kwargs, dict) else ""
     stem = Path(path).name.split(".")[0] if path and " " not in path else ""
@@ -329,7 +321,7 @@ def convert_network(g: _pickle.PersistedObject) -> tuple[Generator, dict]:
         raise CheckpointError(f"tensors with NaN or infinite values: {bad[:6]}.")
     if "mapping_net.w_avg" not in state:                                      # w_avg_beta=None: estimate the centre
         model.load_state_dict({**target, **state})
-        state["mapping_net.w_avg"] = _estimate_w_avg(model)
+        state["mapping_net.w_avg"] = model.estimate_w_avg().clone()
     model.load_state_dict(state, strict=True)
     upstream = {"class_name": "training.networks.Generator", "init_kwargs": _pickle.plain(up),
                 "persistence_version": _pickle.plain(g.version), "module_src_sha256": g.module_src_sha256,
