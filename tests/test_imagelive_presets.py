@@ -8,10 +8,11 @@ import pytest
 from ganlab.imagelive import presets
 from ganlab.imagelive.engine import ImageRun
 
-from .conftest import DATA_DIR, needs_data
+from .conftest import DATA_DIR, has_data
 from .test_imagelive import one_thread  # noqa: F401  (autouse: one torch thread, as a worker trains)
 
-pytestmark = [pytest.mark.slow, needs_data]
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not has_data(), reason=f"the presets' effects are measured on MNIST, not in {DATA_DIR}")]
 
 
 def trained(config, steps: int, **changes) -> tuple[ImageRun, dict]:
