@@ -200,20 +200,21 @@ def edit_codes(model, z: torch.Tensor, labels=None, truncation: float = 1.0, *, 
     from ``mix_z``'s w (style mixing). Otherwise the codes are z (N, z_dim) and truncation is applied when
     rendering. Either way :func:`render_codes` turns them into images and :func:`latent.keyframe_path`
     interpolates between them."""
-    z = latent.shift_coordinates(model.check_latents(z).cpu(), coords)
-    space, dirs, std = model.latent_directions(max(len(directions), 1))
+    model.check_latents(z)
+    z = latent.shift_coordinates(torch.as_tensor(z, dtype=torch.float32).cpu(), coords)   # z: on the CPU, seeded
+    space, dirs, std = model.latent_directions(max(len(directions), 1)) if any(directions) else ("z", None, None)
     if not model.style_based:
         if mix_layers:
             raise ValueError("style mixing needs a style-based model.")
         return latent.move_along(z, dirs, std, directions) if any(directions) else z
-    w = model.mapping(z, labels, truncation, cutoff).cpu()                        # (N, num_ws, w_dim)
+    w = model.mapping(z, labels, truncation, cutoff)                              # (N, num_ws, w_dim), on its device
     if any(directions):
         w = latent.move_along(w, dirs, std, directions) if space == "w" else \
-            model.mapping(latent.move_along(z, dirs, std, directions), labels, truncation, cutoff).cpu()
+            model.mapping(latent.move_along(z, dirs, std, directions), labels, truncation, cutoff)
     if mix_layers:
         if mix_z is None:
             raise ValueError("style mixing needs a second latent.")
-        w_b = model.mapping(mix_z.expand(len(w), -1), labels, truncation, cutoff).cpu()
+        w_b = model.mapping(mix_z.expand(len(w), -1), labels, truncation, cutoff)
         w = model.style_mix(w, w_b, mix_layers)
     return w
 

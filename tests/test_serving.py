@@ -1,0 +1,238 @@
+"""Serving many visitors: the render cache, single flight, the heavy-work lane and its superseded turns,
+torch threads per request; the device choice (also on the meta device) and ZeroGPU's decorator."""
+import sys
+import threading
+import time
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from ganlab import device, serving, views
+from tests.conftest import tiny_generator
+
+
+# -- the cache and single flight -----------------------------------------------------------------------------
+def test_cache_is_bounded_in_bytes_and_least_recently_used_goes_first():
+    cache = serving.RenderCache(max_bytes=100)
+    for k in "abc":
+        cache.get(("m", k), lambda k=k: k * 40, size=len)          # 40 bytes each: only two fit
+    assert len(cache) == 2 and cache.bytes == 80
+    calls = []
+    assert cache.get(("m", "c"), lambda: calls.append(1), size=len) == "c" * 40 and not calls   # a hit
+    cache.get(("m", "a"), lambda: "a" * 40, size=len)                # "a" was dropped: rendered again
+    assert cache.renders == 4 and cache.hits == 1
+    cache.get(("m", "huge"), lambda: "x" * 101, size=len)            # larger than the whole cache: not kept
+    assert ("m", "huge") not in cache._items and cache.bytes <= 100
+
+
+def test_cache_drops_one_models_entries():
+    cache = serving.RenderCache()
+    cache.get(("a", 1), lambda: b"1", size=len)
+    cache.get(("b", 1), lambda: b"2", size=len)
+    assert cache.drop("a") == 1 and len(cache) == 1
+    calls = []
+    cache.get(("a", 1), lambda: calls.append(1) or b"1", size=len)
+    assert calls == [1]
+
+
+def test_single_flight_renders_a_view_once_for_everyone_asking_meanwhile():
+    cache = serving.RenderCache()
+    started, release, renders = threading.Event(), threading.Event(), []
+
+    def render():
+        renders.append(1)
+        started.set()
+        release.wait(5)
+        return b"image"
+
+    results = []
+    leader = threading.Thread(target=lambda: results.append(cache.get(("m", "v"), render, size=len)))
+    leader.start()
+    started.wait(5)
+    followers = [threading.Thread(target=lambda: results.append(cache.get(("m", "v"), render, size=len)))
+                 for _ in range(5)]
+    for t in followers:
+        t.start()
+    time.sleep(0.2)
+    release.set()
+    for t in [leader, *followers]:
+        t.join(5)
+    assert renders == [1] and results == [b"image"] * 6
+    assert cache.renders == 1 and cache.shared + cache.hits == 5
+
+
+def test_single_flight_passes_the_renders_error_to_those_waiting_and_keeps_nothing():
+    cache = serving.RenderCache()
+    started, release = threading.Event(), threading.Event()
+
+    def render():
+        started.set()
+        release.wait(5)
+        raise ValueError("bad view")
+
+    errors = []
+
+    def ask():
+        try:
+            cache.get(("m", "v"), render)
+        except ValueError as e:
+            errors.append(str(e))
+    threads = [threading.Thread(target=ask)]
+    threads[0].start()
+    started.wait(5)
+    threads += [threading.Thread(target=ask) for _ in range(3)]
+    for t in threads[1:]:
+        t.start()
+    time.sleep(0.1)
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert errors == ["bad view"] * 4 and len(cache) == 0
+
+
+# -- the lane: heavy work in turn, superseded turns dropped ----------------------------------------------------
+def test_lane_drops_a_visitors_superseded_waiting_turns_and_serves_the_newest():
+    lane = serving.Lane(slots=1, threads=1)
+    hold, holding = threading.Event(), threading.Event()
+    rendered, dropped = [], []
+
+    def occupy():                                 # someone else's long render holds the lane
+        with lane.turn("other"):
+            holding.set()
+            hold.wait(5)
+
+    def ask(owner, value):
+        try:
+            with lane.turn(owner):
+                rendered.append(value)
+        except serving.Superseded:
+            dropped.append(value)
+
+    t0 = threading.Thread(target=occupy)
+    t0.start()
+    holding.wait(5)
+    asks = []
+    for value in (1, 2, 3):                       # one visitor's slider positions arrive while the lane is busy
+        asks.append(threading.Thread(target=ask, args=("page-a", value)))
+        asks[-1].start()
+        time.sleep(0.05)
+    api = threading.Thread(target=ask, args=(None, "api"))   # an API call is never superseded
+    api.start()
+    time.sleep(0.05)
+    assert lane.depth == 3                        # the holder, page-a's newest and the API call
+    hold.set()
+    for t in [t0, *asks, api]:
+        t.join(5)
+    assert sorted(dropped) == [1, 2] and rendered == [3, "api"] and lane.dropped == 2
+
+
+def test_lane_serves_in_arrival_order_one_at_a_time():
+    lane = serving.Lane(slots=1, threads=1)
+    inside, order, lock = [], [], threading.Lock()
+
+    def ask(i):
+        with lane.turn(f"visitor-{i}"):
+            with lock:
+                inside.append(i)
+                assert len(inside) == 1
+            order.append(i)
+            time.sleep(0.02)
+            with lock:
+                inside.remove(i)
+    threads = []
+    for i in range(5):
+        threads.append(threading.Thread(target=ask, args=(i,)))
+        threads[-1].start()
+        time.sleep(0.01)
+    for t in threads:
+        t.join(5)
+    assert order == list(range(5))
+
+
+def test_torch_threads_are_set_for_the_request_and_restored():
+    out = {}
+
+    def run():
+        before = torch.get_num_threads()
+        with serving.torch_threads(1):
+            out["inside"] = torch.get_num_threads()
+        out["after"], out["before"] = torch.get_num_threads(), before
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    assert out["inside"] == 1 and out["after"] == out["before"]
+
+
+def test_heavy_work_takes_the_lane_and_small_work_runs_at_once():
+    lane = serving.Lane(slots=1, threads=serving.CORES)
+    seen = {}
+    with serving.sized(1024 * 1024, lane, owner="p"):
+        seen["heavy"] = (lane.depth, torch.get_num_threads(), serving.busy())
+    with serving.sized(4 * 28 * 28, lane, owner="p"):
+        seen["small"] = (lane.depth, torch.get_num_threads(), serving.busy())
+    assert seen["heavy"] == (1, serving.CORES, 1) and seen["small"] == (0, 1, 1) and serving.busy() == 0
+
+
+# -- devices --------------------------------------------------------------------------------------------------
+def test_device_choice(monkeypatch):
+    monkeypatch.delenv(device.ENV, raising=False)
+    monkeypatch.delenv(device.ZERO_GPU_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device, "_mps_available", lambda: False)
+    assert device.resolve() == torch.device("cpu") == device.resolve("auto")
+    monkeypatch.setattr(device, "_mps_available", lambda: True)
+    assert device.resolve("auto") == torch.device("mps")              # MPS before the CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device.resolve("auto") == torch.device("cuda")             # CUDA first
+    monkeypatch.setenv(device.ENV, "cpu")
+    assert device.resolve() == torch.device("cpu") and device.resolve("mps") == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device, "_mps_available", lambda: False)
+    for bad, words in (("cuda", "no CUDA GPU"), ("mps", "MPS backend is not available"), ("tpu", "unknown device"),
+                       ("gpu!", "unknown device")):
+        with pytest.raises(ValueError, match=words):
+            device.resolve(bad)
+    assert device.backend("cpu") == "gloo" and device.backend("cuda:0") == "nccl"
+    assert device.describe("cpu").startswith("cpu (")
+
+
+def test_zero_gpu_decorator_is_a_no_op_without_zero_gpu_or_the_spaces_package(monkeypatch):
+    def render():
+        return 42
+    monkeypatch.delenv(device.ZERO_GPU_ENV, raising=False)
+    assert device.gpu(render) is render and device.gpu(duration=120)(render) is render
+    monkeypatch.setenv(device.ZERO_GPU_ENV, "true")
+    monkeypatch.setitem(sys.modules, "spaces", None)                   # the package is not installed
+    assert device.gpu(render) is render
+    calls = []
+    fake = types.ModuleType("spaces")
+    fake.GPU = lambda fn, duration=60: calls.append(duration) or (lambda: ("on the GPU", fn()))
+    monkeypatch.setitem(sys.modules, "spaces", fake)                   # on ZeroGPU: spaces.GPU wraps it
+    assert device.gpu(duration=90)(render)() == ("on the GPU", 42) and calls == [90]
+
+
+@pytest.mark.parametrize("family", ["stylegan2", "dcgan", "cgan"])
+def test_a_render_creates_everything_on_the_models_device(family, monkeypatch):
+    """On the meta device every op with a stray CPU tensor (e.g. torch.randn without device=) fails, and
+    nothing can be read back; the images' last step (to uint8 on the CPU) is replaced by a check of its input."""
+    model = tiny_generator(family).to("meta")
+    model.info["name"] = f"tiny-{family}"
+
+    def to_uint8(images):
+        assert images.device.type == "meta"
+        n, c, h, w = images.shape
+        return np.zeros((n, h, w, c), np.uint8)
+    monkeypatch.setattr(views, "to_uint8", to_uint8)
+    values = {"seed": 3, "n": 2, "truncation": 0.7, "z0": 1.0, "z1": -0.5, "label": "1"}
+    if family == "stylegan2":
+        values.update(mix=["fine"], noise="random")
+    image, v = views.render_view(model, values)
+    assert image.ndim == 3 and v["seed"] == 3
+    image, _ = views.render_view(model, values, preview=True)
+    v = views.check_view(model, values)
+    codes, labels = views.view_codes(model, v, views.view_pairs(model, v, [1, 2]))
+    assert codes.device.type == ("meta" if model.style_based else "cpu")   # z is drawn on the CPU from its seed
+    path = views.latent.keyframe_path(codes, 5, "lerp", loop=True)
+    assert views.render_codes(model, path, labels and labels[:1] * 5).shape[0] == 5
