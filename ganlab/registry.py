@@ -93,6 +93,8 @@ class ModelRegistry:
         self._lock = threading.Lock()                          # guards the dicts and the per-name locks
         self._loading: dict[str, threading.Lock] = {}
         self._param_counts: dict[tuple[str, float], int] = {}   # (name, config.json mtime) → parameter count
+        self._weights: dict[str, tuple[Path, float]] = {}        # name → (weights file, its mtime when loaded)
+        self.on_change: list = []          # called with a model's name when it is loaded anew or dropped (caches)
 
     # -- listing --------------------------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -148,6 +150,7 @@ class ModelRegistry:
         """The generator ``name``, loaded on first use and cached. ValueError (unknown or bad name) or
         CheckpointError (a broken checkpoint, with the reason) otherwise."""
         name = check_name(name)
+        self._drop_if_replaced(name)
         with self._lock:
             model = self._models.get(name)
             if model is not None:
@@ -179,8 +182,22 @@ class ModelRegistry:
             with self._lock:
                 self._models[name] = model
                 self._sizes[name] = size
+                self._weights[name] = (weights, _mtime(weights))
                 self._failed.pop(name, None)
+            self._changed(name)
             return model
+
+    def _drop_if_replaced(self, name: str) -> None:
+        """Forget a loaded model whose weights file was replaced since (e.g. imported again under its name)."""
+        with self._lock:
+            weights, mtime = self._weights.get(name, (None, None))
+        if weights is None or _mtime(weights) == mtime:
+            return
+        with self._lock:
+            self._models.pop(name, None)
+            self._sizes.pop(name, None)
+            self._weights.pop(name, None)
+        self._changed(name)
 
     # -- the memory budget ----------------------------------------------------------------------------------
     def loaded(self) -> dict[str, int]:
@@ -198,11 +215,19 @@ class ModelRegistry:
         if size > self.budget:
             raise CheckpointError(f"model {name} needs {size / MB:,.0f} MB of memory, more than this app's budget "
                                   f"of {self.budget / MB:,.0f} MB for loaded models ({BUDGET_ENV}).")
+        dropped = []
         with self._lock:
             while self._models and sum(self._sizes.values()) + size > self.budget:
                 old, _ = self._models.popitem(last=False)
                 self._sizes.pop(old, None)
                 self.evicted.append(old)
+                dropped.append(old)
+        for old in dropped:
+            self._changed(old)
+
+    def _changed(self, name: str) -> None:
+        for listener in self.on_change:
+            listener(name)
 
     def load_all(self) -> list[str]:
         """Load every available model (benchmarks, warm-up); returns the names that loaded."""

@@ -25,6 +25,7 @@ import contextlib
 import itertools
 import os
 import threading
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
@@ -51,8 +52,9 @@ class RenderCache:
     value once done (its exception if it failed); else ``render()``, kept if ``size(value)`` fits. Keys are
     tuples whose first item is the model's name (what :meth:`drop` matches)."""
 
-    def __init__(self, max_bytes: int = CACHE_MB << 20):
+    def __init__(self, max_bytes: int = CACHE_MB << 20, on_evict=None):
         self.max_bytes = int(max_bytes)
+        self.on_evict = on_evict                        # called with each value dropped (e.g. to delete its files)
         self._items: OrderedDict[tuple, tuple[object, int]] = OrderedDict()   # key → (value, bytes), LRU first
         self._flights: dict[tuple, _Flight] = {}
         self._lock = threading.Lock()
@@ -60,20 +62,24 @@ class RenderCache:
         self.hits = self.shared = self.renders = 0      # served from the cache / from another's render / rendered
 
     def get(self, key: tuple, render, size=None):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key][0]
-            flight = self._flights.get(key)
-            leader = flight is None
+        while True:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    self.hits += 1
+                    return self._items[key][0]
+                flight = self._flights.get(key)
+                leader = flight is None
+                if leader:
+                    flight = self._flights[key] = _Flight()
+                    self.renders += 1
+                else:
+                    self.shared += 1
             if leader:
-                flight = self._flights[key] = _Flight()
-                self.renders += 1
-            else:
-                self.shared += 1
-        if not leader:
+                break
             flight.done.wait()
+            if isinstance(flight.error, Superseded):   # the render was its visitor's and they moved on: ours
+                continue
             if flight.error is not None:
                 raise flight.error
             return flight.value
@@ -90,29 +96,43 @@ class RenderCache:
             flight.done.set()
 
     def _put(self, key: tuple, value, nbytes: int) -> None:
-        if nbytes > self.max_bytes:
-            return
+        dropped = []
         with self._lock:
-            if key in self._items:
-                self.bytes -= self._items.pop(key)[1]
-            self._items[key] = (value, nbytes)
-            self.bytes += nbytes
-            while self.bytes > self.max_bytes:
-                _, (_, old) = self._items.popitem(last=False)
-                self.bytes -= old
+            if nbytes > self.max_bytes:
+                dropped.append(value)
+            else:
+                if key in self._items:
+                    dropped.append(self._items[key][0])
+                    self.bytes -= self._items.pop(key)[1]
+                self._items[key] = (value, nbytes)
+                self.bytes += nbytes
+                while self.bytes > self.max_bytes:
+                    _, (old, n) = self._items.popitem(last=False)
+                    self.bytes -= n
+                    dropped.append(old)
+        self._evicted(dropped)
+
+    def _evicted(self, values) -> None:
+        if self.on_evict:
+            for v in values:
+                self.on_evict(v)
 
     def drop(self, name: str) -> int:
         """Forget every entry of model ``name`` (keys starting with it); returns how many."""
         with self._lock:
             keys = [k for k in self._items if k and k[0] == name]
+            dropped = [self._items[k][0] for k in keys]
             for k in keys:
                 self.bytes -= self._items.pop(k)[1]
+        self._evicted(dropped)
         return len(keys)
 
     def clear(self) -> None:
         with self._lock:
+            dropped = [v for v, _ in self._items.values()]
             self._items.clear()
             self.bytes = 0
+        self._evicted(dropped)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -159,24 +179,54 @@ def counted():
 
 
 class Superseded(Exception):
-    """A request dropped because the same visitor sent a newer one while it waited."""
+    """A request dropped because the same visitor sent a newer one meanwhile."""
+
+
+class Tickets:
+    """Each visitor's newest request: ``take(owner)`` numbers a request, ``newest(owner, ticket)`` says whether
+    it is still their newest (owner None: an API call, always its own newest)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._newest: dict[object, int] = {}
+        self._count = itertools.count(1)
+
+    def take(self, owner) -> int:
+        ticket = next(self._count)
+        if owner is not None:
+            with self._lock:
+                self._newest[owner] = ticket
+        return ticket
+
+    def newest(self, owner, ticket: int) -> bool:
+        if owner is None:
+            return True
+        with self._lock:
+            return self._newest.get(owner) == ticket
+
+    def done(self, owner, ticket: int) -> None:
+        """Forget ``owner`` once their newest request is served (the table stays as small as the requests)."""
+        if owner is not None:
+            with self._lock:
+                if self._newest.get(owner) == ticket:
+                    del self._newest[owner]
 
 
 class Lane:
-    """Heavy work ``slots`` at a time (each with every core), in arrival order.
+    """Heavy work ``slots`` at a time (each with ``threads`` torch threads: every core), in arrival order.
 
-    ``with lane.turn(owner):`` waits for a slot; a waiting turn whose ``owner`` (e.g. a page's session) has
-    since asked for a newer turn raises :class:`Superseded` instead (owner None: never superseded, e.g. an API
-    client's call, which always expects its answer)."""
+    ``with lane.turn(owner, ticket):`` waits for a slot; a waiting turn that is no longer its owner's newest
+    request (:class:`Tickets`) raises :class:`Superseded` instead. ``on_wait(ahead, eta_s)`` is called while
+    waiting, when the number of turns ahead changes (the page shows it)."""
 
-    def __init__(self, slots: int = 1, threads: int = CORES):
+    def __init__(self, slots: int = 1, threads: int = CORES, tickets: Tickets | None = None):
         self.slots, self.threads = slots, threads
+        self.tickets = tickets or Tickets()
         self._cond = threading.Condition()
         self._queue: deque[int] = deque()             # waiting tickets, oldest first
-        self._newest: dict[object, int] = {}          # owner → their newest ticket
         self._running = 0
-        self._tickets = itertools.count(1)
         self.dropped = 0
+        self.seconds = 1.0                            # a turn's typical duration (moving average), for estimates
 
     @property
     def depth(self) -> int:
@@ -184,16 +234,21 @@ class Lane:
         with self._cond:
             return len(self._queue) + self._running
 
-    @contextlib.contextmanager
-    def turn(self, owner=None):
+    def wake(self) -> None:
+        """Let waiting turns look again whether they were superseded (after a visitor's new request)."""
         with self._cond:
-            ticket = next(self._tickets)
-            if owner is not None:
-                self._newest[owner] = ticket
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def turn(self, owner=None, ticket: int | None = None, on_wait=None):
+        if ticket is None:
+            ticket = self.tickets.take(owner)
+        with self._cond:
             self._queue.append(ticket)
             self._cond.notify_all()                   # an older turn of the same owner may now drop out
+            told = None
             while True:
-                if owner is not None and self._newest.get(owner) != ticket:
+                if not self.tickets.newest(owner, ticket):
                     self._queue.remove(ticket)
                     self.dropped += 1
                     self._cond.notify_all()
@@ -202,25 +257,29 @@ class Lane:
                     self._queue.popleft()
                     self._running += 1
                     break
-                self._cond.wait()
+                ahead = self._queue.index(ticket) + self._running
+                if on_wait and ahead != told:
+                    told = ahead
+                    on_wait(ahead, ahead * self.seconds / self.slots)
+                self._cond.wait(0.5)
+        start = time.perf_counter()
         try:
             with torch_threads(self.threads):
                 yield
         finally:
             with self._cond:
                 self._running -= 1
-                if owner is not None and self._newest.get(owner) == ticket:
-                    del self._newest[owner]
+                self.seconds = 0.7 * self.seconds + 0.3 * (time.perf_counter() - start)
                 self._cond.notify_all()
 
 
 @contextlib.contextmanager
-def sized(pixels: int, lane: Lane, owner=None):
+def sized(pixels: int, lane: Lane, owner=None, ticket: int | None = None, on_wait=None):
     """Serve a render of ``pixels`` output pixels: heavy ones take ``lane`` (every core, in turn, superseded
     turns dropped), small ones run at once with one torch thread; both count as :func:`busy`."""
     with counted():
         if is_heavy(pixels):
-            with lane.turn(owner):
+            with lane.turn(owner, ticket, on_wait):
                 yield
         else:
             with torch_threads(1):

@@ -38,6 +38,7 @@ MAX_CUTOFF = 32               # largest ψ cutoff accepted; more than a model's 
 PSI_RANGE = (-2.0, 2.0)       # truncation ψ accepted (1 = off, 0 = the average image)
 FPS_RANGE = (1.0, 50.0)
 PREVIEW_SIZE = 256            # a preview renders models that can (``previews``) at this side, e.g. while dragging
+SMALL_PREVIEW = 128           # a cheaper preview, for a busy server (ganlab.serving.busy)
 BIG_SIDE = 512                # models with images this large render slowly on a CPU: the app says it is rendering
 PIXELS_PER_BATCH = 4 * 256 * 256   # images rendered at once are bounded by pixels: one 1024-px image at a time
 NOISE_MODES = ("const", "random", "none")       # fixed noise, fresh noise each draw, no noise (style-based only)
@@ -157,10 +158,10 @@ def is_big(model) -> bool:
     return model.image_size >= BIG_SIDE
 
 
-def preview_resolution(model) -> int | None:
-    """The side a preview renders at (PREVIEW_SIZE), or None when the model has no faster preview: its
-    ``previews`` capability is off or its images are no larger than that anyway."""
-    return PREVIEW_SIZE if model.previews and model.image_size > PREVIEW_SIZE else None
+def preview_resolution(model, side: int = PREVIEW_SIZE) -> int | None:
+    """The side a preview renders at (``side``, PREVIEW_SIZE by default), or None when the model has no faster
+    preview: its ``previews`` capability is off or its images are no larger than that anyway."""
+    return side if model.previews and model.image_size > side else None
 
 
 # -- a view: settings → codes → images ------------------------------------------------------------------------
@@ -241,13 +242,14 @@ def render_codes(model, codes: torch.Tensor, labels=None, truncation: float = 1.
     return np.concatenate(out)
 
 
-def view_images(model, v: dict, seeds: list[int], preview: bool = False,
+def view_images(model, v: dict, seeds: list[int], preview: bool | int = False,
                 callback=None) -> tuple[np.ndarray, list[tuple[int, int | None]]]:
     """uint8 images (N, H, W, C) of checked settings ``v`` for ``seeds`` and their (seed, class) pairs;
-    ``preview``: at :func:`preview_resolution` where the model has one."""
+    ``preview``: at :func:`preview_resolution` where the model has one (a number: at that side)."""
     pairs = view_pairs(model, v, seeds)
     codes, labels = view_codes(model, v, pairs)
-    res = preview_resolution(model) if preview else None
+    res = (preview_resolution(model) if preview is True else
+           preview_resolution(model, int(preview)) if preview else None)
     return render_codes(model, codes, labels, v["truncation"], v["noise"], callback=callback,
                         max_resolution=res), pairs
 
@@ -264,7 +266,7 @@ def view_columns(model, v: dict, seeds: int) -> int | None:
     return grid_columns(seeds, model.num_classes if v["label"] == ALL else 1)
 
 
-def render_view(model, values: dict, preview: bool = False, callback=None) -> tuple[np.ndarray, dict]:
+def render_view(model, values: dict, preview: bool | int = False, callback=None) -> tuple[np.ndarray, dict]:
     """(image uint8 (H, W, C): the grid at a readable size, checked settings) of the view ``values`` describe.
 
     ``preview``: a fast lower-resolution render (PREVIEW_SIZE px per image) for models with ``previews`` and

@@ -236,3 +236,100 @@ def test_a_render_creates_everything_on_the_models_device(family, monkeypatch):
     assert codes.device.type == ("meta" if model.style_based else "cpu")   # z is drawn on the CPU from its seed
     path = views.latent.keyframe_path(codes, 5, "lerp", loop=True)
     assert views.render_codes(model, path, labels and labels[:1] * 5).shape[0] == 5
+
+
+# -- the app's view server ------------------------------------------------------------------------------------
+@pytest.fixture
+def registry(tmp_path):
+    from ganlab import checkpoint
+    from ganlab.registry import ModelRegistry
+    checkpoint.save(tiny_generator("dcgan"), tmp_path / "tiny-dcgan", dataset="mnist", training={"steps": 0})
+    checkpoint.save(tiny_generator("stylegan2", image_size=512, channels_base=64, channels_max=8), tmp_path / "tiny-big",
+                    dataset="mnist", training={"steps": 0})
+    return ModelRegistry(tmp_path)
+
+
+def test_the_same_view_typed_dragged_or_restored_is_rendered_once(registry):
+    from ganlab.ui.serve import ViewServer
+    server = ViewServer(registry)
+    model = registry.get("tiny-dcgan")
+    a = server.render(model, {"seed": "7", "n": 2, "z0": 0})
+    b = server.render(model, {"seed": 7.0, "n": 2.0, "truncation": 1, "model": "tiny-dcgan"})
+    assert a is b and server.cache.renders == 1 and server.cache.hits == 1
+    assert server.render(model, {"seed": 8, "n": 2}) is not a and server.cache.renders == 2
+    from ganlab import export
+    assert export.read_settings(a.png.result())["seed"] == 7 and a.display == a.png.result()   # small: the PNG
+    server.close()
+
+
+def test_a_replaced_model_drops_its_cached_views_and_files(registry, tmp_path):
+    from ganlab import checkpoint
+    from ganlab.ui.serve import ViewServer
+    server = ViewServer(registry)
+    old = registry.get("tiny-dcgan")
+    shown = server.render(old, {"seed": 1, "n": 1})
+    assert len(server.cache) == 1 and shown.display.is_file()
+    time.sleep(0.05)
+    checkpoint.save(tiny_generator("dcgan", seed=1), tmp_path / "tiny-dcgan", dataset="mnist", training={"steps": 0})
+    new = registry.get("tiny-dcgan")                       # imported again under its name: loaded anew
+    assert new is not old and len(server.cache) == 0 and not shown.display.exists()
+    again = server.render(new, {"seed": 1, "n": 1})
+    assert again is not shown and server.cache.renders == 2
+    server.close()
+
+
+def test_large_images_are_shown_as_jpeg_and_downloaded_as_the_exact_png(registry):
+    from PIL import Image
+
+    from ganlab import export
+    from ganlab.ui.serve import ViewServer
+    server = ViewServer(registry)
+    model = registry.get("tiny-big")
+    shown = server.render(model, {"seed": 2, "n": 1}, page=True)
+    png = shown.png.result(timeout=30)
+    assert shown.display.suffix == ".jpg" and png.suffix == ".png"
+    exact, _ = views.render_view(model, {"seed": 2, "n": 1})
+    with Image.open(png) as im:
+        assert np.array_equal(np.asarray(im).reshape(exact.shape), exact)
+    assert export.read_settings(png)["seed"] == 2
+    api = server.render(model, {"seed": 2, "n": 1})                    # an API client: the PNG itself
+    assert api.display.suffix == ".png" and export.read_settings(api.display)["seed"] == 2
+    server.close()
+
+
+def test_a_pages_superseded_request_is_not_shown(registry):
+    """A page's request whose render finishes after the same page asked for something newer returns
+    Superseded (the page keeps its newer image), while an API call always gets its answer."""
+    from ganlab.ui.serve import ViewServer
+    server = ViewServer(registry)
+    model = registry.get("tiny-dcgan")
+    started, release = threading.Event(), threading.Event()
+    real = views.render_view
+
+    def slow(*args, **kwargs):
+        started.set()
+        release.wait(5)
+        return real(*args, **kwargs)
+    results = {}
+
+    def ask(name, values, owner):
+        try:
+            results[name] = server.render(model, values, owner=owner)
+        except serving.Superseded:
+            results[name] = "superseded"
+    import unittest.mock
+    with unittest.mock.patch.object(views, "render_view", slow):
+        first = threading.Thread(target=ask, args=("old", {"seed": 1, "n": 1}, "page"))
+        api = threading.Thread(target=ask, args=("api", {"seed": 3, "n": 1}, None))
+        first.start()
+        api.start()
+        started.wait(5)
+        newer = threading.Thread(target=ask, args=("new", {"seed": 2, "n": 1}, "page"))
+        newer.start()
+        time.sleep(0.1)
+        release.set()
+        for t in (first, api, newer):
+            t.join(10)
+    assert results["old"] == "superseded" and results["new"].settings["seed"] == 2
+    assert results["api"].settings["seed"] == 3
+    server.close()

@@ -1,0 +1,126 @@
+"""How the app serves views to a class at once (``ganlab.serving`` applied to the Generate tab's renders).
+
+One :class:`ViewServer` per app: every view the page or an API client asks for goes through
+:meth:`ViewServer.render`, which
+
+- renders each distinct view once (the key is the validated view from ``views.check_view``, the model and the
+  preview side) and keeps its files in a cache bounded in bytes (``serving.RenderCache``), dropped when the
+  registry loads, replaces or drops that model;
+- sizes the compute: a heavy render (a 1024-px image, a big grid) waits its turn in one lane and then uses every
+  core; small ones run at once with one torch thread each; the page is told its place in line while it waits;
+- drops a page's request that its own newer request superseded (only the newest slider position is drawn);
+- encodes what the page shows quickly: large images (``views.is_big``) as JPEG, measured in
+  ``bench/classroom.py``, with the exact PNG carrying the settings written beside it for the download link;
+  everything else (and everything an API client gets) as the exact PNG, as before.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import export, serving, views
+
+PNG_LEVEL = 1                # zlib level of the exact PNGs of large images (fast; the pixels are exact anyway)
+
+
+@dataclass
+class Rendered:
+    """One rendered view: its files (owned by the cache: deleted when it is dropped) and settings."""
+    display: Path            # what the page shows: a JPEG for large images, else the PNG itself
+    png: Future              # → Path of the exact PNG with the ``ganlab`` settings chunk
+    settings: dict
+    size: tuple[int, int]    # (width, height) of the grid in pixels
+    nbytes: int = 0
+
+
+def session_of_page() -> str | None:
+    """The page session the running event came from (None for API clients: each call expects its answer)."""
+    from gradio.context import LocalContext
+
+    from .common import from_page
+    request = LocalContext.request.get(None)
+    return getattr(request, "session_hash", None) if from_page() else None
+
+
+class ViewServer:
+    def __init__(self, registry, max_bytes: int = serving.CACHE_MB << 20):
+        self.dir = Path(tempfile.mkdtemp(prefix="ganlab-views-"))
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.dir), True)
+        self.cache = serving.RenderCache(max_bytes, on_evict=self._delete)
+        self.tickets = serving.Tickets()
+        self.lane = serving.Lane(tickets=self.tickets)
+        self._png_writer = ThreadPoolExecutor(1, thread_name_prefix="ganlab-png")
+        self._count = 0
+        self._lock = threading.Lock()
+        registry.on_change.append(self.cache.drop)
+
+    def render(self, model, values: dict, preview: bool = False, page: bool = False, owner=None,
+               progress=None) -> Rendered:
+        """The view ``values`` of ``model`` (registry-loaded: ``model.info['name']``) as files; ``page``: for the
+        page (a large image shown as JPEG); ``owner``: the page session (None: never superseded);
+        ``progress``: a gr.Progress for a heavy render's wait and progress. Raises ``serving.Superseded`` when
+        ``owner`` asked for something newer meanwhile, ValueError for a view that breaks a rule."""
+        v = views.check_view(model, values)
+        side = views.PREVIEW_SIZE if serving.busy() < serving.BUSY_PREVIEW else views.SMALL_PREVIEW
+        res = views.preview_resolution(model, side) if preview else None
+        jpeg = page and views.is_big(model)
+        key = (v["model"], id(model), json.dumps(v, sort_keys=True), res, jpeg)
+        ticket = self.tickets.take(owner)
+        self.lane.wake()
+        try:
+            pixels = v["n"] * (res or model.image_size) ** 2
+
+            def render():
+                return self._render(model, v, res, jpeg, pixels, owner, ticket, progress)
+            out = self.cache.get(key, render, size=lambda r: r.nbytes)
+            if not self.tickets.newest(owner, ticket):
+                raise serving.Superseded
+            return out
+        finally:
+            self.tickets.done(owner, ticket)
+
+    def _render(self, model, v: dict, res, jpeg: bool, pixels: int, owner, ticket, progress) -> Rendered:
+        step = on_wait = None
+        if progress is not None and serving.is_heavy(pixels):
+            what = f"rendering {model.image_size}-px images"
+
+            def on_wait(ahead, eta):
+                progress(0, desc=f"in line: {ahead} render{'s' * (ahead != 1)} ahead of yours (about {eta:.0f} s)")
+
+            def step(done, total):
+                progress((done, total), desc=what, unit="images")
+        with serving.sized(pixels, self.lane, owner, ticket, on_wait):
+            img, v = views.render_view(model, v, preview=res or False, callback=step)
+        stem = self._stem(v)
+        if jpeg:
+            display = export.save_jpeg(self.dir / f"{stem}.jpg", img)
+            png = self._png_writer.submit(export.save_png, self.dir / f"{stem}.png", img, v, PNG_LEVEL)
+        else:
+            display = export.save_png(self.dir / f"{stem}.png", img, v,
+                                      PNG_LEVEL if views.is_big(model) else None)
+            png = Future()
+            png.set_result(display)
+        nbytes = display.stat().st_size + (img.nbytes // 2 if jpeg else 0)    # the PNG's size is not known yet
+        return Rendered(display, png, v, (img.shape[1], img.shape[0]), nbytes)
+
+    def _stem(self, v: dict) -> str:
+        with self._lock:
+            self._count += 1
+            n = self._count
+        seeds = f"{v['seed']}" + (f"-{v['seed'] + v['n'] - 1}" if v["n"] > 1 else "")
+        return f"{v['model']}_seed{seeds}_{n}"
+
+    @staticmethod
+    def _delete(r: Rendered) -> None:
+        r.display.unlink(missing_ok=True)
+        r.png.add_done_callback(lambda f: f.exception() is None and Path(f.result()).unlink(missing_ok=True))
+
+    def close(self) -> None:
+        self._png_writer.shutdown(wait=True)
+        self._finalizer()
