@@ -79,12 +79,14 @@ def model_bytes(model) -> int:
 
 
 class ModelRegistry:
-    def __init__(self, roots: str | Path | list | None = None, device: str = "cpu", budget: int | None = None):
+    def __init__(self, roots: str | Path | list | None = None, device=None, budget: int | None = None):
         """``roots``: a folder or a list of folders of checkpoints (default: checkpoint.roots(), i.e. the bundled
-        checkpoints and the imported models, rescanned on every listing so new models appear). ``budget``: bytes
-        of loaded parameters + buffers kept at most (default :func:`budget_from_env`)."""
+        checkpoints and the imported models, rescanned on every listing so new models appear). ``device``: where
+        models load ("auto", "cpu", "cuda", "mps"; None: $GANLAB_DEVICE or auto, see :mod:`ganlab.device`).
+        ``budget``: bytes of loaded parameters + buffers kept at most (default :func:`budget_from_env`)."""
+        from .device import resolve
         self.roots = roots
-        self.device = device
+        self.device = resolve(device)
         self.budget = budget_from_env() if budget is None else int(budget)
         self._models: OrderedDict[str, GANGenerator] = OrderedDict()    # least recently used first
         self._sizes: dict[str, int] = {}                                # name → model_bytes of a loaded model

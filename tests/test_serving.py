@@ -333,3 +333,26 @@ def test_a_pages_superseded_request_is_not_shown(registry):
     assert results["old"] == "superseded" and results["new"].settings["seed"] == 2
     assert results["api"].settings["seed"] == 3
     server.close()
+
+
+def test_load_cli_and_registry_take_the_device(tmp_path, monkeypatch, capsys):
+    import ganlab
+    from ganlab import checkpoint, cli
+    from ganlab.registry import ModelRegistry
+    folder = checkpoint.save(tiny_generator("dcgan"), tmp_path / "tiny-dcgan", dataset="mnist", training={})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv(device.ZERO_GPU_ENV, raising=False)
+    assert ganlab.load(str(folder), device="cpu").device.type == "cpu"
+    monkeypatch.setenv(device.ENV, "meta")                       # GANLAB_DEVICE is the default everywhere
+    assert ganlab.load(str(folder)).device.type == "meta"
+    assert ModelRegistry(tmp_path).get("tiny-dcgan").device.type == "meta"
+    monkeypatch.delenv(device.ENV)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        ganlab.load(str(folder), device="cuda")
+    out = tmp_path / "out"
+    assert cli.main(["generate", "--model", str(folder), "--seeds", "0-1", "--out", str(out), "--device", "cpu"]) == 0
+    assert len(list(out.glob("seed*.png"))) == 2
+    assert cli.main(["generate", "--model", str(folder), "--out", str(out), "--device", "cuda"]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+    for command in ("generate", "interpolate", "train", "evaluate"):
+        assert "--device" in cli.build_parser()._subparsers._group_actions[0].choices[command].format_help()
