@@ -29,6 +29,8 @@ from .models.base import to_uint8
 
 MAX_GRID = 64                 # most images in one view
 MAX_FRAMES = 240              # most frames in one walk
+MAX_VIEW_PIXELS = 16 * 1024 * 1024   # most pixels one view renders: 16 images of 1024 px, 64 of 512 px
+MAX_WALK_PIXELS = 64 * 1024 * 1024   # most pixels one walk renders (frames × images per frame × side²)
 MAX_LIST_CHARS = 1000         # longest keyframe / class list text (bounded before parsing)
 N_COORDS = 8                  # sliders over z[0] … z[7]
 N_DIRS = 8                    # sliders over the first principal directions
@@ -123,6 +125,9 @@ def check_view(model, values: dict) -> dict:
     v = {**VIEW_DEFAULTS, **{k: values[k] for k in VIEW_KEYS if values.get(k) is not None}}
     v["model"] = model.info.get("name", values.get("model"))
     v["n"] = whole(v["n"], "the grid size n", 1, MAX_GRID)
+    if v["n"] > max_images(model):
+        raise ValueError(f"a view of this model holds at most {max_images(model)} images: {model.image_size}-px "
+                         f"images, at most {MAX_VIEW_PIXELS / 2**20:g} megapixels in one view; got n = {v['n']}.")
     v["seed"] = whole(v["seed"], "seed", 0, latent.MAX_SEED - v["n"] + 1,
                       f" (the grid's last seed, seed + n − 1, is at most {latent.MAX_SEED})" if v["n"] > 1 else "")
     v["truncation"] = number(v["truncation"], "truncation ψ", *PSI_RANGE)
@@ -136,9 +141,9 @@ def check_view(model, values: dict) -> dict:
             label = str(whole(label, "class", 0, model.num_classes - 1,
                               f" (or '{ALL}' for every class, '{SEEDED}' for the class each seed draws)"))
         v["label"] = label
-        if label == ALL and v["n"] * model.num_classes > MAX_GRID:
+        if label == ALL and v["n"] * model.num_classes > max_images(model):
             raise ValueError(f"the all-classes view shows n × {model.num_classes} images and a grid holds at most "
-                             f"{MAX_GRID}: use n ≤ {MAX_GRID // model.num_classes}.")
+                             f"{max_images(model)}: use n ≤ {max_images(model) // model.num_classes}.")
     else:
         v["label"] = None                                # unconditional: the class is ignored
     v["cutoff"] = whole(v["cutoff"], "the ψ cutoff", 0, MAX_CUTOFF)
@@ -151,6 +156,16 @@ def check_view(model, values: dict) -> dict:
     if v["noise"] not in modes:
         raise ValueError(f"noise must be one of {list(modes)}, got {v['noise']!r}.")
     return v
+
+
+def max_images(model) -> int:
+    """The most images one view of ``model`` holds: MAX_GRID, fewer for large images (MAX_VIEW_PIXELS)."""
+    return max(1, min(MAX_GRID, MAX_VIEW_PIXELS // model.image_size ** 2))
+
+
+def walk_pixels(model, frames: int, images_per_frame: int = 1) -> int:
+    """Pixels a walk renders (before any upscaling): what MAX_WALK_PIXELS bounds."""
+    return frames * images_per_frame * model.image_size ** 2
 
 
 def is_big(model) -> bool:
@@ -306,6 +321,12 @@ def check_walk(model, values: dict) -> tuple[dict, dict]:
             raise ValueError("give at least two keyframes: two seeds, or one seed and the current view.")
     if keys > w["frames"]:
         raise ValueError(f"{keys} keyframes need at least {keys} frames (one each), got {w['frames']}.")
+    per_frame = model.num_classes if w["mode"] == "latent" and v["label"] == ALL else 1
+    if walk_pixels(model, w["frames"], per_frame) > MAX_WALK_PIXELS:
+        most = max(1, MAX_WALK_PIXELS // walk_pixels(model, 1, per_frame))
+        raise ValueError(f"that walk renders {w['frames']} frames of {per_frame} {model.image_size}-px image"
+                         f"{'s' * (per_frame > 1)}, more than the {MAX_WALK_PIXELS / 2**20:g} megapixels one walk may "
+                         f"take: use at most {most} frames.")
     return v, w
 
 

@@ -356,3 +356,14 @@ def test_load_cli_and_registry_take_the_device(tmp_path, monkeypatch, capsys):
     assert "no CUDA GPU" in capsys.readouterr().err
     for command in ("generate", "interpolate", "train", "evaluate"):
         assert "--device" in cli.build_parser()._subparsers._group_actions[0].choices[command].format_help()
+
+
+def test_big_grids_and_walks_are_bounded_by_pixels():
+    big = tiny_generator("stylegan2", image_size=1024, channels_base=128, channels_max=8)
+    assert views.max_images(big) == 16 and views.max_images(tiny_generator("dcgan")) == views.MAX_GRID
+    assert views.check_view(big, {"n": 16})["n"] == 16
+    with pytest.raises(ValueError, match="at most 16 images: 1024-px images, at most 16 megapixels"):
+        views.check_view(big, {"n": 17})
+    assert views.check_walk(big, {"frames": 60})[1]["frames"] == 60
+    with pytest.raises(ValueError, match="use at most 64 frames"):
+        views.check_walk(big, {"frames": 65})
