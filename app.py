@@ -32,9 +32,16 @@ def main():
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="interface to listen on (0.0.0.0 for a LAN or a container)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--share", action="store_true", help=SHARE_HELP)
+    p.add_argument("--device", default=None, help="where the models compute: auto (CUDA, then Apple MPS, then the "
+                   "CPU), cpu, cuda or mps (default: $GANLAB_DEVICE or auto)")
     a = p.parse_args()
-    from ganlab import preload                          # imported after parsing: `--help` answers at once
+    from ganlab import device, preload                  # imported after parsing: `--help` answers at once
     from ganlab.ui import build_app, launch_kwargs
+    try:
+        where = device.resolve(a.device)
+    except ValueError as e:
+        p.error(str(e))
+    print(f"ganlab: models compute on {device.describe(where)}", flush=True)
 
     share = a.share
     if share and (reason := share_blocker()):
@@ -43,7 +50,7 @@ def main():
     pre = preload.start_from_env()           # GANLAB_PRELOAD: import models in the background, the page is up at once
     if pre is not None:
         print(f"ganlab: preloading {len(pre.items)} model(s) in the background into {pre.out_root}", flush=True)
-    demo = build_app(preloader=pre)          # its registry also lists the preloads' folder
+    demo = build_app(preloader=pre, device=where)   # its registry also lists the preloads' folder
     demo.launch(server_name=a.host, server_port=a.port, share=share, **launch_kwargs())
 
 

@@ -258,7 +258,7 @@ def test_the_same_view_typed_dragged_or_restored_is_rendered_once(registry):
     assert a is b and server.cache.renders == 1 and server.cache.hits == 1
     assert server.render(model, {"seed": 8, "n": 2}) is not a and server.cache.renders == 2
     from ganlab import export
-    assert export.read_settings(a.png.result())["seed"] == 7 and a.display == a.png.result()   # small: the PNG
+    assert export.read_settings(a.png)["seed"] == 7 and a.display == a.png                   # small: the PNG
     server.close()
 
 
@@ -286,7 +286,8 @@ def test_large_images_are_shown_as_jpeg_and_downloaded_as_the_exact_png(registry
     server = ViewServer(registry)
     model = registry.get("tiny-big")
     shown = server.render(model, {"seed": 2, "n": 1}, page=True)
-    png = shown.png.result(timeout=30)
+    shown.written.result(timeout=30)
+    png = shown.png
     assert shown.display.suffix == ".jpg" and png.suffix == ".png"
     exact, _ = views.render_view(model, {"seed": 2, "n": 1})
     with Image.open(png) as im:

@@ -19,6 +19,7 @@ import gradio as gr
 
 from ..models import CheckpointError, display_name
 from ..registry import ModelRegistry
+from ..serving import Superseded
 
 MAX_TEMP_FILES = 200         # PNGs and GIFs the app keeps on disk; older ones are deleted (Gradio serves copies)
 CSS = """
@@ -58,6 +59,7 @@ class App:
     """The state every tab's callbacks use."""
     registry: ModelRegistry
     files: TempFiles
+    server: object = None        # serve.ViewServer: cached, sized renders of the Generate tab's views
 
 
 def model_choices(registry: ModelRegistry) -> list[tuple[str, str]]:
@@ -93,13 +95,16 @@ def refuse(message: str, action: str = "input"):
 
 def friendly(fn):
     """Turn the library's ValueError / CheckpointError into :func:`refuse`: the page keeps every control as it was
-    and shows the reason once; an API client gets the reason as an error. Keeps ``fn``'s signature (Gradio reads
-    parameter names from it)."""
+    and shows the reason once; an API client gets the reason as an error. A request superseded by the same page's
+    newer one (``serving.Superseded``) changes nothing. Keeps ``fn``'s signature (Gradio reads parameter names
+    from it)."""
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
+            except Superseded:                 # the visitor asked for something newer: that answer follows
+                yield gr.skip()
             except (ValueError, CheckpointError) as e:
                 yield refuse(str(e), fn.__name__)
     else:
@@ -107,6 +112,8 @@ def friendly(fn):
         def wrapper(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
+            except Superseded:                 # the visitor asked for something newer: that answer follows
+                return gr.skip()
             except (ValueError, CheckpointError) as e:
                 return refuse(str(e), fn.__name__)
     return wrapper

@@ -15,6 +15,7 @@ from ..models import CheckpointError
 from ..views import COORD_RANGE, COORDS, DIR_RANGE, DIRS, MAX_CUTOFF, MIX_GROUPS
 from .common import (UNPROCESSED, App, friendly, from_page, model_choices, nearest_in_range, parse_settings,
                      refuse, to_json)
+from .serve import session_of_page
 
 KEYS, DEFAULTS = views.VIEW_KEYS, views.VIEW_DEFAULTS
 SLIDERS = ["n", "truncation", "cutoff", *COORDS, *DIRS]
@@ -36,6 +37,16 @@ coordinates; the **PC sliders** move along the principal directions of the laten
 the intermediate space W, as GANSpace does), so you can watch what one direction changes while you drag.
 A value typed into a slider's box outside its range is set to the nearest end of the range.
 """
+SETTLE_MS = 700             # the page asks for the full image this long after a slider's last change or preview
+SETTLE_SOON_JS = """(...args) => {
+    clearTimeout(window.ganlabSettle);
+    window.ganlabSettle = setTimeout(() => {
+        const el = document.querySelector('#settle-view');
+        (el && el.tagName !== 'BUTTON' ? el.querySelector('button') : el)?.click();
+    }, %d);
+    return args;
+}""" % SETTLE_MS
+
 STYLE_HELP = """\
 **StyleGAN.** z is mapped to w, which sets the styles of every layer. ψ applies to the first *cutoff*
 layers. **Style mixing** copies the styles of the chosen layer ranges from a second seed: coarse layers set
@@ -72,7 +83,7 @@ def render_view(app: App, values: dict, preview: bool = False, progress=None):
     return (model, *views.render_view(model, values, preview=preview, callback=step))
 
 
-def caption(model, v: dict, image) -> str:
+def caption(model, v: dict, size: tuple[int, int]) -> str:
     seeds = f"seed {v['seed']}" if v["n"] == 1 else f"seeds {v['seed']}–{v['seed'] + v['n'] - 1}"
     what = {None: "", views.ALL: " · every class" + (" (one per column)" if v["n"] > 1 else ""),
             views.SEEDED: " · the class each seed draws"}.get(v["label"])
@@ -80,7 +91,16 @@ def caption(model, v: dict, image) -> str:
         what = f" · class {v['label']} ({model.class_names[int(v['label'])]})"
     side = model.image_size
     return (f"{seeds}{what} · ψ = {v['truncation']:g} · {side}×{side} px images drawn at "
-            f"{image.shape[1]}×{image.shape[0]} px and scaled to the panel (nearest neighbour: the pixels stay crisp)")
+            f"{size[0]}×{size[1]} px and scaled to the panel (nearest neighbour: the pixels stay crisp)")
+
+
+def grid_info(model) -> str:
+    """The grid slider's note: its range, and for large images what bounds it (said before anything runs)."""
+    if views.max_images(model) < views.MAX_GRID:
+        return (f"1 – {views.max_images(model)}: {model.image_size}-px images, at most "
+                f"{views.MAX_VIEW_PIXELS / 2**20:g} megapixels in one view (about {views.max_images(model)} s of "
+                "work on a CPU)")
+    return f"1 – {views.MAX_GRID}; with all classes, as many rows as fit {views.MAX_GRID} images"
 
 
 def prior_text(model) -> str:
@@ -91,8 +111,10 @@ def prior_text(model) -> str:
 
 
 def grid_limit(model, label) -> int:
-    """The largest grid size n of the view: the all-classes view shows n × classes images in one grid."""
-    return views.MAX_GRID // model.num_classes if model.num_classes and label == views.ALL else views.MAX_GRID
+    """The largest grid size n of the view: the all-classes view shows n × classes images in one grid, and large
+    images fill a grid sooner (views.max_images)."""
+    most = views.max_images(model)
+    return max(1, most // model.num_classes) if model.num_classes and label == views.ALL else most
 
 
 # -- the tab ---------------------------------------------------------------------------------------------------
@@ -154,12 +176,18 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
 
     # -- callbacks -------------------------------------------------------------------------------------------
     def render(values: dict, preview: bool = False, progress=None):
-        model, img, v = render_view(app, values, preview, progress)
-        stem = f"{v['model']}_seed{v['seed']}" + (f"-{v['seed'] + v['n'] - 1}" if v["n"] > 1 else "")
-        path = export.save_png(app.files.path(stem, ".png"), img, v)
-        note = (f" · **preview at {views.PREVIEW_SIZE} px**: the full {model.image_size}-px image follows when you "
-                "release the slider") if preview and views.preview_resolution(model) else ""
-        return str(path), to_json(v), caption(model, v, img) + note
+        """The view through the app's view server (rendered once for everyone asking, heavy renders in turn;
+        ``serving.Superseded`` when this page asked for something newer meanwhile)."""
+        model = app.registry.get(values.get("model"))
+        shown = app.server.render(model, values, preview, page=from_page(), owner=session_of_page(),
+                                  progress=progress)
+        v = shown.settings
+        note = (f" · **preview**: the full {model.image_size}-px image follows when you let go of the slider"
+                if preview and views.preview_resolution(model) else "")
+        if shown.png is not None and shown.png != shown.display:          # a large image, shown as JPEG
+            note = (f" · shown as JPEG; [download the exact PNG](gradio_api/file={shown.png}) (these settings "
+                    "inside)")
+        return str(shown.display), to_json(v), caption(model, v, shown.size) + note
 
     def model_controls(values: dict) -> dict:
         """Controls set up for the model (class names, grid limit, StyleGAN layers, latent size) with ``values``."""
@@ -173,7 +201,7 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
         mix = [(f"{g} (layers {r.start}–{r.stop - 1})", g) for g, r in groups.items()] or [(g, g) for g in MIX_GROUPS]
         out = {picker: gr.update(value=v["model"]),
                c["label"]: gr.update(choices=labels, value=v["label"] or views.ALL, visible=bool(model.num_classes)),
-               c["n"]: gr.update(maximum=grid_limit(model, v["label"]), value=v["n"]),
+               c["n"]: gr.update(maximum=grid_limit(model, v["label"]), value=v["n"], info=grid_info(model)),
                style_group: gr.update(visible=bool(num_ws)),
                c["cutoff"]: gr.update(maximum=num_ws or MAX_CUTOFF, value=min(v["cutoff"], num_ws or MAX_CUTOFF)),
                c["mix"]: gr.update(choices=mix, value=v["mix"]),
@@ -240,7 +268,11 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
     @friendly
     def select_model(**values):
         """Another model: the seed, grid size and ψ stay (and the class and StyleGAN settings where they apply);
-        the latent sliders go back to zero, since another model's latent space has other directions."""
+        the latent sliders go back to zero, since another model's latent space has other directions. The same
+        page picking the same model again at once (the dropdown's second event for one mouse pick) changes
+        nothing."""
+        if app.server.repeated(session_of_page(), ("select_model", values.get("model"))):
+            return gr.skip()
         values = switched_view(app.registry.get(values.get("model")), in_range(values))
         return {**model_controls(values), **shown(values)}
 
@@ -258,16 +290,22 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
     shown_progress = {**live, "show_progress": "full"}              # a big model's render shows its progress
     gr.on([generate_btn.click, c["seed"].submit, c["mix_seed"].submit, *[c[k].input for k in ("noise", "mix")]],
           generate, inputs_kwargs=view_inputs, outputs=tab.outputs, api_name="generate", **shown_progress)
+    # a slider moved by the mouse, by typing into its box or by arrow keys ends with the full image: release
+    # (pointer up, or the box losing focus) asks for it, and so does the page itself SETTLE_MS after the last
+    # change or preview (a hidden button: typing and arrow keys send no release)
+    settle_btn = gr.Button("full image", visible="hidden", elem_id="settle-view")
     gr.on([s.input for s in dragged], drag, inputs_kwargs=view_inputs, outputs=tab.outputs,
-          api_visibility="private", **live)
-    gr.on([s.release for s in dragged], release, inputs_kwargs=view_inputs, outputs=tab.outputs,
-          api_visibility="private", **shown_progress)
+          api_visibility="private", js=SETTLE_SOON_JS, **live).then(None, js=SETTLE_SOON_JS)
+    gr.on([*[s.release for s in dragged], settle_btn.click], release, inputs_kwargs=view_inputs,
+          outputs=tab.outputs, api_visibility="private", **shown_progress)
     c["label"].input(set_class, inputs_kwargs=view_inputs, outputs=[c["n"], *tab.outputs], api_name="set_class",
                      **live)
     randomize_btn.click(randomize, inputs_kwargs=view_inputs, outputs=[c["seed"], *tab.outputs], api_name="randomize",
                         **UNPROCESSED)
     reset_btn.click(reset_sliders, inputs_kwargs=view_inputs, outputs=[*sliders, *tab.outputs],
                     api_name="reset_sliders", **UNPROCESSED)
+    # the dropdown sends `input` once for a pick with the keyboard and twice with the mouse (on choosing and on
+    # losing focus; `select` only for the mouse): select_model serves a page's repeat of the same pick once
     picker.input(select_model, inputs_kwargs=view_inputs, outputs=all_outputs, api_name="select_model",
                  **UNPROCESSED)
     restore_btn.click(restore, [settings, picker], all_outputs, api_name="restore", **UNPROCESSED)

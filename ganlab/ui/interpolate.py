@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gradio as gr
 
-from .. import export, views
+from .. import export, serving, views
 from ..models import CheckpointError
 from . import generate
 from .common import UNPROCESSED, App, friendly, nearest_in_range, parse_settings, to_json
 
 OWN_KEYS, KEYS, DEFAULTS = views.WALK_OWN_KEYS, views.WALK_KEYS, views.WALK_DEFAULTS
+EXPORTS = 4                  # exports running at once; a long one (a large model's walk) waits in the view
+                             # server's export lane instead, so a short one never waits behind it
 MODES = [("between latents", "latent"), ("between classes (label embedding)", "class")]
 
 INTRO = """\
@@ -25,9 +27,23 @@ keyframe's image; *loop* walks back to the start, so the GIF repeats without a j
 """
 
 
-def render_walk(app: App, values: dict, callback=None):
-    """(frames uint8 (T, H, W, C), settings) of the walk: the registry's model, through views."""
-    return views.render_walk(app.registry.get(values.get("model")), values, callback=callback)
+def render_walk(app: App, values: dict, callback=None, on_wait=None):
+    """(frames uint8 (T, H, W, C), settings) of the walk: the registry's model, through views; a long walk
+    (``serving.is_heavy``) waits its turn in the app's export lane (``on_wait(ahead, eta_s)`` meanwhile)."""
+    model = app.registry.get(values.get("model"))
+    v, w = views.check_walk(model, values)
+    per_frame = model.num_classes if w["mode"] == "latent" and v["label"] == views.ALL else 1
+    pixels = views.walk_pixels(model, w["frames"], per_frame)
+    lane = app.server.export_lane if app.server is not None else serving.Lane()
+    with serving.sized(pixels, lane, on_wait=on_wait):
+        return views.render_walk(model, values, callback=callback)
+
+
+def walk_size(app: App, values: dict) -> str:
+    """What a walk will render, in words, said before it runs: "60 frames of 1024×1024 px"."""
+    model = app.registry.get(values.get("model"))
+    _, w = views.check_walk(model, values)
+    return f"{w['frames']} frames of {model.image_size}×{model.image_size} px"
 
 
 def build_interpolate_tab(app: App, gen: generate.GenerateTab):
@@ -60,9 +76,11 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
     outputs = [preview, gif_file, settings, cap]
 
     def export_gif(values: dict, progress: gr.Progress):
-        progress(0, desc="rendering frames")
-        frames, s = render_walk(app, values, callback=lambda done, total: progress((done, total),
-                                                                                 desc="rendering frames"))
+        what = f"rendering {walk_size(app, values)}"
+        progress(0, desc=what)
+        frames, s = render_walk(app, values, callback=lambda done, total: progress((done, total), desc=what),
+                                on_wait=lambda ahead, eta: progress(0, desc=f"{what}: waiting for {ahead} long "
+                                                                    f"export{'s' * (ahead != 1)} (about {eta:.0f} s)"))
         progress(1.0, desc="writing the GIF")
         path = app.files.path(f"{s['model']}_walk", ".gif")
         export.save_gif(path, frames, s["fps"], s)
@@ -92,9 +110,9 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
 
     view = {k: gen.controls[k] for k in KEYS if k in gen.controls}
     run_btn.click(interpolate, inputs_kwargs={**view, **c}, outputs=outputs, api_name="interpolate",
-                  concurrency_id="export", concurrency_limit=1, **UNPROCESSED)
+                  concurrency_id="export", concurrency_limit=EXPORTS, **UNPROCESSED)
     restore_btn.click(restore, [settings, gen.controls["model"]],
                       list(dict.fromkeys([*gen.all_outputs, *c.values(), *outputs])), api_name="restore_interpolation",
-                      concurrency_id="export", concurrency_limit=1, **UNPROCESSED)
+                      concurrency_id="export", concurrency_limit=EXPORTS, **UNPROCESSED)
     gen.controls["model"].change(options, gen.controls["model"], class_group, api_name="interpolate_options",
                                  **UNPROCESSED)

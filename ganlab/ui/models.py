@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from .. import device
 from ..card import DATASETS, format_seconds, read_metrics
 from ..models import FAMILIES, display_name
 from ..registry import ModelRegistry, check_name
@@ -95,6 +96,7 @@ def model_info(registry: ModelRegistry, name: str | None) -> str:
                         if m.get("class_accuracy") is not None else ""))
     else:
         lines.append("- **metrics**: not evaluated yet")
+    lines.append(f"- **runs on**: {device.describe(registry.device)} (`--device` / `GANLAB_DEVICE`)")
     lines += source_lines(cfg)                    # imported models: licence (non-commercial said) and origin
     if not status.available:
         lines.append(f"- **status**: unavailable: {status.reason}")

@@ -19,6 +19,7 @@ import json
 import shutil
 import tempfile
 import threading
+import time
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from .. import export, serving, views
 
+REPEAT_S = 1.5               # a page's same action again within this long is the same user action
 PNG_LEVEL = 1                # zlib level of the exact PNGs of large images (fast; the pixels are exact anyway)
 
 
@@ -33,7 +35,8 @@ PNG_LEVEL = 1                # zlib level of the exact PNGs of large images (fas
 class Rendered:
     """One rendered view: its files (owned by the cache: deleted when it is dropped) and settings."""
     display: Path            # what the page shows: a JPEG for large images, else the PNG itself
-    png: Future              # → Path of the exact PNG with the ``ganlab`` settings chunk
+    png: Path | None         # the exact PNG with the ``ganlab`` settings chunk (None for a preview)
+    written: Future          # done when ``png`` is on disk (large images: written in the background)
     settings: dict
     size: tuple[int, int]    # (width, height) of the grid in pixels
     nbytes: int = 0
@@ -55,10 +58,28 @@ class ViewServer:
         self.cache = serving.RenderCache(max_bytes, on_evict=self._delete)
         self.tickets = serving.Tickets()
         self.lane = serving.Lane(tickets=self.tickets)
+        # long exports (a walk of a large model): one at a time with half the cores, so that the class's views go
+        # on beside it; short exports (a small model's GIF) do not wait for it
+        self.export_lane = serving.Lane(slots=1, threads=max(1, serving.CORES // 2))
         self._png_writer = ThreadPoolExecutor(1, thread_name_prefix="ganlab-png")
         self._count = 0
+        self._recent: dict[tuple, float] = {}       # (page, action) → when: repeats of one user action
         self._lock = threading.Lock()
         registry.on_change.append(self.cache.drop)
+
+    def repeated(self, owner, action, within: float = REPEAT_S) -> bool:
+        """Whether page ``owner`` asked for ``action`` less than ``within`` seconds ago (then it is a repeat of
+        one user action, e.g. a dropdown's two events for one mouse pick); records it otherwise. API calls
+        (owner None) are never repeats."""
+        if owner is None:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            self._recent = {k: t for k, t in self._recent.items() if now - t < within}
+            if (owner, action) in self._recent:
+                return True
+            self._recent[(owner, action)] = now
+        return False
 
     def render(self, model, values: dict, preview: bool = False, page: bool = False, owner=None,
                progress=None) -> Rendered:
@@ -98,16 +119,20 @@ class ViewServer:
         with serving.sized(pixels, self.lane, owner, ticket, on_wait):
             img, v = views.render_view(model, v, preview=res or False, callback=step)
         stem = self._stem(v)
+        written = Future()
         if jpeg:
             display = export.save_jpeg(self.dir / f"{stem}.jpg", img)
-            png = self._png_writer.submit(export.save_png, self.dir / f"{stem}.png", img, v, PNG_LEVEL)
+            png = None if res else self.dir / f"{stem}.png"     # a preview has no download of its own
+            if png is None:
+                written.set_result(None)
+            else:
+                written = self._png_writer.submit(export.save_png, png, img, v, PNG_LEVEL)
         else:
-            display = export.save_png(self.dir / f"{stem}.png", img, v,
-                                      PNG_LEVEL if views.is_big(model) else None)
-            png = Future()
-            png.set_result(display)
-        nbytes = display.stat().st_size + (img.nbytes // 2 if jpeg else 0)    # the PNG's size is not known yet
-        return Rendered(display, png, v, (img.shape[1], img.shape[0]), nbytes)
+            png = display = export.save_png(self.dir / f"{stem}.png", img, v,
+                                            PNG_LEVEL if views.is_big(model) else None)
+            written.set_result(png)
+        nbytes = display.stat().st_size + (img.nbytes if png != display else 0)   # a PNG is at most its pixels
+        return Rendered(display, png, written, v, (img.shape[1], img.shape[0]), nbytes)
 
     def _stem(self, v: dict) -> str:
         with self._lock:
@@ -119,7 +144,8 @@ class ViewServer:
     @staticmethod
     def _delete(r: Rendered) -> None:
         r.display.unlink(missing_ok=True)
-        r.png.add_done_callback(lambda f: f.exception() is None and Path(f.result()).unlink(missing_ok=True))
+        if r.png is not None:
+            r.written.add_done_callback(lambda _: r.png.unlink(missing_ok=True))
 
     def close(self) -> None:
         self._png_writer.shutdown(wait=True)
