@@ -8,9 +8,9 @@ served, not what its pixels are:
   flight: a request for a view that is being rendered waits for that render instead of starting another.
   :meth:`RenderCache.drop` forgets a model's entries (the registry calls it when a model is loaded again,
   replaced or dropped).
-- :class:`Lane`: heavy renders (see :func:`is_heavy`) one at a time, each with every core (:func:`torch_threads`),
-  in arrival order; a visitor's waiting request is dropped when a newer one of theirs arrives (only their newest
-  slider position is rendered). Small renders do not take the lane: they run side by side, one torch thread each,
+- :class:`Lane`: heavy renders (see :func:`is_heavy`) in arrival order within a budget of torch threads: alone,
+  a render takes every core (:func:`torch_threads`); with a queue, one thread each, side by side; a visitor's
+  waiting request is dropped when a newer one of theirs arrives (only their newest slider position is rendered). Small renders do not take the lane: they run side by side, one torch thread each,
   so many of them interleave without OpenMP threads waiting on each other.
 - :func:`busy`: how many renders are under way, which the app reads to make drag previews cheaper under load.
 
@@ -213,18 +213,22 @@ class Tickets:
 
 
 class Lane:
-    """Heavy work ``slots`` at a time (each with ``threads`` torch threads: every core), in arrival order.
+    """Heavy work in arrival order within a budget of ``threads`` torch threads (default: every core).
 
-    ``with lane.turn(owner, ticket):`` waits for a slot; a waiting turn that is no longer its owner's newest
+    A turn that starts with nobody else running or waiting takes the whole budget (one visitor's 1024-px image
+    uses every core); while others wait, turns take one thread each and run side by side, which keeps a busy
+    queue moving at the same rate without OpenMP threads waiting on each other (or on other processes).
+    ``with lane.turn(owner, ticket):`` waits for its turn; a waiting turn that is no longer its owner's newest
     request (:class:`Tickets`) raises :class:`Superseded` instead. ``on_wait(ahead, eta_s)`` is called while
     waiting, when the number of turns ahead changes (the page shows it)."""
 
-    def __init__(self, slots: int = 1, threads: int = CORES, tickets: Tickets | None = None):
-        self.slots, self.threads = slots, threads
+    def __init__(self, threads: int = CORES, tickets: Tickets | None = None):
+        self.threads = max(1, threads)
         self.tickets = tickets or Tickets()
         self._cond = threading.Condition()
         self._queue: deque[int] = deque()             # waiting tickets, oldest first
         self._running = 0
+        self._used = 0                                # threads of the running turns
         self.dropped = 0
         self.seconds = 1.0                            # a turn's typical duration (moving average), for estimates
 
@@ -253,22 +257,27 @@ class Lane:
                     self.dropped += 1
                     self._cond.notify_all()
                     raise Superseded
-                if self._running < self.slots and self._queue[0] == ticket:
+                if self._used < self.threads and self._queue[0] == ticket:
                     self._queue.popleft()
+                    alone = self._running == 0 and not self._queue
+                    threads = self.threads if alone else 1
                     self._running += 1
+                    self._used += threads
+                    self._cond.notify_all()           # the next in line may start beside this one
                     break
                 ahead = self._queue.index(ticket) + self._running
                 if on_wait and ahead != told:
                     told = ahead
-                    on_wait(ahead, ahead * self.seconds / self.slots)
+                    on_wait(ahead, ahead * self.seconds / self.threads)
                 self._cond.wait(0.5)
         start = time.perf_counter()
         try:
-            with torch_threads(self.threads):
+            with torch_threads(threads):
                 yield
         finally:
             with self._cond:
                 self._running -= 1
+                self._used -= threads
                 self.seconds = 0.7 * self.seconds + 0.3 * (time.perf_counter() - start)
                 self._cond.notify_all()
 

@@ -94,7 +94,7 @@ def test_single_flight_passes_the_renders_error_to_those_waiting_and_keeps_nothi
 
 # -- the lane: heavy work in turn, superseded turns dropped ----------------------------------------------------
 def test_lane_drops_a_visitors_superseded_waiting_turns_and_serves_the_newest():
-    lane = serving.Lane(slots=1, threads=1)
+    lane = serving.Lane(threads=1)
     hold, holding = threading.Event(), threading.Event()
     rendered, dropped = [], []
 
@@ -129,7 +129,7 @@ def test_lane_drops_a_visitors_superseded_waiting_turns_and_serves_the_newest():
 
 
 def test_lane_serves_in_arrival_order_one_at_a_time():
-    lane = serving.Lane(slots=1, threads=1)
+    lane = serving.Lane(threads=1)
     inside, order, lock = [], [], threading.Lock()
 
     def ask(i):
@@ -166,7 +166,7 @@ def test_torch_threads_are_set_for_the_request_and_restored():
 
 
 def test_heavy_work_takes_the_lane_and_small_work_runs_at_once():
-    lane = serving.Lane(slots=1, threads=serving.CORES)
+    lane = serving.Lane(threads=serving.CORES)
     seen = {}
     with serving.sized(1024 * 1024, lane, owner="p"):
         seen["heavy"] = (lane.depth, torch.get_num_threads(), serving.busy())
@@ -368,3 +368,32 @@ def test_big_grids_and_walks_are_bounded_by_pixels():
     assert views.check_walk(big, {"frames": 60})[1]["frames"] == 60
     with pytest.raises(ValueError, match="use at most 64 frames"):
         views.check_walk(big, {"frames": 65})
+
+
+def test_lane_gives_a_lone_render_every_core_and_a_queue_one_thread_each():
+    lane = serving.Lane(threads=2)
+    first_in, first_go, seen, both = threading.Event(), threading.Event(), {}, threading.Barrier(2, timeout=5)
+
+    def first():
+        with lane.turn("a"):
+            seen["alone"] = torch.get_num_threads()
+            first_in.set()
+            first_go.wait(5)
+
+    def queued(name):
+        with lane.turn(name):
+            seen[name] = torch.get_num_threads()
+            both.wait()                               # both run at once: a broken barrier fails the test
+
+    t = threading.Thread(target=first)
+    t.start()
+    first_in.wait(5)
+    others = [threading.Thread(target=queued, args=(n,)) for n in ("b", "c")]
+    for o in others:
+        o.start()
+    time.sleep(0.1)
+    assert lane.depth == 3
+    first_go.set()
+    for th in [t, *others]:
+        th.join(10)
+    assert seen == {"alone": 2, "b": 1, "c": 1}

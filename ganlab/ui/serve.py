@@ -58,9 +58,9 @@ class ViewServer:
         self.cache = serving.RenderCache(max_bytes, on_evict=self._delete)
         self.tickets = serving.Tickets()
         self.lane = serving.Lane(tickets=self.tickets)
-        # long exports (a walk of a large model): one at a time with half the cores, so that the class's views go
-        # on beside it; short exports (a small model's GIF) do not wait for it
-        self.export_lane = serving.Lane(slots=1, threads=max(1, serving.CORES // 2))
+        # long exports (a walk of a large model): one at a time with every core, in a lane of their own so that
+        # short exports (a small model's GIF) and the views do not wait for them
+        self.export_lane = serving.Lane()
         self._png_writer = ThreadPoolExecutor(1, thread_name_prefix="ganlab-png")
         self._count = 0
         self._recent: dict[tuple, float] = {}       # (page, action) → when: repeats of one user action
