@@ -6,7 +6,7 @@ import gradio as gr
 
 from .. import export, serving, views
 from ..models import CheckpointError
-from . import generate
+from . import generate, serve
 from .common import UNPROCESSED, App, friendly, nearest_in_range, parse_settings, to_json
 
 OWN_KEYS, KEYS, DEFAULTS = views.WALK_OWN_KEYS, views.WALK_KEYS, views.WALK_DEFAULTS
@@ -36,7 +36,7 @@ def render_walk(app: App, values: dict, callback=None, on_wait=None):
     pixels = views.walk_pixels(model, w["frames"], per_frame)
     lane = app.server.export_lane if app.server is not None else serving.Lane()
     with serving.sized(pixels, lane, on_wait=on_wait):
-        return views.render_walk(model, values, callback=callback)
+        return serve.render_walk(model, values, callback=callback)
 
 
 def walk_size(app: App, values: dict) -> str:

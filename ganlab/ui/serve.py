@@ -25,10 +25,23 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import export, serving, views
+from .. import device, export, serving, views
 
 REPEAT_S = 1.5               # a page's same action again within this long is the same user action
+WALK_GPU_SECONDS = 120       # the longest a walk may hold a ZeroGPU GPU (spaces.GPU's duration)
 PNG_LEVEL = 1                # zlib level of the exact PNGs of large images (fast; the pixels are exact anyway)
+
+
+@device.gpu
+def render_view(model, values: dict, preview=False, callback=None):
+    """views.render_view, inside ``spaces.GPU`` on a ZeroGPU Space (a no-op elsewhere)."""
+    return views.render_view(model, values, preview=preview, callback=callback)
+
+
+@device.gpu(duration=WALK_GPU_SECONDS)
+def render_walk(model, values: dict, callback=None):
+    """views.render_walk, inside ``spaces.GPU`` on a ZeroGPU Space (a no-op elsewhere)."""
+    return views.render_walk(model, values, callback=callback)
 
 
 @dataclass
@@ -117,7 +130,7 @@ class ViewServer:
             def step(done, total):
                 progress((done, total), desc=what, unit="images")
         with serving.sized(pixels, self.lane, owner, ticket, on_wait):
-            img, v = views.render_view(model, v, preview=res or False, callback=step)
+            img, v = render_view(model, v, preview=res or False, callback=step)
         stem = self._stem(v)
         written = Future()
         if jpeg:
