@@ -182,6 +182,10 @@ class Superseded(Exception):
     """A request dropped because the same visitor sent a newer one meanwhile."""
 
 
+class Cancelled(Superseded):
+    """A request its visitor stopped (e.g. a long export's stop button)."""
+
+
 class Tickets:
     """Each visitor's newest request: ``take(owner)`` numbers a request, ``newest(owner, ticket)`` says whether
     it is still their newest (owner None: an API call, always its own newest)."""

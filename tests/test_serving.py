@@ -397,3 +397,20 @@ def test_lane_gives_a_lone_render_every_core_and_a_queue_one_thread_each():
     for th in [t, *others]:
         th.join(10)
     assert seen == {"alone": 2, "b": 1, "c": 1}
+
+
+def test_stop_ends_a_pages_running_job_at_its_next_step(registry):
+    from ganlab.ui.serve import ViewServer
+    server = ViewServer(registry)
+    server.stop("page-a")                       # a stop before the job began does not count
+    server.start("page-a")
+    server.check("page-a")
+    server.stop("page-b")
+    server.check("page-a")                      # another page's stop
+    server.stop("page-a")
+    with pytest.raises(serving.Cancelled):
+        server.check("page-a")
+    server.check("page-a")                      # consumed: the next job runs
+    server.stop(None)                           # API calls cannot be stopped from a page
+    server.check(None)
+    server.close()

@@ -8,6 +8,7 @@ from .. import export, serving, views
 from ..models import CheckpointError
 from . import generate, serve
 from .common import UNPROCESSED, App, friendly, nearest_in_range, parse_settings, to_json
+from .serve import session_of_page
 
 OWN_KEYS, KEYS, DEFAULTS = views.WALK_OWN_KEYS, views.WALK_KEYS, views.WALK_DEFAULTS
 EXPORTS = 4                  # exports running at once; a long one (a large model's walk) waits in the view
@@ -64,7 +65,9 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
                 c["frames"] = gr.Slider(2, views.MAX_FRAMES, DEFAULTS["frames"], step=1, label="frames")
                 c["fps"] = gr.Slider(*views.FPS_RANGE, DEFAULTS["fps"], step=1, label="frames per second")
             c["loop"] = gr.Checkbox(DEFAULTS["loop"], label="loop back to the first keyframe")
-            run_btn = gr.Button("Interpolate and export GIF", variant="primary")
+            with gr.Row():
+                run_btn = gr.Button("Interpolate and export GIF", variant="primary", scale=3)
+                stop_btn = gr.Button("stop", elem_id="walk-stop", scale=1)
         with gr.Column(scale=3):
             preview = gr.Image(label="preview", type="filepath", interactive=False, buttons=["download", "fullscreen"],
                                elem_id="walk-preview", elem_classes="crisp")
@@ -76,9 +79,15 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
     outputs = [preview, gif_file, settings, cap]
 
     def export_gif(values: dict, progress: gr.Progress):
-        what = f"rendering {walk_size(app, values)}"
+        what = f"rendering {walk_size(app, values)}"                 # said before anything runs
         progress(0, desc=what)
-        frames, s = render_walk(app, values, callback=lambda done, total: progress((done, total), desc=what),
+        owner = session_of_page()
+        app.server.start(owner)
+
+        def step(done, total):
+            app.server.check(owner)                                  # stop pressed: the render ends here
+            progress((done, total), desc=what)
+        frames, s = render_walk(app, values, callback=step,
                                 on_wait=lambda ahead, eta: progress(0, desc=f"{what}: waiting for {ahead} long "
                                                                     f"export{'s' * (ahead != 1)} (about {eta:.0f} s)"))
         progress(1.0, desc="writing the GIF")
@@ -109,8 +118,11 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
             return gr.update(visible=False)
 
     view = {k: gen.controls[k] for k in KEYS if k in gen.controls}
-    run_btn.click(interpolate, inputs_kwargs={**view, **c}, outputs=outputs, api_name="interpolate",
-                  concurrency_id="export", concurrency_limit=EXPORTS, **UNPROCESSED)
+    run = run_btn.click(interpolate, inputs_kwargs={**view, **c}, outputs=outputs, api_name="interpolate",
+                        concurrency_id="export", concurrency_limit=EXPORTS, **UNPROCESSED)
+    # stop: the page stops waiting (cancels) and the render stops at its next frame (ViewServer.stop)
+    stop_btn.click(lambda: app.server.stop(session_of_page()), None, None, cancels=[run], queue=False,
+                   api_visibility="private")
     restore_btn.click(restore, [settings, gen.controls["model"]],
                       list(dict.fromkeys([*gen.all_outputs, *c.values(), *outputs])), api_name="restore_interpolation",
                       concurrency_id="export", concurrency_limit=EXPORTS, **UNPROCESSED)

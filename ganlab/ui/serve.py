@@ -77,6 +77,7 @@ class ViewServer:
         self._png_writer = ThreadPoolExecutor(1, thread_name_prefix="ganlab-png")
         self._count = 0
         self._recent: dict[tuple, float] = {}       # (page, action) → when: repeats of one user action
+        self._stopped: set = set()                  # pages that pressed stop during their export
         self._lock = threading.Lock()
         registry.on_change.append(self.cache.drop)
 
@@ -93,6 +94,24 @@ class ViewServer:
                 return True
             self._recent[(owner, action)] = now
         return False
+
+    def start(self, owner) -> None:
+        """A page's long job (an export) begins: a stop pressed before it no longer counts."""
+        with self._lock:
+            self._stopped.discard(owner)
+
+    def stop(self, owner) -> None:
+        """The page ``owner`` pressed stop: its running job ends at its next frame (:meth:`check`)."""
+        if owner is not None:
+            with self._lock:
+                self._stopped.add(owner)
+
+    def check(self, owner) -> None:
+        """Raise ``serving.Cancelled`` if page ``owner`` pressed stop since its job began."""
+        with self._lock:
+            if owner in self._stopped:
+                self._stopped.discard(owner)
+                raise serving.Cancelled
 
     def render(self, model, values: dict, preview: bool = False, page: bool = False, owner=None,
                progress=None) -> Rendered:
