@@ -427,21 +427,19 @@ def main() -> None:
             wait_for(url, proc)
             bench = Bench(url, proc.pid, students, drag_seconds, repeats)
             bench.warm_up()
-            if "single" in scenarios or "same" in scenarios:
-                print("1. one visitor (round trip: the event and fetching its image, as the page does)")
-                bench.run_single(best)
-            if "same" in scenarios:
-                print("2. every student asks the same view at once")
-                bench.run_same()
-            if "seeds" in scenarios:
-                print("3. every student asks another seed at once")
-                bench.run_seeds(best)
-            if "drag" in scenarios:
-                print("4. every student drags z[0] (the page's own events: preview while dragging, then release)")
-                bench.run_drag()
-            if "export" in scenarios:
-                print("5. export lanes")
-                bench.run_export(export_timeout)
+            if "same" in scenarios and "single" not in scenarios:
+                scenarios.insert(0, "single")                    # "same" compares with the single round trip
+            steps = {"single": ("1. one visitor (round trip: the event and fetching its image, as the page does)",
+                                lambda: bench.run_single(best)),
+                     "same": ("2. every student asks the same view at once", bench.run_same),
+                     "seeds": ("3. every student asks another seed at once", lambda: bench.run_seeds(best)),
+                     "drag": ("4. every student drags z[0] (the page's own events: preview while dragging, then "
+                              "release)", bench.run_drag),
+                     "export": ("5. export lanes", lambda: bench.run_export(export_timeout))}
+            for name in SCENARIOS:                               # in this order: the export stops the server last
+                if name in scenarios:
+                    print(steps[name][0])
+                    steps[name][1]()
         finally:
             proc.terminate()
             try:
