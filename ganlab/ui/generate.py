@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from .. import export, latent, views
+from .. import latent, views
 from ..models import CheckpointError
 from ..views import COORD_RANGE, COORDS, DIR_RANGE, DIRS, MAX_CUTOFF, MIX_GROUPS
 from .common import (UNPROCESSED, App, friendly, from_page, model_choices, nearest_in_range, parse_settings,
@@ -98,8 +98,7 @@ def grid_info(model) -> str:
     """The grid slider's note: its range, and for large images what bounds it (said before anything runs)."""
     if views.max_images(model) < views.MAX_GRID:
         return (f"1 – {views.max_images(model)}: {model.image_size}-px images, at most "
-                f"{views.MAX_VIEW_PIXELS / 2**20:g} megapixels in one view (about {views.max_images(model)} s of "
-                "work on a CPU)")
+                f"{views.MAX_VIEW_PIXELS / 2**20:g} megapixels in one view")
     return f"1 – {views.MAX_GRID}; with all classes, as many rows as fit {views.MAX_GRID} images"
 
 

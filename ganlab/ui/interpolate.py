@@ -84,12 +84,12 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
         owner = session_of_page()
         app.server.start(owner)
 
+        shown, on_wait = serve.progress_steps(progress, what, "frames")
+
         def step(done, total):
             app.server.check(owner)                                  # stop pressed: the render ends here
-            progress((done, total), desc=what)
-        frames, s = render_walk(app, values, callback=step,
-                                on_wait=lambda ahead, eta: progress(0, desc=f"{what}: waiting for {ahead} long "
-                                                                    f"export{'s' * (ahead != 1)} (about {eta:.0f} s)"))
+            shown(done, total)
+        frames, s = render_walk(app, values, callback=step, on_wait=on_wait)
         progress(1.0, desc="writing the GIF")
         path = app.files.path(f"{s['model']}_walk", ".gif")
         export.save_gif(path, frames, s["fps"], s)

@@ -44,6 +44,17 @@ def render_walk(model, values: dict, callback=None):
     return views.render_walk(model, values, callback=callback)
 
 
+def progress_steps(progress, what: str, unit: str = "steps"):
+    """(step(done, total), on_wait(ahead, eta_s)) callbacks that show a heavy job on a gr.Progress: its place in
+    line while it waits in a lane, then its progress."""
+    def step(done, total):
+        progress((done, total), desc=what, unit=unit)
+
+    def on_wait(ahead, eta):
+        progress(0, desc=f"{what}: in line, {ahead} ahead (about {eta:.0f} s)")
+    return step, on_wait
+
+
 @dataclass
 class Rendered:
     """One rendered view: its files (owned by the cache: deleted when it is dropped) and settings."""
@@ -141,13 +152,7 @@ class ViewServer:
     def _render(self, model, v: dict, res, jpeg: bool, pixels: int, owner, ticket, progress) -> Rendered:
         step = on_wait = None
         if progress is not None and serving.is_heavy(pixels):
-            what = f"rendering {model.image_size}-px images"
-
-            def on_wait(ahead, eta):
-                progress(0, desc=f"in line: {ahead} render{'s' * (ahead != 1)} ahead of yours (about {eta:.0f} s)")
-
-            def step(done, total):
-                progress((done, total), desc=what, unit="images")
+            step, on_wait = progress_steps(progress, f"rendering {model.image_size}-px images", "images")
         with serving.sized(pixels, self.lane, owner, ticket, on_wait):
             img, v = render_view(model, v, preview=res or False, callback=step)
         stem = self._stem(v)
