@@ -13,7 +13,7 @@ pickle (``bench/stylegan2_speed.py``'s builder) and imported with ``ganlab.impor
    and the display encodings of that image (PNG as written by default and fast, WebP, JPEG: time, size, PSNR
    against the exact pixels);
 1. ``single``: one visitor, one 1024-px image, round trip (the event plus fetching the image, as a page does),
-   next to 0.;
+   next to the model's own render time measured again just before (the app idle; so is ``seeds``'s figure);
 2. ``same``: N students ask the same view at once ("everyone: seed 7");
    (students are pages: the page's own protocol and header, so the app serves them as it serves a browser;
    the single visitor is also timed through gradio_client's /generate);
@@ -24,9 +24,10 @@ pickle (``bench/stylegan2_speed.py``'s builder) and imported with ``ganlab.impor
 5. ``export``: one visitor exports a 60-frame walk of the 1024-px model; 2 s later another exports a 60-frame
    GIF of the MNIST model (last: the server is stopped after it).
 
-For each: p50 / p95 / max latency, images per second, errors, the app's CPU (cores used) and the whole
-machine's (busy share of every core, other processes included: on a shared machine compare runs made under
-the same conditions). Targets (issue 19): single ≤ 1.25x the in-process render; the last of 30 same-view
+For each: p50 / p95 / max latency, images per second, errors, the app's CPU (cores used, and images per CPU-second
+of the app: its own efficiency, steadier than images/s when other processes take part of the machine) and the
+whole machine's (busy share of every core, other processes included: on a shared machine compare runs made
+under the same conditions). Targets (issue 19): single ≤ 1.25x the in-process render; the last of 30 same-view
 students within 2x a single round trip; 10 different seeds ≥ 0.9x the model's own images/s; a drag preview at
 least every 3 s (median) with no errors; the MNIST GIF ≤ 2 s while the walk exports.
 """
@@ -105,26 +106,30 @@ def encodings(img: np.ndarray) -> None:
               f"PSNR {'exact' if q == float('inf') else f'{q:.1f} dB'}")
 
 
-def in_process(folder: Path, repeats: int) -> float:
-    """The model's best render time here (views.render_view of one 1024-px image, torch's default threads)."""
-    import ganlab
+def render_times(model, repeats: int) -> tuple[float, float, np.ndarray]:
+    """(best, median) seconds of views.render_view of one image of ``model`` in this process (torch's default
+    threads: every core) after a warm-up, and the last image."""
     from ganlab import views
 
-    model = ganlab.load(str(folder))
-    model.requires_grad_(False)
     img, _ = views.render_view(model, {"seed": 0, "n": 1})                       # warm-up
     times = []
     for i in range(repeats):
         t = time.perf_counter()
         img, _ = views.render_view(model, {"seed": 1 + i, "n": 1})
         times.append(time.perf_counter() - t)
-    best = min(times)
+    return min(times), statistics.median(times), img
+
+
+def in_process(model, repeats: int) -> float:
+    """The model's best render time here, printed with the display encodings of its image."""
+    import ganlab
+    from ganlab import views
+
+    best, median, img = render_times(model, repeats)
     print(f"0. in process: views.render_view of one {img.shape[1]}-px image, {torch.get_num_threads()} threads: "
-          f"best {best:.2f} s, median {statistics.median(times):.2f} s of {repeats} "
-          f"(= {1 / best:.2f} images/s with every core)")
+          f"best {best:.2f} s, median {median:.2f} s of {repeats} (= {1 / best:.2f} images/s with every core)")
     print("   display encodings of that image (random weights: a noisier image than a trained model's):")
     encodings(img)
-    del model
     small = ganlab.load(SMALL)
     grid, _ = views.render_view(small, {"seed": 0, "n": 16})
     print(f"   and of a bundled model's view ({SMALL}, 16 images, {grid.shape[1]} px, crisp upscaled pixels):")
@@ -149,12 +154,16 @@ class Machine:
     def start(self):
         self.t, self.app, self.total = time.perf_counter(), cpu_seconds(self.pid), self._stat()
 
-    def read(self) -> str:
+    def read(self, images: int | None = None) -> str:
+        """The reading in words; ``images``: also images per CPU-second of the app (the app's own efficiency,
+        steadier than images/s when other processes take part of the machine)."""
         wall = time.perf_counter() - self.t
-        app = (cpu_seconds(self.pid) - self.app) / wall
+        used = cpu_seconds(self.pid) - self.app
         total, idle = self._stat()
         busy = 1 - (idle - self.total[1]) / max(1, total - self.total[0])
-        return f"CPU: app {app:.2f} of {os.cpu_count()} cores, machine {busy * 100:.0f} % busy (all processes)"
+        per = f", {images / used:.2f} images per app CPU-second" if images and used > 0 else ""
+        return (f"CPU: app {used / wall:.2f} of {os.cpu_count()} cores{per}, machine {busy * 100:.0f} % busy "
+                "(all processes)")
 
 
 class Page:
@@ -262,8 +271,9 @@ def at_once(n: int, job) -> tuple[list[float], int, float]:
 
 
 class Bench:
-    def __init__(self, url: str, pid: int, students: list[int], drag_seconds: float, repeats: int):
+    def __init__(self, url: str, pid: int, students: list[int], drag_seconds: float, repeats: int, model):
         self.url, self.pid, self.students, self.drag_seconds, self.repeats = url, pid, students, drag_seconds, repeats
+        self.model = model                  # the 1024-px model loaded in this process: its own render time
         self.config = httpx.get(f"{url}config", timeout=60).json()
         self.pages = [Page(url, self.config) for _ in range(max(students))]
         self.client = Client(url, download_files=False, **LIGHT_CLIENT)
@@ -282,14 +292,22 @@ class Bench:
         self.client.predict(model=SMALL, seed=0, n=1, api_name="/generate")
         print(f"   warm-up (the app loads both models on first use): {time.perf_counter() - t:.1f} s", flush=True)
 
-    def run_single(self, best: float) -> None:
+    def own_render(self) -> float:
+        """The model's best render time in this process now (the app idle), next to the figure it is compared
+        with: the machine may be shared, and its load changes over a run."""
+        best, median, _ = render_times(self.model, self.repeats)
+        print(f"   the model's own render in this process just before: best {best:.2f} s, median {median:.2f} s")
+        return best
+
+    def run_single(self) -> None:
+        best = self.own_render()
         lat, api = [], []
         self.machine.start()
         for i in range(self.repeats):
             t = time.perf_counter()
             self.generate(0, seed=100 + i)
             lat.append(time.perf_counter() - t)
-        cpu = self.machine.read()
+        cpu = self.machine.read(len(lat))
         for i in range(self.repeats):
             t = time.perf_counter()
             fetch(self.http, self.client.predict(model=BIG, seed=200 + i, n=1, api_name="/generate"))
@@ -306,15 +324,16 @@ class Bench:
             lat, err, wall = at_once(n, lambda i: self.generate(i, seed=1000 + n))
             ratio = f"; the last / single round trip {max(lat) / self.single:.1f}x (target ≤ 2 at 30)" \
                 if self.single and lat else ""
-            stats(f"{n:2d} students, the same view", lat, len(lat), wall, err, self.machine.read(), ratio)
+            stats(f"{n:2d} students, the same view", lat, len(lat), wall, err, self.machine.read(len(lat)), ratio)
 
-    def run_seeds(self, best: float) -> None:
+    def run_seeds(self) -> None:
         for n in self.students:
             if n == 1:
                 continue
+            best = self.own_render()
             self.machine.start()
             lat, err, wall = at_once(n, lambda i: self.generate(i, seed=2000 + 100 * n + i))
-            stats(f"{n:2d} students, different seeds", lat, len(lat), wall, err, self.machine.read(),
+            stats(f"{n:2d} students, different seeds", lat, len(lat), wall, err, self.machine.read(len(lat)),
                   f"; {len(lat) / wall / (1 / best):.2f}x the model's own images/s (target ≥ 0.9 at 10)")
 
     def run_drag(self) -> None:
@@ -360,7 +379,7 @@ class Bench:
             if errors:
                 print(f"   first error: {errors[0]}")
             stats(f"{n:2d} students dragging {self.drag_seconds:g} s", previews, len(previews), wall, len(errors),
-                  self.machine.read(),
+                  self.machine.read(len(previews)),
                   f"\n      time between a student's new images: median over students {statistics.median(intervals):.2f} s, "
                   f"worst student {max(intervals):.2f} s (target ≤ 3); the full image after letting go: "
                   f"max {max(releases, default=float('nan')):.2f} s")
@@ -416,7 +435,10 @@ def main() -> None:
         models = make_models_dir(Path(tmp))
         print(f"   {BIG}: FFHQ-configuration StyleGAN2-ADA, random weights, imported from an NVIDIA-layout pickle "
               f"in {time.perf_counter() - t:.0f} s", flush=True)
-        best = in_process(models / BIG, repeats)
+        import ganlab
+        model = ganlab.load(str(models / BIG))
+        model.requires_grad_(False)
+        in_process(model, repeats)
         port = free_port()
         env = {**os.environ, "GANLAB_MODELS_DIR": str(models)}
         env.pop("GANLAB_PRELOAD", None)
@@ -425,14 +447,14 @@ def main() -> None:
         try:
             url = f"http://127.0.0.1:{port}/"
             wait_for(url, proc)
-            bench = Bench(url, proc.pid, students, drag_seconds, repeats)
+            bench = Bench(url, proc.pid, students, drag_seconds, repeats, model)
             bench.warm_up()
             if "same" in scenarios and "single" not in scenarios:
                 scenarios.insert(0, "single")                    # "same" compares with the single round trip
             steps = {"single": ("1. one visitor (round trip: the event and fetching its image, as the page does)",
-                                lambda: bench.run_single(best)),
+                                bench.run_single),
                      "same": ("2. every student asks the same view at once", bench.run_same),
-                     "seeds": ("3. every student asks another seed at once", lambda: bench.run_seeds(best)),
+                     "seeds": ("3. every student asks another seed at once", bench.run_seeds),
                      "drag": ("4. every student drags z[0] (the page's own events: preview while dragging, then "
                               "release)", bench.run_drag),
                      "export": ("5. export lanes", lambda: bench.run_export(export_timeout))}

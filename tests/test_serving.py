@@ -414,3 +414,16 @@ def test_stop_ends_a_pages_running_job_at_its_next_step(registry):
     server.stop(None)                           # API calls cannot be stopped from a page
     server.check(None)
     server.close()
+
+
+def test_drag_previews_get_cheaper_when_the_server_is_busy(registry, monkeypatch):
+    from ganlab.ui.serve import ViewServer
+    server = ViewServer(registry)
+    model = registry.get("tiny-big")                                   # 512-px images
+    quiet = server.render(model, {"seed": 1, "n": 4}, preview=True)
+    monkeypatch.setattr(serving, "busy", lambda: serving.BUSY_PREVIEW)
+    busy = server.render(model, {"seed": 1, "n": 4}, preview=True)
+    full = server.render(model, {"seed": 1, "n": 4})
+    assert quiet.size == (2 * views.PREVIEW_SIZE + 3,) * 2             # 2 × 2 previews of 256 px, 1-px borders
+    assert busy.size == (2 * views.SMALL_PREVIEW + 3,) * 2 and full.size == (2 * 512 + 3,) * 2
+    server.close()
