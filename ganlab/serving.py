@@ -33,7 +33,7 @@ import torch
 
 CACHE_MB = 256             # rendered views kept (a 1024-px image with its files is a few MB)
 HEAVY_PIXELS = 512 * 512   # a request rendering at least this many pixels takes the lane with every core
-BUSY_PREVIEW = 4           # renders under way from which a drag preview gets cheaper (views.SMALL_PREVIEW)
+BUSY_PREVIEW = 4           # every this many renders under way, a drag preview gets cheaper (ui.serve.PREVIEW_SIDES)
 CORES = os.cpu_count() or 1
 
 

@@ -29,6 +29,7 @@ from .. import device, export, serving, views
 
 REPEAT_S = 1.5               # a page's same action again within this long is the same user action
 WALK_GPU_SECONDS = 120       # the longest a walk may hold a ZeroGPU GPU (spaces.GPU's duration)
+PREVIEW_SIDES = (views.PREVIEW_SIZE, views.SMALL_PREVIEW, views.SMALL_PREVIEW // 2)   # quiet, busy, very busy
 PNG_LEVEL = 1                # zlib level of the exact PNGs of large images (fast; the pixels are exact anyway)
 
 
@@ -131,7 +132,7 @@ class ViewServer:
         ``progress``: a gr.Progress for a heavy render's wait and progress. Raises ``serving.Superseded`` when
         ``owner`` asked for something newer meanwhile, ValueError for a view that breaks a rule."""
         v = views.check_view(model, values)
-        side = views.PREVIEW_SIZE if serving.busy() < serving.BUSY_PREVIEW else views.SMALL_PREVIEW
+        side = PREVIEW_SIDES[min(serving.busy() // serving.BUSY_PREVIEW, len(PREVIEW_SIDES) - 1)]
         res = views.preview_resolution(model, side) if preview else None
         jpeg = page and views.is_big(model)
         key = (v["model"], id(model), json.dumps(v, sort_keys=True), res, jpeg)
