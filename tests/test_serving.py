@@ -427,3 +427,15 @@ def test_drag_previews_get_cheaper_when_the_server_is_busy(registry, monkeypatch
     assert quiet.size == (2 * views.PREVIEW_SIZE + 3,) * 2             # 2 × 2 previews of 256 px, 1-px borders
     assert busy.size == (2 * views.SMALL_PREVIEW + 3,) * 2 and full.size == (2 * 512 + 3,) * 2
     server.close()
+
+
+def test_a_pages_same_action_at_once_is_a_repeat_and_another_in_between_is_not(registry):
+    from ganlab.ui.serve import ViewServer
+    server = ViewServer(registry)
+    assert not server.repeated("page", ("pick", "a"))
+    assert server.repeated("page", ("pick", "a"))                     # the dropdown's second event
+    assert not server.repeated("other-page", ("pick", "a"))
+    assert not server.repeated("page", ("pick", "b")) and not server.repeated("page", ("pick", "a"))   # A, B, A
+    assert not server.repeated(None, ("pick", "a")) and not server.repeated(None, ("pick", "a"))      # API calls
+    assert not server.repeated("page", ("pick", "a"), within=0)       # long after
+    server.close()

@@ -6,6 +6,7 @@ import html
 import inspect
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -48,6 +49,16 @@ class TempFiles:
             self._files.append(p)
             while len(self._files) > self.max_files:
                 self._files.popleft().unlink(missing_ok=True)
+        return p
+
+    def alias(self, source: Path) -> Path:
+        """A fresh name in this dir for the file ``source`` (a hard link, else a copy): a view served from the
+        render cache still reaches the page as a new file, as every redraw always has."""
+        p = self.path(source.stem.rsplit("_", 1)[0], source.suffix)
+        try:
+            os.link(source, p)
+        except OSError:
+            shutil.copyfile(source, p)
         return p
 
     def cleanup(self) -> None:

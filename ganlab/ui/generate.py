@@ -186,7 +186,7 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
         if shown.png is not None and shown.png != shown.display:          # a large image, shown as JPEG
             note = (f" · shown as JPEG; [download the exact PNG](gradio_api/file={shown.png}) (these settings "
                     "inside)")
-        return str(shown.display), to_json(v), caption(model, v, shown.size) + note
+        return str(app.files.alias(shown.display)), to_json(v), caption(model, v, shown.size) + note
 
     def model_controls(values: dict) -> dict:
         """Controls set up for the model (class names, grid limit, StyleGAN layers, latent size) with ``values``."""
@@ -267,13 +267,17 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
     @friendly
     def select_model(**values):
         """Another model: the seed, grid size and ψ stay (and the class and StyleGAN settings where they apply);
-        the latent sliders go back to zero, since another model's latent space has other directions. The same
-        page picking the same model again at once (the dropdown's second event for one mouse pick) changes
-        nothing."""
-        if app.server.repeated(session_of_page(), ("select_model", values.get("model"))):
-            return gr.skip()
+        the latent sliders go back to zero, since another model's latent space has other directions."""
         values = switched_view(app.registry.get(values.get("model")), in_range(values))
         return {**model_controls(values), **shown(values)}
+
+    @friendly
+    def pick_model(**values):
+        """The picker: select_model, once per pick (the dropdown's second event for one mouse pick, the same
+        model again at once from the same page, changes nothing)."""
+        if app.server.repeated(session_of_page(), ("pick", values.get("model"))):
+            return gr.skip()
+        return select_model(**values)
 
     @friendly
     def restore(text: str, model: str):
@@ -305,7 +309,7 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
                     api_name="reset_sliders", **UNPROCESSED)
     # the dropdown sends `input` once for a pick with the keyboard and twice with the mouse (on choosing and on
     # losing focus; `select` only for the mouse): select_model serves a page's repeat of the same pick once
-    picker.input(select_model, inputs_kwargs=view_inputs, outputs=all_outputs, api_name="select_model",
+    picker.input(pick_model, inputs_kwargs=view_inputs, outputs=all_outputs, api_name="select_model",
                  **UNPROCESSED)
     restore_btn.click(restore, [settings, picker], all_outputs, api_name="restore", **UNPROCESSED)
     tab.all_outputs, tab.select_model, tab.model_controls = all_outputs, select_model, model_controls

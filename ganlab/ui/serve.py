@@ -88,24 +88,23 @@ class ViewServer:
         self.export_lane = serving.Lane()
         self._png_writer = ThreadPoolExecutor(1, thread_name_prefix="ganlab-png")
         self._count = 0
-        self._recent: dict[tuple, float] = {}       # (page, action) → when: repeats of one user action
+        self._recent: dict = {}                     # page → (its latest action, when): repeats of one action
         self._stopped: set = set()                  # pages that pressed stop during their export
         self._lock = threading.Lock()
         registry.on_change.append(self.cache.drop)
 
     def repeated(self, owner, action, within: float = REPEAT_S) -> bool:
-        """Whether page ``owner`` asked for ``action`` less than ``within`` seconds ago (then it is a repeat of
-        one user action, e.g. a dropdown's two events for one mouse pick); records it otherwise. API calls
-        (owner None) are never repeats."""
+        """Whether page ``owner``'s previous action, less than ``within`` seconds ago, was this same ``action``
+        (then it is a repeat of one user action, e.g. a dropdown's two events for one mouse pick); records it
+        as the page's latest action. API calls (owner None) are never repeats."""
         if owner is None:
             return False
         now = time.monotonic()
         with self._lock:
-            self._recent = {k: t for k, t in self._recent.items() if now - t < within}
-            if (owner, action) in self._recent:
-                return True
-            self._recent[(owner, action)] = now
-        return False
+            self._recent = {k: at for k, at in self._recent.items() if now - at[1] < within}
+            last = self._recent.get(owner)
+            self._recent[owner] = (action, now)
+        return last is not None and last[0] == action
 
     def start(self, owner) -> None:
         """A page's long job (an export) begins: a stop pressed before it no longer counts."""
