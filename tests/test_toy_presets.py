@@ -52,6 +52,6 @@ def test_one_latent_dimension_draws_a_trail_between_the_modes(seed):
         return (d > 0.2).mean()
 
     one, m1 = trained(preset, 4000, seed)
-    two, m2 = trained(dataclasses.replace(preset, latent_dim=2), 4000, seed)
+    two, m2 = trained(dataclasses.replace(preset, z_dim=2), 4000, seed)
     assert len(one.manifold()) == 1
     assert between(one) > 1.5 * between(two) and m1["js"] > 1.5 * m2["js"]

@@ -23,7 +23,7 @@ PRESETS = {
         "ganlab's settings: two-time-scale learning rates, Adam with β1 = 0, an EMA of G. On the parabola the "
         "grid JS falls to about 0.03 bits within a few thousand iterations.")),
     "lecture (parabola)": Preset(lecture_config(), (
-        "The lecture's GAN: 10-D noise, 50-unit ReLU nets, BCE, Adam 3e-4 with β1 = 0.9. Look for: it gets "
+        "The lecture's GAN: 10-D latent, 50-unit ReLU nets, BCE, Adam 3e-4 with β1 = 0.9. Look for: it gets "
         "onto the parabola too, but after 3,000 iterations its grid JS is still several times the recommended "
         "settings'.")),
     "minimax vs a strong D: G stalls": Preset(MINIMAX, (
@@ -35,7 +35,7 @@ PRESETS = {
         "The orange squares are the lecture's naive generator (same net and start, pulled to the nearest real "
         "point). Look for: it sits on the data in a small clump, and its *naive JS* curve stays near 0.9 bits "
         "while the GAN's JS falls below 0.1.")),
-    "latent dimension 1: a curve through 8 modes": Preset(default_config(dataset="8gaussians", latent_dim=1), (
+    "latent dimension 1: a curve through 8 modes": Preset(default_config(dataset="8gaussians", z_dim=1), (
         "With one latent dimension G can only draw one continuous curve (the faint manifold line). Look for: "
         "a trail of purple points between the eight blobs, which a 2-D latent leaves far fewer of; the JS "
         "stays about twice as high.")),

@@ -8,8 +8,6 @@ polls while anything is pending; a model that becomes ready is added to the mode
 """
 from __future__ import annotations
 
-import html
-import re
 import time
 from pathlib import Path
 
@@ -18,14 +16,13 @@ import gradio as gr
 from .. import catalog, checkpoint, download, preload
 from ..preload import Preloader
 from ..registry import ModelRegistry, check_name
-from .common import App, friendly, model_choices
+from .common import App, bind, friendly, model_choices
 
 CATALOG_COLUMNS = ["name", "resolution", "download", "licence", "status"]
 IMPORT_COLUMNS = ["model", "source", "status"]
 PENDING = ("queued", "downloading", "converting")
 POLL_SECONDS = 1.0             # the status tables' refresh while an import or preload is pending
 WAIT_STEP = 0.25               # how often the Import button's progress bar looks at its item
-NC = re.compile(r"non[- ]?commercial|\bNC\b|-NC\b", re.IGNORECASE)
 
 INTRO = """\
 ### Import a pretrained GAN
@@ -88,33 +85,6 @@ def pending(preloader: Preloader) -> bool:
     return any(s["state"] in PENDING for s in preloader.status())
 
 
-# -- the About panel -------------------------------------------------------------------------------------------
-def non_commercial(source: dict) -> bool | None:
-    """Whether an imported model's licence forbids commercial use: the catalog's word where the model came from
-    it, else the licence text (None: nothing says so either way)."""
-    entry = next((e for e in catalog.ENTRIES if e.url == source.get("origin")), None)
-    if entry is not None and entry.non_commercial is not None:
-        return entry.non_commercial
-    return True if NC.search(str(source.get("licence") or "")) else None
-
-
-def source_lines(config: dict) -> list[str]:
-    """Markdown list items about an imported model (config.json's ``source`` block): licence and origin."""
-    src = config.get("source")
-    if not isinstance(src, dict) or not src:
-        return []
-    licence = html.escape(str(src.get("licence") or "not stated"))
-    origin = str(src.get("origin") or "?")
-    if not origin.lower().startswith(("http://", "https://", "pip:")):
-        origin = Path(origin).name                      # a path on the server: its name only
-    nc = non_commercial(src)
-    mark = "**non-commercial**: " if nc else "" if nc is False else "check before commercial use: "
-    sha = str(src.get("sha256") or "")
-    return [f"- **licence**: {mark}{licence}",
-            f"- **source**: imported from `{html.escape(origin)}` ({html.escape(str(src.get('format', '?')))} format"
-            + (f", sha256 {sha[:16]}…)" if sha else ")")]
-
-
 # -- the Import button -----------------------------------------------------------------------------------------
 def run_import(preloader: Preloader, name, progress=None, timeout: float | None = None) -> str:
     """Import catalog entry ``name`` on the shared worker and wait for it, reporting ``progress(fraction or None,
@@ -140,12 +110,39 @@ def run_import(preloader: Preloader, name, progress=None, timeout: float | None 
         time.sleep(WAIT_STEP)
 
 
+# -- the handlers: the app and the preloader first, bound by build_imports_section (common.bind) -------------------
+def tables(app: App, preloader: Preloader):
+    """The catalog's and the background imports' table rows."""
+    return catalog_rows(preloader, app.registry), import_rows(preloader)
+
+
+@friendly
+def do_import(app: App, preloader: Preloader, name: str, progress=gr.Progress()):
+    progress(0, desc="queued")
+    model = run_import(preloader, name, progress)
+    return (f"**{model}** is ready: it is selected in the model list above (Generate and Interpolate use it).",
+            *tables(app, preloader), gr.update(choices=model_choices(app.registry)))
+
+
+def poll(app: App, preloader: Preloader, before: list):
+    """The timer's tick: the tables, the picker's choices if models joined, and the timer off once idle."""
+    busy = pending(preloader)       # before the names: an import that ends in between is shown at the next tick
+    names = app.registry.available()
+    picker_update = gr.update(choices=model_choices(app.registry)) if names != before else gr.update()
+    return (*tables(app, preloader), picker_update, names, gr.Timer(active=busy))
+
+
+def show(gen, name: str):
+    """The imported model, shown in the Generate tab."""
+    return gen.select_model(model=check_name(catalog.get(name).name))
+
+
 def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, gen) -> gr.Timer:
     """The catalog table, the Import button and the background imports' status, in the current Blocks context.
-    ``gen``: the Generate tab (its ``select_model`` shows the imported model). Returns the poll timer, made
-    with ``render=False``: the caller renders it outside the Tabs, because a tab's children (a timer too) do not
-    exist in the page until the tab is first opened, and a visitor who stays on Generate must still see
-    preloads join the picker."""
+    ``gen``: what the Generate tab gives the others (its ``select_model`` shows the imported model). Returns the
+    poll timer, made with ``render=False``: the caller renders it outside the Tabs, because a tab's children (a
+    timer too) do not exist in the page until the tab is first opened, and a visitor who stays on Generate must
+    still see preloads join the picker."""
     gr.Markdown(INTRO)
     table = gr.Dataframe(lambda: catalog_rows(preloader, app.registry), headers=CATALOG_COLUMNS,
                          interactive=False, wrap=True, elem_id="catalog-table")
@@ -162,28 +159,11 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
     timer = gr.Timer(POLL_SECONDS, active=True, render=False)   # the first tick switches it off when nothing is pending
     shown = gr.State([])                                # the model names the picker offered at the last poll
 
-    def tables():
-        return catalog_rows(preloader, app.registry), import_rows(preloader)
-
-    @friendly
-    def do_import(name: str, progress=gr.Progress()):
-        progress(0, desc="queued")
-        model = run_import(preloader, name, progress)
-        return (f"**{model}** is ready: it is selected in the model list above (Generate and Interpolate use it).",
-                *tables(), gr.update(choices=model_choices(app.registry)))
-
-    def poll(before: list):
-        names = app.registry.available()
-        picker_update = gr.update(choices=model_choices(app.registry)) if names != before else gr.update()
-        return (*tables(), picker_update, names, gr.Timer(active=pending(preloader)))
-
-    def show(name: str):
-        return gen.select_model(model=check_name(catalog.get(name).name))
-
     import_btn.click(lambda: gr.Timer(active=True), None, timer, queue=False, api_visibility="private")
-    import_btn.click(do_import, choice, [message, table, status, picker], api_name="import_model",
-                     concurrency_id="import", concurrency_limit=4
-                     ).success(show, choice, gen.all_outputs, api_visibility="private")
-    refresh.click(tables, None, [table, status], api_name="import_status")
-    timer.tick(poll, shown, [table, status, picker, shown, timer], api_visibility="private", show_progress="hidden")
+    import_btn.click(bind(do_import, app, preloader), choice, [message, table, status, picker],
+                     api_name="import_model", concurrency_id="import", concurrency_limit=4
+                     ).success(bind(show, gen), choice, gen.all_outputs, api_visibility="private")
+    refresh.click(bind(tables, app, preloader), None, [table, status], api_name="import_status")
+    timer.tick(bind(poll, app, preloader), shown, [table, status, picker, shown, timer], api_visibility="private",
+               show_progress="hidden")
     return timer

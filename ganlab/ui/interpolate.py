@@ -2,12 +2,14 @@
 models through classes, previewed in the page and exported as a GIF that carries its settings."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from .. import export, serving, views
 from ..models import CheckpointError
 from . import generate, serve
-from .common import UNPROCESSED, App, friendly, nearest_in_range, parse_settings, to_json
+from .common import UNPROCESSED, App, bind, friendly, nearest_in_range, parse_settings, to_json
 from .serve import session_of_page
 
 OWN_KEYS, KEYS, DEFAULTS = views.WALK_OWN_KEYS, views.WALK_KEYS, views.WALK_DEFAULTS
@@ -26,6 +28,13 @@ through W. Conditional models can also keep the latent and walk **between classe
 label embeddings: the image changes class while keeping its style. The first frame is exactly the first
 keyframe's image; *loop* walks back to the start, so the GIF repeats without a jump.
 """
+
+
+@dataclass(frozen=True)
+class InterpolateTab:
+    """The tab's components, made by build_interpolate_tab and passed to its handlers."""
+    controls: dict              # parameter name → component (the walk's own settings)
+    outputs: list               # preview, GIF file, settings JSON, caption
 
 
 def render_walk(app: App, values: dict, callback=None, on_wait=None):
@@ -47,8 +56,60 @@ def walk_size(app: App, values: dict) -> str:
     return f"{w['frames']} frames of {model.image_size}×{model.image_size} px"
 
 
-def build_interpolate_tab(app: App, gen: generate.GenerateTab):
-    """Create the tab's components in the current Blocks context and wire its events."""
+# -- the handlers: (app, gen, tab) first, bound by build_interpolate_tab (common.bind) -----------------------------
+def export_gif(app: App, values: dict, progress: gr.Progress):
+    """(preview, GIF file, settings JSON, note) of the walk ``values``, the GIF carrying its settings."""
+    what = f"rendering {walk_size(app, values)}"                     # said before anything runs
+    progress(0, desc=what)
+    owner = session_of_page()
+    app.server.start(owner)
+    shown, on_wait = serve.progress_steps(progress, what, "frames")
+
+    def step(done, total):
+        app.server.check(owner)                                      # stop pressed: the render ends here
+        shown(done, total)
+    frames, s = render_walk(app, values, callback=step, on_wait=on_wait)
+    progress(1.0, desc="writing the GIF")
+    path = app.files.path(f"{s['model']}_walk", ".gif")
+    export.save_gif(path, frames, s["fps"], s)
+    kb, side = f"{path.stat().st_size / 1024:.0f} kB", f"{frames.shape[2]}×{frames.shape[1]} px"
+    note = (f"1 frame of {side} (a still: every keyframe is the same image), {kb}" if len(frames) == 1 else
+            f"{len(frames)} frames of {side} at {s['fps']:g} fps ({len(frames) / s['fps']:.1f} s), {kb}")
+    return str(path), str(path), to_json(s), note
+
+
+@friendly
+def interpolate(app: App, gen: generate.GenerateView, tab: InterpolateTab, progress=gr.Progress(), **values):
+    return export_gif(app, nearest_in_range(values, {**gen.controls, **tab.controls}), progress)
+
+
+@friendly
+def restore(app: App, gen: generate.GenerateView, tab: InterpolateTab, text: str, model: str, progress=gr.Progress()):
+    values = parse_settings(text, KEYS)
+    values.setdefault("model", model)
+    updates = gen.model_controls(values)
+    _, walk = views.check_walk(app.registry.get(values.get("model")), values)
+    updates.update({tab.controls[k]: gr.update(value=walk[k]) for k in OWN_KEYS})
+    return {**updates, **dict(zip(tab.outputs, export_gif(app, values, progress)))}
+
+
+def stop(app: App):
+    """The stop button: this page's running export ends at its next frame."""
+    app.server.stop(session_of_page())
+
+
+def options(app: App, model: str):
+    """The class options, shown for models with a label embedding."""
+    try:
+        return gr.update(visible=app.registry.get(model).label_embedding)
+    except (ValueError, CheckpointError):
+        return gr.update(visible=False)
+
+
+# -- the tab ---------------------------------------------------------------------------------------------------
+def build_interpolate_tab(app: App, gen: generate.GenerateView):
+    """Create the tab's components in the current Blocks context and wire its events; ``gen``: what the
+    Generate tab gives the others (its view's controls, and how to set them up for a model)."""
     c: dict = {}
     gr.Markdown(INTRO)
     with gr.Row():
@@ -77,54 +138,16 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
         settings = gr.Code("", language="json", interactive=True, label="settings", elem_id="walk-settings")
         restore_btn = gr.Button("restore")
     outputs = [preview, gif_file, settings, cap]
+    tab = InterpolateTab(c, outputs)
 
-    def export_gif(values: dict, progress: gr.Progress):
-        what = f"rendering {walk_size(app, values)}"                 # said before anything runs
-        progress(0, desc=what)
-        owner = session_of_page()
-        app.server.start(owner)
-
-        shown, on_wait = serve.progress_steps(progress, what, "frames")
-
-        def step(done, total):
-            app.server.check(owner)                                  # stop pressed: the render ends here
-            shown(done, total)
-        frames, s = render_walk(app, values, callback=step, on_wait=on_wait)
-        progress(1.0, desc="writing the GIF")
-        path = app.files.path(f"{s['model']}_walk", ".gif")
-        export.save_gif(path, frames, s["fps"], s)
-        kb, side = f"{path.stat().st_size / 1024:.0f} kB", f"{frames.shape[2]}×{frames.shape[1]} px"
-        note = (f"1 frame of {side} (a still: every keyframe is the same image), {kb}" if len(frames) == 1 else
-                f"{len(frames)} frames of {side} at {s['fps']:g} fps ({len(frames) / s['fps']:.1f} s), {kb}")
-        return str(path), str(path), to_json(s), note
-
-    @friendly
-    def interpolate(progress=gr.Progress(), **values):
-        return export_gif(nearest_in_range(values, {**gen.controls, **c}), progress)
-
-    @friendly
-    def restore(text: str, model: str, progress=gr.Progress()):
-        values = parse_settings(text, KEYS)
-        values.setdefault("model", model)
-        updates = gen.model_controls(values)
-        _, walk = views.check_walk(app.registry.get(values.get("model")), values)
-        updates.update({c[k]: gr.update(value=walk[k]) for k in OWN_KEYS})
-        return {**updates, **dict(zip(outputs, export_gif(values, progress)))}
-
-    def options(model: str):
-        try:
-            return gr.update(visible=app.registry.get(model).label_embedding)
-        except (ValueError, CheckpointError):
-            return gr.update(visible=False)
-
+    # -- the wiring: every event takes its inputs unprocessed (views checks them) -------------------------------
+    picker = gen.controls["model"]
     view = {k: gen.controls[k] for k in KEYS if k in gen.controls}
-    run = run_btn.click(interpolate, inputs_kwargs={**view, **c}, outputs=outputs, api_name="interpolate",
-                        concurrency_id="export", concurrency_limit=EXPORTS, **UNPROCESSED)
+    run = run_btn.click(bind(interpolate, app, gen, tab), inputs_kwargs={**view, **c}, outputs=outputs,
+                        api_name="interpolate", concurrency_id="export", concurrency_limit=EXPORTS, **UNPROCESSED)
     # stop: the page stops waiting (cancels) and the render stops at its next frame (ViewServer.stop)
-    stop_btn.click(lambda: app.server.stop(session_of_page()), None, None, cancels=[run], queue=False,
-                   api_visibility="private")
-    restore_btn.click(restore, [settings, gen.controls["model"]],
+    stop_btn.click(bind(stop, app), None, None, cancels=[run], queue=False, api_visibility="private")
+    restore_btn.click(bind(restore, app, gen, tab), [settings, picker],
                       list(dict.fromkeys([*gen.all_outputs, *c.values(), *outputs])), api_name="restore_interpolation",
                       concurrency_id="export", concurrency_limit=EXPORTS, **UNPROCESSED)
-    gen.controls["model"].change(options, gen.controls["model"], class_group, api_name="interpolate_options",
-                                 **UNPROCESSED)
+    picker.change(bind(options, app), picker, class_group, api_name="interpolate_options", **UNPROCESSED)
