@@ -143,8 +143,8 @@ def render(app: App, values: dict, preview: bool = False, progress=None):
     model = app.registry.get(values.get("model"))
     shown = app.server.render(model, values, preview, page=from_page(), owner=session_of_page(), progress=progress)
     v = shown.settings
-    note = (f" · **preview**: the full {model.image_size}-px image follows when you let go of the slider"
-            if preview and views.preview_resolution(model) else "")
+    note = (f" · **preview at {shown.preview} px**: the full {model.image_size}-px image follows when you release "
+            "the slider" if shown.preview else "")
     if shown.png is not None and shown.png != shown.display:          # a large image, shown as JPEG
         note = f" · shown as JPEG; [download the exact PNG](gradio_api/file={shown.png}) (these settings inside)"
     return str(app.files.alias(shown.display)), to_json(v), caption(model, v, shown.size) + note

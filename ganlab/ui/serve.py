@@ -65,6 +65,7 @@ class Rendered:
     settings: dict
     size: tuple[int, int]    # (width, height) of the grid in pixels
     nbytes: int = 0
+    preview: int | None = None   # the side a preview was drawn at (None: the full image)
 
 
 def session_of_page() -> str | None:
@@ -169,7 +170,7 @@ class ViewServer:
                                             PNG_LEVEL if views.is_big(model) else None)
             written.set_result(png)
         nbytes = display.stat().st_size + (img.nbytes if png != display else 0)   # a PNG is at most its pixels
-        return Rendered(display, png, written, v, (img.shape[1], img.shape[0]), nbytes)
+        return Rendered(display, png, written, v, (img.shape[1], img.shape[0]), nbytes, res)
 
     def _stem(self, v: dict) -> str:
         with self._lock:
