@@ -179,3 +179,13 @@ def markdown_table() -> str:
 
 if __name__ == "__main__":   # python -m ganlab.catalog → the README table
     print(markdown_table())
+
+
+def model_name(source: str) -> str:
+    """The folder (and model) name of a source: the catalog name, else the file's stem, made a valid name."""
+    entry = find(source)
+    if entry:
+        return entry.name
+    stem = re.split(r"[?#]", source.rstrip("/"))[0].rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    name = re.sub(r"\.{2,}", ".", re.sub(r"[^a-z0-9._-]+", "-", stem.lower())).strip("-._")[:64].rstrip("-._")
+    return name or "model"          # a valid NAME without "..": the app's model list accepts it

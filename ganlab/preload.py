@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import threading
 import time
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import catalog, download
+from .catalog import model_name
 
 ENV = "GANLAB_PRELOAD"
 DATA = Path("/data")                         # a Space's persistent storage, when the Space has it
@@ -70,16 +70,6 @@ def parse(value: str | None) -> list[str]:
             if item and item not in out:
                 out.append(item)
     return out
-
-
-def model_name(source: str) -> str:
-    """The folder (and model) name of a source: the catalog name, else the file's stem, made a valid name."""
-    entry = catalog.find(source)
-    if entry:
-        return entry.name
-    stem = re.split(r"[?#]", source.rstrip("/"))[0].rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    name = re.sub(r"\.{2,}", ".", re.sub(r"[^a-z0-9._-]+", "-", stem.lower())).strip("-._")[:64].rstrip("-._")
-    return name or "model"          # a valid NAME without "..": the app's model list accepts it
 
 
 @dataclass
