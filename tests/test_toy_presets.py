@@ -46,12 +46,13 @@ def test_recommended_settings_reach_the_data_and_stay(seed):
 
 def test_the_lecture_settings_collapse_and_a_restart_helps():
     lecture = "lecture (parabola)"
-    seen = [(collapsed(t), arms(t)) for t, _ in checkpoints(lecture, n=5)]
+    seen = [(collapsed(t) and m["js"] > 0.75, arms(t)) for t, m in checkpoints(lecture, n=5)]
     assert all(c for c, _ in seen), seen                           # the experiment's seed: on one arm throughout
     sides = {int(np.argmax(a)) for _, a in seen}
     assert sides == {0, 1}, seen                                   # ... and it jumps to the other arm
-    for t, m in list(checkpoints(lecture, seed=PRESETS[lecture].restart_seed, n=5))[1:]:
-        assert min(arms(t)) > 0.25, (t.iteration, arms(t))        # a restart with the note's seed covers both arms
+    for t, m in checkpoints(lecture, seed=PRESETS[lecture].restart_seed, n=6):
+        assert min(arms(t)) > 0.25 and m["js"] > 0.1, (t.iteration, arms(t), m)   # a restart with the note's
+                                                                                  # seed covers both arms
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -86,10 +87,9 @@ def test_one_latent_dimension_stays_far_from_the_modes_for_other_seeds(seed):
 def test_minimax_with_a_strong_d_starts_slowly_then_learns(seed):
     name = "minimax loss with a strong D: a slow start"
     d_fake = lambda t: t.history().series["d_fake"][1][-200:].mean()
-    (slow, m), *later = checkpoints(name, seed, n=16)
+    slow_run = checkpoints(name, seed, n=16)
     fast_run = checkpoints(name, seed, n=16, loss="non-saturating")
-    fast, ns = next(fast_run)
+    (slow, m), (fast, ns) = next(slow_run), next(fast_run)     # the trainers go on: look at them now
     assert slow.iteration == 1000 and m["js"] > 0.5 and ns["js"] < m["js"] - 0.15, (m, ns)
-    assert d_fake(slow) < d_fake(fast)                  # D rejects G's points more under minimax
-    assert later[-1][1]["js"] < 0.3                     # ... and both learn the ring
-    assert list(fast_run)[-1][1]["js"] < 0.3
+    assert d_fake(slow) < d_fake(fast)                         # D rejects G's points more under minimax
+    assert list(slow_run)[-1][1]["js"] < 0.3 and list(fast_run)[-1][1]["js"] < 0.3   # ... and both learn the ring
