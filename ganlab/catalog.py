@@ -128,6 +128,20 @@ def find(name: str) -> Entry | None:
     return _BY_NAME.get(str(name).strip().lower())
 
 
+def identify(source: str, sha256: str | None = None) -> Entry | None:
+    """The catalog entry that ``source`` (a name, URL or path) is, or None: its name, its exact URL, or, once the
+    file's ``sha256`` is known, the file whose hash the entry publishes (in full; or the torch.hub prefix, with
+    the same file name). A file name alone proves nothing, so an entry that publishes no hash is recognised by
+    its name or URL only."""
+    text = str(source).strip()
+    entry = find(text) or next((e for e in ENTRIES if e.url == text), None)
+    if entry is not None or not sha256:
+        return entry
+    filename = re.split(r"[/\\]", re.split(r"[?#]", text.rstrip("/"))[0])[-1]
+    return next((e for e in ENTRIES if e.sha256 == sha256.lower()
+                 or (e.sha256_prefix and sha256.lower().startswith(e.sha256_prefix) and filename == e.filename)), None)
+
+
 def get(name: str) -> Entry:
     """The entry called ``name``; KeyError listing the known names otherwise."""
     e = find(name)
