@@ -66,7 +66,7 @@ class Entry:
 
     @property
     def size_text(self) -> str:
-        return "?" if self.size is None else f"{self.size / 1e6:,.1f} MB"
+        return "size not published" if self.size is None else f"{self.size / 1e6:,.1f} MB"
 
 
 def _sg2(name, file, res, dataset, data_terms, note, num_classes=0, channels=3):
@@ -171,7 +171,7 @@ def markdown_table() -> str:
     for e in ENTRIES:
         lic = ("**NON-COMMERCIAL**: " if e.non_commercial else "") + e.licence
         src = e.url if e.url.startswith("pip:") else f"[{e.filename}]({e.url})"
-        size = e.size_text if e.size is not None else "size not published"
+        size = e.size_text
         res = f"{e.resolution} px" + (f", {e.num_classes} classes" if e.num_classes else "")
         cells = [f"`{e.name}`", e.format, res, e.dataset, f"{src} ({size})", lic, e.origin]
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
