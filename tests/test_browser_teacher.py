@@ -6,12 +6,16 @@ Same Chromium and skip rule as test_browser.py.
 """
 import contextlib
 import shutil
+import subprocess
+import sys
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from ganlab import preload
 
-from .conftest import free_port
+from .conftest import free_port, launched_app
 from .http_fixtures import serve
 from .test_browser import CHROMIUM_ARGS, TIMEOUT_MS, browser_or_skip
 from .test_preload import FIXTURES
@@ -22,6 +26,7 @@ LAPTOP, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
 ROW_JS = """([table, first]) => [...document.querySelectorAll(table + ' tr')]
     .map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent.trim()))
     .find(cells => cells[0] === first)"""   # a table row's cells, whether scrolled into view or not
+CHANGED_JS = "s => document.querySelector('#generated img')?.src !== s"
 WHEEL = "dcgan-tutorial/gan_face_generate-1.1.1-py3-none-any.whl"
 
 
@@ -84,3 +89,74 @@ def test_a_preloaded_catalog_file_is_that_catalog_model(tiny_checkpoints, tmp_pa
         assert [s.name for s in info if "face" in s.name] == ["dcgan-faces"]
         config = next(s.config for s in info if s.name == "dcgan-faces")
         assert "DigiFace" in str(config.get("dataset")) + str(config.get("source"))   # the entry's data, not "unknown"
+
+
+# -- restore from a file -----------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_app(tiny_checkpoints, tmp_path_factory):
+    root = tmp_path_factory.mktemp("teacher-models")
+    for name in ("tiny-dcgan", "tiny-cgan"):
+        shutil.copytree(tiny_checkpoints / name, root / name)
+    with launched_app(root) as (_, address):
+        yield root, address
+
+
+def seed_box(page):
+    return page.get_by_label("seed (0", exact=False).first
+
+
+def open_file(page, elem_id: str, path):
+    """Drop ``path`` on the file box ``elem_id`` as a visitor opening it does."""
+    if not page.locator(f"#{elem_id}").is_visible():
+        page.get_by_text("Settings (JSON): paste saved").locator("visible=true").first.click()
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+
+
+def toasts(page, text: str) -> int:
+    page.wait_for_timeout(800)
+    return page.locator(".toast-item").filter(has_text=text).count()
+
+
+def cli(*args):
+    subprocess.run([sys.executable, "-m", "ganlab", *map(str, args)], check=True, capture_output=True, timeout=300)
+
+
+def test_a_png_made_by_ganlab_brings_its_view_back_and_another_file_says_why_not(tiny_app, tmp_path):
+    root, url = tiny_app
+    cli("generate", "--model", root / "tiny-dcgan", "--seeds", "7", "--out", tmp_path / "cli")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "plain.png")
+    with open_page(url) as page:
+        image = page.locator("#generated img")
+        image.wait_for()
+        app_png = tmp_path / "app.png"
+        app_png.write_bytes(page.request.get(image.get_attribute("src")).body())   # the app's own download
+        assert seed_box(page).input_value() == "0"
+
+        before = image.get_attribute("src")
+        open_file(page, "generate-open", tmp_path / "plain.png")                       # not made by ganlab
+        assert toasts(page, "carries no ganlab settings") == 1
+        assert image.get_attribute("src") == before and seed_box(page).input_value() == "0"
+
+        open_file(page, "generate-open", tmp_path / "cli" / "seed0007.png")            # made by the CLI
+        page.wait_for_function("() => document.querySelector('#seed input')?.value === '7'")
+        page.wait_for_function(CHANGED_JS, arg=before)
+
+        before = image.get_attribute("src")
+        open_file(page, "generate-open", app_png)                                      # made by the app
+        page.wait_for_function("() => document.querySelector('#seed input')?.value === '0'")
+        page.wait_for_function(CHANGED_JS, arg=before)
+
+
+def test_a_gif_made_by_ganlab_brings_its_walk_back(tiny_app, tmp_path):
+    root, url = tiny_app
+    cli("interpolate", "--model", root / "tiny-dcgan", "--seeds", "3,5", "--frames", "4", "--size", "32",
+        "--out", tmp_path / "walk.gif")
+    with open_page(url) as page:
+        page.locator("#generated img").wait_for()
+        page.get_by_role("tab", name="Interpolate").click()
+        open_file(page, "walk-open", tmp_path / "walk.gif")
+        page.locator("#walk-preview img").wait_for()
+        assert page.get_by_label("keyframe seeds").input_value().replace(" ", "") == "3,5"
+        page.get_by_role("tab", name="Generate").click()
+        open_file(page, "generate-open", tmp_path / "walk.gif")                        # a walk, in Generate
+        assert toasts(page, "open it in the Interpolate tab") == 1

@@ -13,10 +13,11 @@ import uuid
 import weakref
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import gradio as gr
 
+from .. import export
 from ..models import CheckpointError, display_name
 from ..registry import ModelRegistry
 
@@ -145,3 +146,32 @@ def parse_settings(text: str, keys) -> dict:
     if unknown:
         raise ValueError(f"unknown settings {unknown[:5]}; expected some of {sorted(keys)}.")
     return settings
+
+
+def opened_settings(path, walk: bool) -> str:
+    """The settings JSON of a PNG or GIF that ganlab made (the app's or the CLI's), opened or dropped in the page,
+    for the Generate tab's view (``walk`` False) or the Interpolate tab's walk: ValueError with one line saying
+    what the file is otherwise. A CLI file's model given as a folder path is named by its folder, as the app
+    names models."""
+    if not path:
+        raise ValueError("choose a PNG or GIF file made by ganlab.")
+    name = Path(path).name
+    text = export.settings_text(path)
+    try:
+        settings = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        settings = None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{name} carries no ganlab settings: open a PNG or GIF that ganlab made (an image's or "
+                         "a walk's download button, or the CLI's generate and interpolate).")
+    if settings.get("kind") == "toy2d live run":
+        raise ValueError(f"{name} is a Live training run: its settings (in the GIF's comment) belong to the Live "
+                         "training tab.")
+    is_walk = any(k in settings for k in ("keyframes", "frames", "fps"))
+    if is_walk != walk:
+        raise ValueError(f"{name} holds a walk: open it in the Interpolate tab." if is_walk else
+                         f"{name} holds an image, not a walk: open it in the Generate tab.")
+    model = settings.get("model")
+    if isinstance(model, str) and ("/" in model or "\\" in model):
+        settings["model"] = PurePath(model.replace("\\", "/")).name
+    return to_json(settings)

@@ -13,8 +13,8 @@ import gradio as gr
 from .. import export, latent, views
 from ..models import CheckpointError
 from ..views import COORD_RANGE, COORDS, DIR_RANGE, DIRS, MAX_CUTOFF, MIX_GROUPS
-from .common import (UNPROCESSED, App, friendly, from_page, model_choices, nearest_in_range, parse_settings,
-                     refuse, to_json)
+from .common import (UNPROCESSED, App, friendly, from_page, model_choices, nearest_in_range, opened_settings,
+                     parse_settings, refuse, to_json)
 
 KEYS, DEFAULTS = views.VIEW_KEYS, views.VIEW_DEFAULTS
 SLIDERS = ["n", "truncation", "cutoff", *COORDS, *DIRS]
@@ -146,7 +146,10 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
                             c[k] = gr.Slider(-DIR_RANGE, DIR_RANGE, 0.0, step=0.1, label=f"PC {int(k[2:]) + 1}",
                                              elem_id=k)
         reset_btn = gr.Button("reset sliders")
-    with gr.Accordion("Settings (JSON): paste saved settings here and press restore", open=False):
+    with gr.Accordion("Settings (JSON): paste saved settings here and press restore, or open a PNG made by ganlab",
+                      open=False):
+        opened = gr.File(label="open or drop a PNG made by ganlab (an image's download, or the CLI's generate): "
+                         "its view comes back", file_types=[".png"], type="filepath", elem_id="generate-open")
         settings = gr.Code("", language="json", interactive=True, label="settings", elem_id="generate-settings")
         restore_btn = gr.Button("restore")
     tab = GenerateTab(c, image, settings, cap, prior)
@@ -250,6 +253,11 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
         values.setdefault("model", model)
         return {**model_controls(values), **shown(values)}
 
+    @friendly
+    def restore_file(path: str, model: str):
+        """A PNG opened or dropped in the page: the view its settings describe."""
+        return restore(opened_settings(path, walk=False), model)
+
     all_outputs = [picker, style_group, *c.values(), *tab.outputs, prior]
     all_outputs = list(dict.fromkeys(all_outputs))
     view_inputs = {k: c[k] for k in KEYS}
@@ -271,6 +279,8 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
     picker.input(select_model, inputs_kwargs=view_inputs, outputs=all_outputs, api_name="select_model",
                  **UNPROCESSED)
     restore_btn.click(restore, [settings, picker], all_outputs, api_name="restore", **UNPROCESSED)
+    opened.upload(restore_file, [opened, picker], all_outputs, api_visibility="private").then(
+        lambda: None, None, opened, api_visibility="private", queue=False)   # emptied: the next file can be dropped
     tab.all_outputs, tab.select_model, tab.model_controls = all_outputs, select_model, model_controls
     return tab
 

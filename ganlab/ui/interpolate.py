@@ -7,7 +7,7 @@ import gradio as gr
 from .. import export, views
 from ..models import CheckpointError
 from . import generate
-from .common import UNPROCESSED, App, friendly, nearest_in_range, parse_settings, to_json
+from .common import UNPROCESSED, App, friendly, nearest_in_range, opened_settings, parse_settings, to_json
 
 OWN_KEYS, KEYS, DEFAULTS = views.WALK_OWN_KEYS, views.WALK_KEYS, views.WALK_DEFAULTS
 MODES = [("between latents", "latent"), ("between classes (label embedding)", "class")]
@@ -54,7 +54,11 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
                                elem_id="walk-preview", elem_classes="crisp")
             gif_file = gr.File(label="download GIF", interactive=False, elem_id="walk-file")
             cap = gr.Markdown()
-    with gr.Accordion("Settings (JSON): paste saved settings here and press restore", open=False):
+    with gr.Accordion("Settings (JSON): paste saved settings here and press restore, or open a GIF made by ganlab",
+                      open=False):
+        opened = gr.File(label="open or drop a walk's GIF made by ganlab (the download above, or the CLI's "
+                         "interpolate): its walk comes back", file_types=[".gif"], type="filepath",
+                         elem_id="walk-open")
         settings = gr.Code("", language="json", interactive=True, label="settings", elem_id="walk-settings")
         restore_btn = gr.Button("restore")
     outputs = [preview, gif_file, settings, cap]
@@ -84,6 +88,11 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
         updates.update({c[k]: gr.update(value=walk[k]) for k in OWN_KEYS})
         return {**updates, **dict(zip(outputs, export_gif(values, progress)))}
 
+    @friendly
+    def restore_file(path: str, model: str, progress=gr.Progress()):
+        """A GIF opened or dropped in the page: the walk its settings describe."""
+        return restore(opened_settings(path, walk=True), model, progress)
+
     def options(model: str):
         try:
             return gr.update(visible=app.registry.get(model).label_embedding)
@@ -96,5 +105,9 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
     restore_btn.click(restore, [settings, gen.controls["model"]],
                       list(dict.fromkeys([*gen.all_outputs, *c.values(), *outputs])), api_name="restore_interpolation",
                       concurrency_id="export", concurrency_limit=1, **UNPROCESSED)
+    opened.upload(restore_file, [opened, gen.controls["model"]],
+                  list(dict.fromkeys([*gen.all_outputs, *c.values(), *outputs])), api_visibility="private",
+                  concurrency_id="export", concurrency_limit=1).then(
+        lambda: None, None, opened, api_visibility="private", queue=False)   # emptied: the next file can be dropped
     gen.controls["model"].change(options, gen.controls["model"], class_group, api_name="interpolate_options",
                                  **UNPROCESSED)
