@@ -160,3 +160,29 @@ def test_a_gif_made_by_ganlab_brings_its_walk_back(tiny_app, tmp_path):
         page.get_by_role("tab", name="Generate").click()
         open_file(page, "generate-open", tmp_path / "walk.gif")                        # a walk, in Generate
         assert toasts(page, "open it in the Interpolate tab") == 1
+
+
+# -- the Models tab ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280x800", "390x844"])
+def test_a_failed_import_is_said_once_beside_the_import_button(tiny_checkpoints, tmp_path, viewport):
+    """Offline, a catalog import failed with a toast, a spurious second toast (unknown model) and an empty message
+    under the button; a URL typed into the picker gave a red Error with a raw KeyError."""
+    with app_with_preload(tiny_checkpoints, tmp_path, lambda srv: []) as (demo, url), open_page(url, viewport) as page:
+        page.locator("#generated img").wait_for()
+        page.get_by_role("tab", name="Models").click()
+        choice, message = page.locator("#import-choice input"), page.locator("#import-message")
+        choice.click()
+        page.get_by_role("option", name="stylegan2-ada-cifar10").click()
+        page.locator("#import-button").click()
+        message.get_by_text("Importing stylegan2-ada-cifar10 failed").wait_for()
+        assert "What you can do" in message.inner_text() and "local path" not in message.inner_text()
+        message.scroll_into_view_if_needed()
+        box, button = message.bounding_box(), page.locator("#import-button").bounding_box()
+        assert 0 <= box["y"] - (button["y"] + button["height"]) < 200                 # right under the button
+        assert toasts(page, "") == 0                                                    # said once: no toast
+        choice.fill("https://example.org/ffhq.pkl")
+        page.keyboard.press("Enter")
+        page.locator("#import-button").click()
+        message.get_by_text("Not imported").wait_for()
+        assert toasts(page, "") == 0
+        assert "KeyError" not in page.content() and not page.locator(".error").locator("visible=true").count()

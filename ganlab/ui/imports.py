@@ -18,7 +18,7 @@ import gradio as gr
 from .. import catalog, checkpoint, download, preload
 from ..preload import Preloader
 from ..registry import ModelRegistry, check_name
-from .common import App, friendly, model_choices
+from .common import App, from_page, log, model_choices, refuse
 
 CATALOG_COLUMNS = ["name", "resolution", "download", "licence", "status"]
 IMPORT_COLUMNS = ["model", "source", "status"]
@@ -116,6 +116,20 @@ def source_lines(config: dict) -> list[str]:
 
 
 # -- the Import button -----------------------------------------------------------------------------------------
+def failure_text(name, reason: str) -> str:
+    """What the page says under the Import button when an import fails: the reason, and what a visitor can do
+    (the command-line advice of ganlab.download does not apply to a page)."""
+    reason = re.sub(r"\s*Downloading needs internet access:.*$", "", reason.strip(), flags=re.S)
+    entry = catalog.find(name) if isinstance(name, str) else None
+    if entry is None:
+        return (f"**Not imported**: {html.escape(reason)}  \nThe page imports only the catalog's models: pick one "
+                "from the list. Another file can be added by whoever runs this app (`GANLAB_PRELOAD`).")
+    return (f"**Importing {entry.name} failed**: {html.escape(reason)}  \nWhat you can do: press Import again later "
+            "(a download that failed is retried); if this server cannot reach the internet, ask whoever runs it to "
+            f"preload the file (`GANLAB_PRELOAD`), or run ganlab on your own computer: `python -m ganlab import "
+            f"{entry.name}`.")
+
+
 def run_import(preloader: Preloader, name, progress=None, timeout: float | None = None) -> str:
     """Import catalog entry ``name`` on the shared worker and wait for it, reporting ``progress(fraction or None,
     desc)``; returns the model's name. ValueError with the reason when it is not a catalog name or fails."""
@@ -165,10 +179,17 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
     def tables():
         return catalog_rows(preloader, app.registry), import_rows(preloader)
 
-    @friendly
     def do_import(name: str, progress=gr.Progress()):
+        """Import and select the model; a failure is said once, under the Import button (an API client gets it
+        as an error)."""
         progress(0, desc="queued")
-        model = run_import(preloader, name, progress)
+        try:
+            model = run_import(preloader, name, progress)
+        except ValueError as e:
+            if not from_page():
+                return refuse(str(e), "import")
+            log.warning("refused import: %s", e)
+            return failure_text(name, str(e)), *tables(), gr.skip()
         return (f"**{model}** is ready: it is selected in the model list above (Generate and Interpolate use it).",
                 *tables(), gr.update(choices=model_choices(app.registry)))
 
@@ -178,7 +199,11 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
         return (*tables(), picker_update, names, gr.Timer(active=pending(preloader)))
 
     def show(name: str):
-        return gen.select_model(model=check_name(catalog.get(name).name))
+        """The imported model in the Generate tab; nothing when the import did not make one (it said why)."""
+        entry = catalog.find(name)
+        if entry is None or entry.name not in app.registry.available():
+            return gr.skip()
+        return gen.select_model(model=check_name(entry.name))
 
     import_btn.click(lambda: gr.Timer(active=True), None, timer, queue=False, api_visibility="private")
     import_btn.click(do_import, choice, [message, table, status, picker], api_name="import_model",
