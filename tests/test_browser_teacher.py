@@ -23,8 +23,8 @@ from .test_preload import FIXTURES
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LAPTOP, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
-ROW_JS = """([table, first]) => [...document.querySelectorAll(table + ' tr')]
-    .map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent.trim()))
+ROW_JS = """([table, first]) => [...document.querySelectorAll(table + ' [role=row]')]
+    .map(row => [...row.querySelectorAll('[role=gridcell]')].map(cell => cell.textContent.trim()))
     .find(cells => cells[0] === first)"""   # a table row's cells, whether scrolled into view or not
 CHANGED_JS = "s => document.querySelector('#generated img')?.src !== s"
 WHEEL = "dcgan-tutorial/gan_face_generate-1.1.1-py3-none-any.whl"
@@ -186,3 +186,22 @@ def test_a_failed_import_is_said_once_beside_the_import_button(tiny_checkpoints,
         message.get_by_text("Not imported").wait_for()
         assert toasts(page, "") == 0
         assert "KeyError" not in page.content() and not page.locator(".error").locator("visible=true").count()
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280x800", "390x844"])
+def test_the_catalog_fits_the_window_and_explains_its_columns(tiny_app, viewport):
+    """At 1280 px the catalog's licence and status columns were cut off and its last rows scrolled away inside
+    it; the download column showed an unexplained '?'."""
+    _, url = tiny_app
+    with open_page(url, viewport) as page:
+        page.locator("#generated img").wait_for()
+        page.get_by_role("tab", name="Models").click()
+        table = page.locator("#catalog-table")
+        table.get_by_text("dcgan-faces").wait_for()                       # the last row is on the page
+        for name in ("name", "resolution", "download", "licence", "status"):
+            box = table.locator("[role=columnheader]").filter(has_text=name).first.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (name, box)
+        cells = page.evaluate(ROW_JS, ["#catalog-table", "stylegan2-ada-ffhq"])
+        assert cells[2] == "size not published" and cells[-1] == "not imported"
+        help_text = page.locator(".column-help").filter(has_text="licence").first.inner_text()
+        assert all(f"{name}:" in help_text for name in ("resolution", "download", "licence", "status"))

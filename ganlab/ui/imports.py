@@ -21,7 +21,12 @@ from ..registry import ModelRegistry, check_name
 from .common import App, from_page, log, model_choices, refuse
 
 CATALOG_COLUMNS = ["name", "resolution", "download", "licence", "status"]
+CATALOG_WIDTHS = ["19%", "15%", "11%", "38%", "17%"]   # every column on screen, the licence wrapping
+CATALOG_HELP = ("**resolution**: the images' size in pixels · **download**: the file's size, where its authors "
+                "publish it · **licence**: the weights' licence, then the training data's terms (NON-COMMERCIAL "
+                "ones first) · **status**: not imported, imported, or the import's progress or the reason it failed")
 IMPORT_COLUMNS = ["model", "source", "status"]
+FULL_HEIGHT = 4000             # px: the tables show every row (Gradio's default height scrolled the last ones away)
 PENDING = ("queued", "downloading", "converting")
 POLL_SECONDS = 1.0             # the status tables' refresh while an import or preload is pending
 WAIT_STEP = 0.25               # how often the Import button's progress bar looks at its item
@@ -162,7 +167,9 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
     preloads join the picker."""
     gr.Markdown(INTRO)
     table = gr.Dataframe(lambda: catalog_rows(preloader, app.registry), headers=CATALOG_COLUMNS,
-                         interactive=False, wrap=True, elem_id="catalog-table")
+                         interactive=False, wrap=True, elem_id="catalog-table", column_widths=CATALOG_WIDTHS,
+                         max_height=FULL_HEIGHT)
+    gr.Markdown(CATALOG_HELP, elem_classes="column-help")
     with gr.Row():
         choice = gr.Dropdown(catalog.names(), value=None, label="catalog model", allow_custom_value=True,
                              elem_id="import-choice", scale=3,
@@ -171,7 +178,7 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
     message = gr.Markdown(elem_id="import-message")
     gr.Markdown("#### Background imports (preloads and the imports above)")
     status = gr.Dataframe(lambda: import_rows(preloader), headers=IMPORT_COLUMNS, interactive=False, wrap=True,
-                          elem_id="import-status")
+                          elem_id="import-status", column_widths=["25%", "35%", "40%"], max_height=FULL_HEIGHT)
     refresh = gr.Button("refresh")
     timer = gr.Timer(POLL_SECONDS, active=True, render=False)   # the first tick switches it off when nothing is pending
     shown = gr.State([])                                # the model names the picker offered at the last poll
