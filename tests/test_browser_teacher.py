@@ -95,7 +95,7 @@ def test_a_preloaded_catalog_file_is_that_catalog_model(tiny_checkpoints, tmp_pa
 @pytest.fixture(scope="module")
 def tiny_app(tiny_checkpoints, tmp_path_factory):
     root = tmp_path_factory.mktemp("teacher-models")
-    for name in ("tiny-dcgan", "tiny-cgan"):
+    for name in ("tiny-dcgan", "tiny-cgan", "tiny-mlp", "tiny-stylegan2"):
         shutil.copytree(tiny_checkpoints / name, root / name)
     with launched_app(root) as (_, address):
         yield root, address
@@ -205,3 +205,41 @@ def test_the_catalog_fits_the_window_and_explains_its_columns(tiny_app, viewport
         assert cells[2] == "size not published" and cells[-1] == "not imported"
         help_text = page.locator(".column-help").filter(has_text="licence").first.inner_text()
         assert all(f"{name}:" in help_text for name in ("resolution", "download", "licence", "status"))
+
+
+# -- the small things ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280x800", "390x844"])
+def test_the_small_things_a_teacher_noticed(tiny_app, viewport):
+    from .test_browser_app import number_box, pick
+
+    _, url = tiny_app
+    with open_page(url, viewport) as page:
+        image = page.locator("#generated img")
+        image.wait_for()
+        pick(page, "tiny-cgan")                                         # all classes: 6 rows of 10 at most
+        page.wait_for_function("() => document.querySelector('#grid-n input[type=range]').max === '6'")
+        box = number_box(page, "grid-n")
+        box.fill("16")
+        box.press("Enter")
+        page.wait_for_function("() => document.querySelector('#grid-n input[type=number]').value === '6'")
+        page.get_by_text("seeds 0–5 · every class").wait_for()
+        toolbar = page.locator("#generated .icon-button-wrapper").bounding_box()
+        picture = image.bounding_box()
+        assert toolbar["y"] + toolbar["height"] <= picture["y"] + 1      # the toolbar is above the first row
+
+        pick(page, "tiny-mlp")                                          # a uniform prior
+        prior = page.locator("#prior").inner_text()
+        assert "^" not in prior and "U(−1, 1)" in prior
+
+        pick(page, "tiny-stylegan2")
+        page.get_by_label("coarse", exact=False).first.check()
+        page.get_by_text("style mixing: the coarse layers from seed 1").wait_for()   # the caption says it
+
+        page.get_by_role("tab", name="Live training").click()
+        assert page.get_by_role("button", name="‖ Pause").is_visible()   # no ⏸: an empty box in many fonts
+        page.locator("#live-status").wait_for()
+        dataset = page.get_by_label("dataset").first
+        dataset.click()
+        page.get_by_role("option", name="ring").click()
+        page.wait_for_function("() => document.querySelector('#live-status').innerText.includes('dataset changed')")
+        assert "network setting" not in page.locator("#live-status").inner_text()

@@ -27,6 +27,8 @@ CSS = """
    no taller than most of the window; the browser scales them by nearest neighbour, so pixels stay square */
 .crisp .image-frame { width: 100%; }
 .crisp img { image-rendering: pixelated; width: 100%; height: auto; max-height: 75vh; object-fit: contain; }
+/* the image's toolbar (download, fullscreen) above the image, not over its first row */
+.crisp .icon-button-wrapper.top-panel { position: static; display: flex; justify-content: flex-end; }
 /* a phone: every tab's name in the tab bar (Gradio moves the ones that do not fit behind a "…" menu) */
 @media (max-width: 600px) { .tab-wrapper .tab-container button { padding: 4px 7px; } }
 """

@@ -22,7 +22,8 @@ BOXES = {"seed": "seed", "mix_seed": "style-mixing seed"}                       
 KEPT = ["seed", "n", "truncation"]              # what switching models keeps (the style settings, between StyleGANs)
 STYLE_KEPT = ["cutoff", "noise", "mix_seed", "mix"]
 PRIORS = {"normal": "z ~ N(0, I), a standard normal vector of {d} numbers",
-          "uniform": "z ~ U(−1, 1)^{d}: {d} numbers drawn uniformly between −1 and 1"}
+          "uniform": "z ~ U(−1, 1){power}: {d} numbers drawn uniformly between −1 and 1"}
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")   # U(−1, 1)⁹⁶: Markdown has no superscript
 NOISE_CHOICES = [("random", "random"), ("fixed", "const"), ("off", "none")]
 
 INTRO = """\
@@ -78,6 +79,8 @@ def caption(model, v: dict, image) -> str:
             views.SEEDED: " · the class each seed draws"}.get(v["label"])
     if what is None:
         what = f" · class {v['label']} ({model.class_names[int(v['label'])]})"
+    if v.get("mix"):
+        what += f" · style mixing: the {', '.join(v['mix'])} layers from seed {v['mix_seed']}"
     side = model.image_size
     return (f"{seeds}{what} · ψ = {v['truncation']:g} · {side}×{side} px images drawn at "
             f"{image.shape[1]}×{image.shape[0]} px and scaled to the panel (nearest neighbour: the pixels stay crisp)")
@@ -85,7 +88,8 @@ def caption(model, v: dict, image) -> str:
 
 def prior_text(model) -> str:
     """The model's latent prior in words (models draw from different ones: the MLP-GAN's is uniform)."""
-    prior = PRIORS.get(model.latent_dist, "z ~ " + model.latent_dist + " ({d} numbers)").format(d=model.z_dim)
+    prior = PRIORS.get(model.latent_dist, "z ~ " + model.latent_dist + " ({d} numbers)").format(
+        d=model.z_dim, power=str(model.z_dim).translate(SUPERSCRIPT))
     name = model.info.get("name", "this model")
     return f"**{name}** draws {prior}" + (", mapped to w by its mapping network." if model.style_based else ".")
 
@@ -230,6 +234,12 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
         values.update({k: 0.0 for k in COORDS + DIRS})
         return gr.skip() if keep_page(values) else (*[0.0] * len(sliders), *render(in_range(values)))
 
+    def shown_n(**values):
+        """The grid size box after a typed value the view had to cap (with all classes, as many rows as fit):
+        the box says what is drawn."""
+        n = in_range(values).get("n")
+        return gr.skip() if keep_page(values) or n == values.get("n") else gr.update(value=n)
+
     @friendly
     def set_class(**values):
         """Another class: the grid size is capped when the all-classes view would exceed the grid's limit."""
@@ -270,6 +280,8 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
           api_visibility="private", **live)
     gr.on([s.release for s in dragged], release, inputs_kwargs=view_inputs, outputs=tab.outputs,
           api_visibility="private", **shown_progress)
+    gr.on([c["n"].input, c["n"].release], shown_n, inputs_kwargs=view_inputs, outputs=c["n"],
+          api_visibility="private", trigger_mode="always_last", show_progress="hidden", **UNPROCESSED)
     c["label"].input(set_class, inputs_kwargs=view_inputs, outputs=[c["n"], *tab.outputs], api_name="set_class",
                      **live)
     randomize_btn.click(randomize, inputs_kwargs=view_inputs, outputs=[c["seed"], *tab.outputs], api_name="randomize",
