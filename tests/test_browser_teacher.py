@@ -243,3 +243,25 @@ def test_the_small_things_a_teacher_noticed(tiny_app, viewport):
         page.get_by_role("option", name="ring").click()
         page.wait_for_function("() => document.querySelector('#live-status').innerText.includes('dataset changed')")
         assert "network setting" not in page.locator("#live-status").inner_text()
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280x800", "390x844"])
+def test_the_image_and_the_sliders_that_move_it_are_seen_together(tiny_app, viewport):
+    """At 1280x800 the image and the principal-direction sliders were never on screen together; on a phone the
+    image was about 1,300 px above the sliders."""
+    _, url = tiny_app
+    with open_page(url, viewport) as page:
+        page.locator("#generated img").wait_for()
+        for slider in ("z0", "z7", "pc0", "pc7"):
+            page.locator(f"#{slider}").scroll_into_view_if_needed()
+            page.wait_for_timeout(200)
+            image, handle = (page.locator(e).bounding_box() for e in ("#generated img", f"#{slider} input[type=range]"))
+            height = viewport["height"]
+            assert 0 <= image["y"] and image["y"] + image["height"] <= height, (slider, image)   # the whole image
+            assert 0 <= handle["y"] and handle["y"] + handle["height"] <= height, (slider, handle)
+            assert handle["y"] >= image["y"] + image["height"] or handle["x"] >= image["x"] + image["width"] or \
+                handle["x"] + handle["width"] <= image["x"]                                        # not under it
+        before = page.locator("#generated img").get_attribute("src")
+        page.locator("#pc7 input[type=range]").focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(CHANGED_JS, arg=before)                   # and it moves the image in view

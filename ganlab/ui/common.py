@@ -29,6 +29,15 @@ CSS = """
 .crisp img { image-rendering: pixelated; width: 100%; height: auto; max-height: 75vh; object-fit: contain; }
 /* the image's toolbar (download, fullscreen) above the image, not over its first row */
 .crisp .icon-button-wrapper.top-panel { position: static; display: flex; justify-content: flex-end; }
+/* the image stays in view while the controls beside it (or, on a phone, under it) are scrolled through
+   (overflow: clip, not Gradio's hidden, which made the page's container a scroll box that sticky sticks to) */
+.gradio-container { overflow: clip !important; }
+#image-column { position: sticky; top: 0; align-self: flex-start; z-index: 100;
+                background: var(--body-background-fill); }
+@media (max-width: 767px) {
+  #image-column { order: -1; align-self: stretch; }
+  #image-column .crisp img { max-height: 40vh; }
+}
 /* a phone: every tab's name in the tab bar (Gradio moves the ones that do not fit behind a "…" menu) */
 @media (max-width: 600px) { .tab-wrapper .tab-container button { padding: 4px 7px; } }
 """

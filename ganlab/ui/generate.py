@@ -130,26 +130,27 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
                     c["mix"] = gr.CheckboxGroup([(g, g) for g in MIX_GROUPS], value=[],
                                                 label="take these layers from the mixing seed")
             generate_btn = gr.Button("Generate", variant="primary")
-        with gr.Column(scale=3):
+            # the sliders beside the image they move (below it, they were never on screen together at 1280x800)
+            with gr.Accordion("Latent sliders (drag: the image follows)", open=True):
+                gr.Markdown(f"**z[0] … z[7]** add −{COORD_RANGE:g} … {COORD_RANGE:g} to those coordinates of every "
+                            f"sample's latent; **PC 1 … PC 8** move every sample −{DIR_RANGE:g} … {DIR_RANGE:g} "
+                            "standard deviations along the principal directions. You can also type a value into a "
+                            "slider's box (outside the range it is set to the nearest end).")
+                with gr.Row():
+                    for group in (COORDS, DIRS):
+                        with gr.Column(min_width=160):
+                            for k in group:
+                                if k in COORDS:
+                                    c[k] = gr.Slider(-COORD_RANGE, COORD_RANGE, 0.0, step=0.05,
+                                                     label=f"z[{k[1:]}]", elem_id=k)
+                                else:
+                                    c[k] = gr.Slider(-DIR_RANGE, DIR_RANGE, 0.0, step=0.1,
+                                                     label=f"PC {int(k[2:]) + 1}", elem_id=k)
+                reset_btn = gr.Button("reset sliders")
+        with gr.Column(scale=3, elem_id="image-column"):
             image = gr.Image(label="generated", type="filepath", format="png", interactive=False,
                              buttons=["download", "fullscreen"], elem_id="generated", elem_classes="crisp")
             cap = gr.Markdown()
-    with gr.Accordion("Latent sliders (drag: the image follows)", open=True):
-        gr.Markdown(f"**z[0] … z[7]** add −{COORD_RANGE:g} … {COORD_RANGE:g} to those coordinates of every sample's "
-                    f"latent; **PC 1 … PC 8** move every sample −{DIR_RANGE:g} … {DIR_RANGE:g} standard deviations "
-                    "along the principal directions. You can also type a value into a slider's box (outside the "
-                    "range it is set to the nearest end).")
-        with gr.Row():
-            for group in (COORDS[:4], COORDS[4:], DIRS[:4], DIRS[4:]):
-                with gr.Column(min_width=160):
-                    for k in group:
-                        if k in COORDS:
-                            c[k] = gr.Slider(-COORD_RANGE, COORD_RANGE, 0.0, step=0.05, label=f"z[{k[1:]}]",
-                                             elem_id=k)
-                        else:
-                            c[k] = gr.Slider(-DIR_RANGE, DIR_RANGE, 0.0, step=0.1, label=f"PC {int(k[2:]) + 1}",
-                                             elem_id=k)
-        reset_btn = gr.Button("reset sliders")
     with gr.Accordion("Settings (JSON): paste saved settings here and press restore, or open a PNG made by ganlab",
                       open=False):
         opened = gr.File(label="open or drop a PNG made by ganlab (an image's download, or the CLI's generate): "
