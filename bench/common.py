@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import os
-import socket
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.http_fixtures import free_port  # noqa: E402,F401  (one free_port for the tests and the benchmarks)
 
 
 def wait_for(url: str, proc, timeout: float = 300) -> None:

@@ -25,14 +25,12 @@ Architectures (what the importers build from the upstream files; random weights 
 from __future__ import annotations
 
 import argparse
-import functools
+import contextlib
 import os
-import threading
 import subprocess
 import sys
 import tempfile
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import torch
@@ -40,7 +38,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from common import free_port, rss_bytes, wait_for  # noqa: E402
+from common import rss_bytes, wait_for  # noqa: E402
+from tests.http_fixtures import free_port, serve, wait_import  # noqa: E402
 
 from ganlab import checkpoint, preload  # noqa: E402
 from ganlab.models import FAMILIES  # noqa: E402
@@ -89,28 +88,6 @@ def write_models(out: Path, names: list[str]) -> dict[str, int]:
     return sizes
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def serve(folder: Path) -> ThreadingHTTPServer:
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
-
-
-def wait_preload(client, name: str, timeout: float = 900) -> str:
-    end = time.time() + timeout
-    while time.time() < end:
-        _, status = client.predict(api_name="/import_status")
-        row = next((r for r in status["data"] if r[0] == name), None)
-        if row and (row[2] == "ready" or row[2].startswith("failed")):
-            return row[2]
-        time.sleep(0.5)
-    raise TimeoutError(name)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", default=",".join(preload.DEFAULT_SPACE_PRELOAD))
@@ -120,21 +97,19 @@ def main() -> None:
     budget = budget_from_env()
     from gradio_client import Client
 
-    with tempfile.TemporaryDirectory(prefix="ganlab-bench-mem-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ganlab-bench-mem-") as tmp, contextlib.ExitStack() as stack:
         models = Path(tmp) / "models"
         t = time.perf_counter()
         preloaded = "stylegan2-ada-ffhq" if "stylegan2-ada-ffhq" in names else None
         sizes = write_models(models, [n for n in names if n != preloaded])
         print(f"wrote {len(sizes)} random-weight checkpoints in {time.perf_counter() - t:.1f} s")
-        srv = None
         if preloaded:
             from stylegan2_speed import upstream_network, write_nvidia_like_pickle
             served = Path(tmp) / "served"
             served.mkdir()
             write_nvidia_like_pickle(upstream_network(), served / f"{preloaded}.pkl")
             mb = (served / f"{preloaded}.pkl").stat().st_size / MB
-            srv = serve(served)
-            url = f"http://127.0.0.1:{srv.server_address[1]}/{preloaded}.pkl"
+            url = stack.enter_context(serve(served)).url(f"{preloaded}.pkl")
             print(f"{preloaded}: an NVIDIA-layout pickle of {mb:,.0f} MB served at {url} (GANLAB_PRELOAD)")
             family, cfg, _ = CONFIGS[preloaded]
             sizes[preloaded] = model_bytes(FAMILIES[family].Generator(cfg))
@@ -160,7 +135,7 @@ def main() -> None:
                   "(bundled models listed, none loaded)")
             client = Client(f"http://127.0.0.1:{port}/", verbose=False)
             if preloaded:
-                state = wait_preload(client, preloaded)
+                state = wait_import(client, preloaded, timeout=900)
                 print(f"preload {preloaded}: {state} {time.perf_counter() - t:.1f} s after the start (download + "
                       f"conversion in the app process); RSS {rss_bytes(proc.pid) / MB:,.0f} MB, "
                       f"peak so far {vm(proc.pid, 'VmHWM') / MB:,.0f} MB")
@@ -183,8 +158,6 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(30)
-            if srv:
-                srv.shutdown()
 
 
 if __name__ == "__main__":

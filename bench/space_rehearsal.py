@@ -16,7 +16,7 @@
 4. headless Chromium (Playwright, Debian's ``chromium``) opens the page, waits until the last preload is
    selectable in the model picker (without reloading the page), picks it, presses Generate and checks that a
    new image appears and is that model's (the settings the PNG carries name it and the seed); a screenshot goes to
-   ``/work/notes/rehearsal.png`` (``rehearsal-failed.png`` on a failure);
+   ``rehearsal.png`` in ``--screenshots`` (default: the current folder; ``rehearsal-failed.png`` on a failure);
 5. it prints the time from the app's start to the page answering, to each preload being ready (its marker
    file written by ``ganlab.preload``) and to the first generated image, and the app process's RSS and peak RSS
    (VmHWM) after that; then it stops the browser, the app and the file server.
@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -48,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import children, free_port, rss_bytes, wait_for
+from tests.http_fixtures import serve
 from ganlab.deploy import check_space_config, listing, space_files
 from ganlab.preload import model_name
 
@@ -58,10 +57,8 @@ SPACE_PORT = 7860
 PYTHON = "python3.11"                         # the README front matter's python_version
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
-NOTES = Path("/work/notes")
 RATE = 1.0                                    # MB/s per download from the fixture server: a Space's downloads
                                               # take a while, so the page is up before the last preload is ready
-CHUNK = 64 * 1024
 TIMEOUT = 600                                 # seconds for the page, the preloads and the first image
 VERSIONS = "import torch, gradio, huggingface_hub as h; print(torch.__version__, gradio.__version__, h.__version__)"
 SEED = 7                                      # the browser generates this seed with the picked model
@@ -146,30 +143,11 @@ def stage(source: Path, dest: Path) -> tuple[int, int]:
 # -- 3. the fixture server and the app -------------------------------------------------------------------------
 @contextlib.contextmanager
 def fixture_server(folder: Path, rate: float = 0):
-    """A threaded http.server on 127.0.0.1 (random port) serving ``folder``, at most ``rate`` MB/s per response
-    (0: unthrottled); yields its base URL."""
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def copyfile(self, source, outputfile):
-            if not rate:
-                return super().copyfile(source, outputfile)
-            start, sent = time.perf_counter(), 0
-            while block := source.read(CHUNK):
-                outputfile.write(block)
-                sent += len(block)
-                time.sleep(max(0.0, start + sent / (rate * 1e6) - time.perf_counter()))
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """The tests' fixture server (threaded, 127.0.0.1, random port) serving ``folder``, at most ``rate`` MB/s per
+    response (0: unthrottled); yields its base URL."""
+    with serve(folder) as server:
+        server.rate = rate
+        yield server.url("")
 
 
 def space_port() -> tuple[int, str]:
@@ -246,7 +224,8 @@ def close_picker(page) -> None:
     page.locator("#model-picker input").blur()
 
 
-def browse(url: str, name: str, watch: Watch, t0: float, deadline: float, figures: dict, notes: list) -> dict:
+def browse(url: str, name: str, watch: Watch, t0: float, deadline: float, figures: dict, notes: list,
+           shots: Path) -> dict:
     """Open the page, wait for ``name`` in the picker, pick it, generate; returns what the image says."""
     from PIL import Image
     from playwright.sync_api import sync_playwright
@@ -303,11 +282,11 @@ def browse(url: str, name: str, watch: Watch, t0: float, deadline: float, figure
                 raise RehearsalError(f"the generated image could not be fetched ({response.status})")
             body = response.body()
             settings = json.loads(Image.open(io.BytesIO(body)).info.get("ganlab", "{}"))
-            page.screenshot(path=str(NOTES / "rehearsal.png"), full_page=False)
+            page.screenshot(path=str(shots / "rehearsal.png"), full_page=False)
             return {"png": body, "settings": settings}
         except Exception as e:
             with contextlib.suppress(Exception):
-                page.screenshot(path=str(NOTES / "rehearsal-failed.png"), full_page=True)
+                page.screenshot(path=str(shots / "rehearsal-failed.png"), full_page=True)
             if isinstance(e, RehearsalError):
                 raise
             raise RehearsalError(f"browser, {locals().get('step', 'opening the page')}: "
@@ -320,7 +299,8 @@ def browse(url: str, name: str, watch: Watch, t0: float, deadline: float, figure
 def run(args) -> int:
     from PIL import Image
     t_all = time.perf_counter()
-    (NOTES / "rehearsal-failed.png").unlink(missing_ok=True)
+    shots = Path(args.screenshots)
+    (shots / "rehearsal-failed.png").unlink(missing_ok=True)
     say("== Space rehearsal (loopback only) ==")
     tmp = Path(tempfile.mkdtemp(prefix="ganlab-space-"))
     proc = watch = None
@@ -374,7 +354,7 @@ def run(args) -> int:
                 raise RehearsalError(f"the page never answered ({e})") from None
             figures["page up (GET / answers)"] = time.perf_counter() - t0
             pick = names[args.pick]
-            result = browse(url, pick, watch, t0, t0 + args.timeout, figures, notes)
+            result = browse(url, pick, watch, t0, t0 + args.timeout, figures, notes, shots)
             settled = time.perf_counter() + args.timeout
             while not watch.done() and time.perf_counter() < settled and proc.poll() is None:
                 time.sleep(0.5)
@@ -387,7 +367,7 @@ def run(args) -> int:
             img = Image.open(io.BytesIO(result["png"]))
             say(f"  image: {img.size[0]}x{img.size[1]} {img.mode} PNG; the settings it carries say model "
                 f"{result['settings'].get('model')!r}, seed {result['settings'].get('seed')!r}; "
-                f"screenshot {NOTES / 'rehearsal.png'}")
+                f"screenshot {shots / 'rehearsal.png'}")
             kid_text = ", ".join(f"{c} {mb(r)}" for c, r in kids)
             say(f"  app RSS after the first image, every preload converted: {mb(rss)} (peak {mb(peak)})"
                 + (f"; its {len(kids)} child process(es): {kid_text}" if kids else ""))
@@ -408,8 +388,8 @@ def run(args) -> int:
             say("last lines of the app's output:")
             for line in (tmp / "app.log").read_text(errors="replace").splitlines()[-25:]:
                 say(f"    {line}")
-        if (NOTES / "rehearsal-failed.png").exists():
-            say(f"screenshot: {NOTES / 'rehearsal-failed.png'}")
+        if (shots / "rehearsal-failed.png").exists():
+            say(f"screenshot: {shots / 'rehearsal-failed.png'}")
     finally:
         if watch is not None:
             watch.halt.set()
@@ -472,6 +452,8 @@ def main() -> int:
     p.add_argument("--work-tree", action="store_true", help="the work tree's files instead of a commit's")
     p.add_argument("--list", action="store_true", help="also print the deploy listing")
     p.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    p.add_argument("--screenshots", default=".", metavar="DIR",
+                   help="folder for rehearsal.png (rehearsal-failed.png on a failure); default the current folder")
     return run(p.parse_args())
 
 

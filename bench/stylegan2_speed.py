@@ -123,11 +123,12 @@ def ref_synthesis(net, ws):
 
 
 # -- the FFHQ-size network ---------------------------------------------------------------------------------------
-def upstream_network(seed: int = 0) -> _pickle.PersistedObject:
-    """A random FFHQ-configuration Generator as the safe unpickler yields it from an NVIDIA pickle (plain data:
-    upstream tensor names, constructor arguments), with non-trivial noise strengths, biases and filters."""
+def upstream_network(seed: int = 0, kwargs: dict = FFHQ_KWARGS) -> _pickle.PersistedObject:
+    """A random Generator (by default of the FFHQ configuration; ``kwargs`` are upstream's constructor arguments,
+    unconditional) as the safe unpickler yields it from an NVIDIA pickle (plain data: upstream tensor names,
+    constructor arguments), with non-trivial noise strengths, biases and filters."""
     g = torch.Generator().manual_seed(seed)
-    config = stylegan2_ada.build_config(stylegan2_ada.upstream_config(_persisted("Generator", FFHQ_KWARGS, {})))
+    config = stylegan2_ada.build_config(stylegan2_ada.upstream_config(_persisted("Generator", kwargs, {})))
     model = Generator(config)
     res = config.resolutions
     tree: dict = {}
@@ -144,11 +145,11 @@ def upstream_network(seed: int = 0) -> _pickle.PersistedObject:
             if name.endswith(("noise_strength", "bias", "resample_filter")):
                 t = t + 0.05 * torch.randn(t.shape, generator=g)
             tree[name] = t
-    for j in range(8):
+    for j in range(kwargs["mapping_kwargs"]["num_layers"]):
         tree[f"mapping.fc{j}.weight"] = model.state_dict()[f"mapping_net.layers.{j}.weight"]
-        tree[f"mapping.fc{j}.bias"] = 0.1 * torch.randn(512, generator=g)
-    tree["mapping.w_avg"] = torch.randn(512, generator=g)
-    return _nest(tree)
+        tree[f"mapping.fc{j}.bias"] = 0.1 * torch.randn(kwargs["w_dim"], generator=g)
+    tree["mapping.w_avg"] = torch.randn(kwargs["w_dim"], generator=g)
+    return _nest(tree, kwargs)
 
 
 def _persisted(class_name, kwargs, tensors, modules=None):
@@ -156,7 +157,7 @@ def _persisted(class_name, kwargs, tensors, modules=None):
     return _pickle.PersistedObject(dict(type="class", version=6, module_src="", class_name=class_name, state=state))
 
 
-def _nest(flat: dict) -> _pickle.PersistedObject:
+def _nest(flat: dict, kwargs: dict) -> _pickle.PersistedObject:
     kinds = {"synthesis": "SynthesisNetwork", "mapping": "MappingNetwork"}
 
     def build(prefix, keys, class_name, kwargs):
@@ -166,7 +167,7 @@ def _nest(flat: dict) -> _pickle.PersistedObject:
                             kinds.get(c, "SynthesisBlock" if c.startswith("b") and prefix == "synthesis." else "Layer"),
                             {}) for c in children}
         return _persisted(class_name, kwargs, tensors, modules)
-    return build("", list(flat), "Generator", FFHQ_KWARGS)
+    return build("", list(flat), "Generator", kwargs)
 
 
 class _Persisted:

@@ -108,14 +108,13 @@ def bench_stream() -> None:
     and count the frames a gradio_client receives in STREAM_SECONDS of training."""
     import os
     import re
-    import socket
     import subprocess
 
     from gradio_client import Client
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from tests.http_fixtures import free_port
+
+    port = free_port()
     root = Path(__file__).resolve().parent.parent
     env = os.environ | {"GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
                         "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(root)}

@@ -3,7 +3,7 @@
 >>> import ganlab
 >>> ganlab.list_models()
 >>> m = ganlab.load("dcgan-mnist")
->>> images = m.sample(8, seed=0)        # uint8 (8, 28, 28, 1)
+>>> images = m.sample(8, seed=0)        # uint8 (8, 28, 28, 1): the seeds 0 … 7, each image its own seed
 >>> from ganlab import views            # the app's and the CLI's views: settings → images / frames
 >>> grid, settings = views.render_view(m, {"seed": 3, "n": 4, "truncation": 0.7})
 """

@@ -1,23 +1,24 @@
-"""Model cards: the ``README.md`` of a checkpoint folder, written from its ``config.json`` and ``metrics.json``.
+"""Every description of a model, written here once: the model card (the ``README.md`` of a checkpoint folder,
+from its ``config.json`` and ``metrics.json``) of ganlab's own models and of imported ones, and the app's
+"About this model" panel (:func:`describe`).
 
 The card carries Hugging Face YAML front matter (library_name, tags, datasets, license) so that a pushed folder
-shows up properly on the Hub, then the architecture, the data and its licence, how the model was trained (steps,
-wall time on this CPU, the exact command) and how it scores. ``ganlab.evaluate.evaluate_model`` rewrites the
-card after each evaluation; ``metrics_table`` gives the comparison table of several models for the README.
+shows up properly on the Hub. A model ganlab trained: the architecture, the data and its licence, how the model
+was trained (steps, wall time on this CPU, the exact command) and how it scores; ``ganlab.evaluate.evaluate_model``
+rewrites the card after each evaluation. An imported model: where it came from, its licence (the catalog's rule,
+:func:`ganlab.catalog.non_commercial`) and its upstream configuration. ``metrics_table`` gives the comparison
+table of several models for the README.
 """
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
-from . import checkpoint
+from . import catalog, checkpoint
+from .data import DATASETS
+from .data import display_name as dataset_name
 from .models import FAMILIES, display_name
-
-DATASETS = {  # dataset → (display name, Hugging Face dataset id, licence id, licence name, homepage)
-    "mnist": ("MNIST", "ylecun/mnist", "cc-by-sa-3.0", "CC BY-SA 3.0", "http://yann.lecun.com/exdb/mnist/"),
-    "fashion-mnist": ("Fashion-MNIST", "zalando-datasets/fashion_mnist", "mit", "MIT",
-                      "https://github.com/zalandoresearch/fashion-mnist"),
-}
 TABLE_COLUMNS = ["model", "family", "dataset", "params", "steps", "train time", "FD (floor)", "precision", "recall",
                  "min class %", "class acc"]
 
@@ -53,13 +54,16 @@ def _yaml_list(items) -> str:
     return "\n".join(f"- {json.dumps(i)}" for i in items)
 
 
-def _family_description(family: str) -> str:
-    """The first paragraph of the family module's docstring (it names and cites the architecture) and its
-    paragraph on deviations from the paper, when it has one."""
+def family_summary(family: str) -> str:
+    """The first paragraph of the family module's docstring (it names and cites the architecture), on one line."""
     doc = (FAMILIES[family].__doc__ or "").strip() if family in FAMILIES else ""
-    paragraphs = doc.split("\n\n")
-    keep = paragraphs[:1] + [p for p in paragraphs[1:] if p.startswith("Deviations")]
-    return "\n\n".join(p.replace("\n", " ") if not p.startswith("Deviations") else p for p in keep)
+    return doc.split("\n\n")[0].replace("\n", " ")
+
+
+def _family_description(family: str) -> str:
+    """:func:`family_summary` and the docstring's paragraph on deviations from the paper, when it has one."""
+    doc = (FAMILIES[family].__doc__ or "").strip() if family in FAMILIES else ""
+    return "\n\n".join([family_summary(family)] + [p for p in doc.split("\n\n")[1:] if p.startswith("Deviations")])
 
 
 def _json_block(config: dict) -> str:
@@ -76,31 +80,81 @@ def _module_rows(model) -> list[str]:
     return rows
 
 
-def write_card(folder: str | Path, metrics: dict | None = None) -> Path:
-    """Write ``folder/README.md`` from ``config.json`` (and ``metrics.json`` or ``metrics``); returns its path."""
+def write_card(folder: str | Path, metrics: dict | None = None, model=None) -> Path:
+    """Write ``folder/README.md`` from ``config.json`` (and ``metrics.json`` or ``metrics``) of a model ganlab
+    trained, or of an imported one (its config has a ``source`` block); returns its path. ``model``: the loaded
+    generator when the caller holds it (an import), else it is loaded from the folder."""
     folder = Path(folder)
     cfg = checkpoint.read_config(folder)
-    model = checkpoint.load(str(folder))
-    metrics = read_metrics(folder) if metrics is None else metrics
+    model = checkpoint.load(str(folder)) if model is None else model
+    lines = _front_matter(model, cfg)
+    if cfg.get("source"):
+        lines += _imported_card(folder.name, model, cfg)
+    else:
+        lines += _trained_card(folder, model, cfg, read_metrics(folder) if metrics is None else metrics)
+    path = folder / "README.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _front_matter(model, cfg: dict) -> list[str]:
+    """The Hub's YAML front matter; the data's licence is the weights' only for models ganlab trained."""
+    dataset, imported = cfg.get("dataset", ""), bool(cfg.get("source"))
+    known = DATASETS.get(dataset)
+    tags = ["gan", "ganlab", model.family, "image-generation"] + \
+        (["imported"] if imported else ["pytorch", dataset or "unknown-dataset"])
+    front = ["---", "library_name: ganlab", "tags:", _yaml_list(tags)]
+    if known and not imported:
+        front += ["datasets:", _yaml_list([known.hub_id]), f"license: {known.licence_id}"]
+    return front + ["pipeline_tag: unconditional-image-generation", "---", ""]
+
+
+def licence_line(source: dict) -> str:
+    """The licence of imported weights, said as :func:`ganlab.catalog.non_commercial` rules."""
+    nc = catalog.non_commercial(source.get("licence"), source.get("origin"))
+    mark = "**non-commercial**: " if nc else "" if nc is False else "check before commercial use: "
+    return mark + html.escape(str(source.get("licence") or "not stated"))
+
+
+def _imported_card(name: str, model, cfg: dict) -> list[str]:
+    """An imported checkpoint: where it came from, its licence, its upstream configuration."""
+    source, dataset = cfg["source"], cfg.get("dataset", "")
+    size, ch = model.image_size, model.channels
+    kind = f"a class-conditional ({model.num_classes} classes)" if model.num_classes else "an unconditional"
+    return [
+        f"# {name}", "",
+        f"{kind.capitalize()} **{model.display_name}** generator of {size}×{size} "
+        f"{'colour' if ch == 3 else 'greyscale'} images ({dataset or 'unknown dataset'}), imported into ganlab from "
+        f"an upstream `{source.get('format')}` checkpoint. ganlab did not train it.", "",
+        "## Source", "",
+        f"- origin: `{source.get('origin')}`",
+        f"- sha256: `{source.get('sha256')}`",
+        f"- licence: {licence_line(source)} (the weights keep their upstream licence)",
+        f"- format: `{source.get('format')}`", "",
+        "## Usage", "", "```python", "import ganlab", "",
+        f'model = ganlab.load("{name}")          # its name, this folder, or its Hub repo id',
+        "images = model.sample(4, seed=0" + (", labels=[0] * 4" if model.num_classes else "") + ")   # uint8 (4, H, W, C)",
+        "```", "",
+        f"**{model.num_parameters():,} parameters**; latent {model.z_dim}-d.", "",
+        "The MNIST-classifier metrics of ganlab's evaluation do not apply to this dataset and are not reported.", "",
+        "<details><summary>Upstream configuration</summary>", "", "```json",
+        json.dumps(source.get("upstream") or {}, indent=1, default=str), "```", "", "</details>", "",
+    ]
+
+
+def _trained_card(folder: Path, model, cfg: dict, metrics: dict) -> list[str]:
+    """A model ganlab trained: architecture, data, training and evaluation."""
     family, dataset = model.family, cfg.get("dataset", "")
-    data_name, hub_id, licence_id, licence_name, homepage = DATASETS.get(dataset, (dataset or "unknown", None, None,
-                                                                                    None, None))
+    known = DATASETS.get(dataset)
+    data_name = known.name if known else dataset or "unknown"
     training = cfg.get("training") or {}
     conditional = model.num_classes > 0
     name = folder.name
     family_name = model.display_name
     params = model.num_parameters()
 
-    tags = ["gan", "ganlab", family, "image-generation", "pytorch", dataset or "unknown-dataset"]
-    front = ["---", "library_name: ganlab", "tags:", _yaml_list(tags)]
-    if hub_id:
-        front += ["datasets:", _yaml_list([hub_id])]
-    if licence_id:
-        front.append(f"license: {licence_id}")
-    front += ["pipeline_tag: unconditional-image-generation", "---", ""]
-
     kind = "" if model.always_conditional else ("class-conditional " if conditional else "unconditional ")
-    lines = front + [
+    lines = [
         f"# {name}",
         "",
         f"{'An' if kind.startswith('u') else 'A'} {kind}**{family_name}** generator of {model.image_size}×{model.image_size} greyscale images, trained on "
@@ -141,10 +195,10 @@ def write_card(folder: str | Path, metrics: dict | None = None) -> Path:
         lines += ["## Classes", "", f"{what}: {listed}.", ""]
 
     lines += ["## Training data", ""]
-    if licence_name:
-        lines += [f"[{data_name}]({homepage}), the training split (60,000 images; the 10,000 test images are kept for "
-                  f"evaluation). {data_name} is licensed under **{licence_name}**; these weights are released under the "
-                  "same licence.", ""]
+    if known:
+        lines += [f"[{data_name}]({known.homepage}), the training split (60,000 images; the 10,000 test images are kept "
+                  f"for evaluation). {data_name} is licensed under **{known.licence}**; these weights are released under "
+                  "the same licence.", ""]
     else:
         lines += [f"{data_name}.", ""]
 
@@ -172,10 +226,59 @@ def write_card(folder: str | Path, metrics: dict | None = None) -> Path:
         lines += _metrics_section(metrics)
     else:
         lines += [f"Not evaluated yet: `python -m ganlab evaluate {name} --data-dir DATA`.", ""]
+    return lines
 
-    path = folder / "README.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+
+def describe(name: str, cfg: dict, params: int | None, metrics: dict, unavailable: str = "") -> str:
+    """The app's "About this model" Markdown, from a checkpoint's config.json, its parameter count and metrics:
+    architecture, size, latent, classes, data, training, metrics and, for an imported model, licence and origin.
+    ``unavailable``: why the model cannot be served ("" when it can)."""
+    family = cfg.get("family", "")
+    net = cfg.get("config") or {}
+    known = DATASETS.get(cfg.get("dataset"))
+    training = cfg.get("training") or {}
+    classes = cfg.get("class_names") or []
+    style_based = family in FAMILIES and FAMILIES[family].Generator.style_based
+    lines = [f"#### {name} · {display_name(family)}", "", family_summary(family), "",
+             f"- **parameters** (generator): {params:,}" if params else "- **parameters**: —",
+             f"- **latent**: {net.get('z_dim')}-d, {net.get('latent_dist', 'normal')}"
+             + (f"; W {net.get('w_dim')}-d" if style_based else ""),
+             f"- **images**: {net.get('image_size')}×{net.get('image_size')}, "
+             f"{'greyscale' if net.get('channels', 1) == 1 else 'colour'}"]
+    if classes:
+        lines.append(f"- **classes**: {', '.join(classes)}" + (" (the model is unconditional)"
+                                                               if not net.get("num_classes")
+                                                               else " (conditional: pick one above)"))
+    lines.append(f"- **training data**: [{known.name}]({known.homepage}) ({known.licence})" if known else
+                 f"- **training data**: {cfg.get('dataset') or 'unknown'}")
+    if training:
+        lines.append(f"- **training**: {training.get('steps', '?'):,} steps, {training.get('images_seen', 0):,} "
+                     f"images seen, {format_seconds(training.get('wall_seconds')) or '?'} on a CPU")
+    if metrics:
+        lines.append(f"- **metrics** (model card): FD {_fmt(metrics.get('fd'), '.2f')} "
+                     f"(floor {_fmt(metrics.get('fd_floor_train_vs_test'), '.2f')}),"
+                     f" precision {_fmt(metrics.get('precision'), '.2f')}, recall {_fmt(metrics.get('recall'), '.2f')}"
+                     + (f", requested class recognised {_fmt(metrics.get('class_accuracy'), '.1%')}"
+                        if metrics.get("class_accuracy") is not None else ""))
+    else:
+        lines.append("- **metrics**: not evaluated yet")
+    lines += _source_lines(cfg.get("source"))
+    if unavailable:
+        lines.append(f"- **status**: unavailable: {unavailable}")
+    return "\n".join(lines)
+
+
+def _source_lines(source) -> list[str]:
+    """Markdown list items about an imported model (config.json's ``source`` block): licence and origin."""
+    if not isinstance(source, dict) or not source:
+        return []
+    origin = str(source.get("origin") or "?")
+    if not origin.lower().startswith(("http://", "https://", "pip:")):
+        origin = Path(origin).name                      # a path on the server: its name only
+    sha = str(source.get("sha256") or "")
+    return [f"- **licence**: {licence_line(source)}",
+            f"- **source**: imported from `{html.escape(origin)}` ({html.escape(str(source.get('format', '?')))} format"
+            + (f", sha256 {sha[:16]}…)" if sha else ")")]
 
 
 def _metrics_section(m: dict) -> list[str]:
@@ -208,22 +311,27 @@ def _metrics_section(m: dict) -> list[str]:
     return lines
 
 
+def summary(cfg: dict, metrics: dict, params: int | None) -> dict[str, str]:
+    """One model's row of the comparison tables (the README's :func:`metrics_table` and the app's Models tab), by
+    column name: family, dataset, params, steps, train time, FD (floor), precision, recall, min class %, class acc."""
+    training = cfg.get("training") or {}
+    m = metrics
+    fd, floor = m.get("fd"), m.get("fd_floor_train_vs_test")
+    return {"family": display_name(cfg.get("family", "")), "dataset": dataset_name(cfg.get("dataset")),
+            "params": "—" if params is None else f"{params / 1e6:.2f} M",
+            "steps": f"{training['steps']:,}" if training.get("steps") is not None else "—",
+            "train time": format_seconds(training.get("wall_seconds")) or "—",
+            "FD (floor)": f"{fd:.2f} ({floor:.2f})" if fd is not None and floor is not None else _fmt(fd, ".2f"),
+            "precision": _fmt(m.get("precision"), ".2f"), "recall": _fmt(m.get("recall"), ".2f"),
+            "min class %": _fmt(None if m.get("min_class_fraction") is None else 100 * m["min_class_fraction"], ".1f"),
+            "class acc": _fmt(m.get("class_accuracy"), ".1%")}
+
+
 def metrics_table(names) -> str:
     """A markdown table comparing models (bundled names or checkpoint folders) for the README."""
     lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * 3 + "---:|" * (len(TABLE_COLUMNS) - 3)]
     for name in names:
         folder = checkpoint.resolve(str(name))
-        cfg = checkpoint.read_config(folder)
-        m = read_metrics(folder)
-        training = cfg.get("training") or {}
-        params = checkpoint.load(str(folder)).num_parameters()
-        fd = (f"{m['fd']:.2f} ({m['fd_floor_train_vs_test']:.2f})" if m.get("fd") is not None else "—")
-        row = [str(name), display_name(cfg.get("family", "")),
-               DATASETS.get(cfg.get("dataset"), (cfg.get("dataset") or "—",))[0], f"{params / 1e6:.2f} M",
-               f"{training['steps']:,}" if training.get("steps") is not None else "—",
-               format_seconds(training.get("wall_seconds")) or "—", fd,
-               _fmt(m.get("precision"), ".2f"), _fmt(m.get("recall"), ".2f"),
-               _fmt(None if m.get("min_class_fraction") is None else 100 * m["min_class_fraction"], ".1f"),
-               _fmt(m.get("class_accuracy"), ".1%")]
-        lines.append("| " + " | ".join(row) + " |")
+        row = summary(checkpoint.read_config(folder), read_metrics(folder), checkpoint.load(str(folder)).num_parameters())
+        lines.append("| " + " | ".join([str(name)] + [row[c] for c in TABLE_COLUMNS[1:]]) + " |")
     return "\n".join(lines)

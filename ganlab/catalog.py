@@ -154,6 +154,19 @@ def licence_text(e: Entry) -> str:
     return ("NON-COMMERCIAL: " if e.non_commercial else "") + e.licence
 
 
+NC_WORDS = re.compile(r"non[- ]?commercial|\bNC\b|-NC\b", re.IGNORECASE)
+
+
+def non_commercial(licence: str | None, origin: str | None = None) -> bool | None:
+    """ganlab's one rule for whether weights may not be used commercially: the catalog's word for the entry
+    downloaded from ``origin`` (a catalog URL) where it has one, else True when the licence text says
+    non-commercial (or NC), else None: nothing says so either way, check before commercial use."""
+    entry = next((e for e in ENTRIES if origin and e.url == origin), None)
+    if entry is not None and entry.non_commercial is not None:
+        return entry.non_commercial
+    return True if NC_WORDS.search(str(licence or "")) else None
+
+
 COLUMNS = ["name", "format", "resolution", "classes", "dataset", "download", "licence", "origin"]
 
 
@@ -169,7 +182,7 @@ def markdown_table() -> str:
     head = ["name", "format", "resolution", "dataset", "download", "licence", "origin"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in ENTRIES:
-        lic = ("**NON-COMMERCIAL**: " if e.non_commercial else "") + e.licence
+        lic = licence_text(e).replace("NON-COMMERCIAL:", "**NON-COMMERCIAL**:", 1)
         src = e.url if e.url.startswith("pip:") else f"[{e.filename}]({e.url})"
         size = e.size_text
         res = f"{e.resolution} px" + (f", {e.num_classes} classes" if e.num_classes else "")

@@ -16,14 +16,12 @@ import shlex
 import sys
 from pathlib import Path
 
-MAX_SEEDS = 10_000           # most seeds one generate command draws
-
 
 def parse_seeds(text: str) -> list[int]:
     """'0-7,42' → [0, 1, ..., 7, 42] (StyleGAN's --seeds syntax); the rule is ganlab.views.parse_list's."""
     from . import latent, views
     try:
-        return views.parse_list(text, "seed", 0, latent.MAX_SEED, MAX_SEEDS)
+        return views.parse_list(text, "seed", 0, latent.MAX_SEED, views.MAX_SEEDS)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -125,8 +123,8 @@ OLD_LOSSES = {"bce": "non-saturating"}
 
 
 def old_spellings(a, argv) -> list[str]:
-    """Convert train options written in the old train.py vocabulary (see /work/notes/vocabulary.md) to the
-    shared one, in place; returns one deprecation note per conversion."""
+    """Convert train options written in the old train.py vocabulary to the shared one
+    (the toy engine's names: ``ganlab.toy.config``), in place; returns one deprecation note per conversion."""
     notes = []
     if a.loss in OLD_LOSSES:
         notes.append(f"--loss {a.loss} is now called {OLD_LOSSES[a.loss]}")
@@ -154,6 +152,7 @@ def parse_class(text: str) -> int | str:
 
 
 def cmd_generate(a) -> None:
+    """One PNG per image (and grid.png), each carrying the settings of the view path that drew it."""
     from . import export, views
     from .checkpoint import load
 
@@ -164,13 +163,13 @@ def cmd_generate(a) -> None:
     v = views.check_view(m, {"n": 1, "label": label, "truncation": a.truncation})
     images, pairs = views.view_images(m, v, a.seeds)                          # seed-major: a row per seed
     a.out.mkdir(parents=True, exist_ok=True)
-    for (seed, label), img in zip(pairs, images):
-        meta = {"model": a.model, "seed": seed, "class": label, "truncation": a.truncation}
+    for pair, img in zip(pairs, images):
+        seed, label = pair
         name = f"seed{seed:04d}" + ("" if a.label != "all" else f"-class{label}")
-        export.save_png(a.out / f"{name}.png", export.upscale(img, a.scale), meta)
+        export.save_png(a.out / f"{name}.png", export.upscale(img, a.scale), views.image_settings(m, v, pair))
     if a.grid:
         export.save_png(a.out / "grid.png", export.grid(images, views.view_columns(m, v, len(a.seeds)), a.scale),
-                        {"model": a.model, "seeds": a.seeds, "class": a.label, "truncation": a.truncation})
+                        views.grid_settings(m, v, a.seeds))
     print(f"wrote {len(images)} images to {a.out}")
 
 
@@ -180,13 +179,11 @@ def cmd_interpolate(a) -> None:
 
     views.whole(a.frames, "--frames", 2, views.MAX_FRAMES)                     # before loading: a typo fails fast
     m = load(a.model)
-    method = "slerp" if a.slerp else "lerp"
     label = views.SEEDED if a.label is None else a.label
-    frames, _ = views.render_walk(m, {"keyframes": a.seeds, "frames": a.frames, "method": method, "loop": a.loop,
-                                      "label": label, "truncation": a.truncation, "fps": a.fps}, size=a.size)
-    meta = {"model": a.model, "seeds": a.seeds, "frames": a.frames, "fps": a.fps, "method": method,
-            "loop": a.loop, "class": a.label, "truncation": a.truncation}
-    export.save_gif(a.out, frames, a.fps, meta)
+    frames, settings = views.render_walk(m, {"keyframes": a.seeds, "frames": a.frames, "loop": a.loop,
+                                             "method": "slerp" if a.slerp else "lerp", "label": label,
+                                             "truncation": a.truncation, "fps": a.fps}, size=a.size)
+    export.save_gif(a.out, frames, a.fps, settings)
     print(f"wrote {a.out} ({len(frames)} frame{'s' * (len(frames) != 1)})")
 
 

@@ -13,11 +13,35 @@ import torch.nn.functional as F
 
 DIGITS = tuple(str(i) for i in range(10))
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-DATASETS = {"mnist": ("MNIST", DIGITS), "fashion-mnist": ("FashionMNIST", FASHION)}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """What ganlab knows of a training data set: how to load it and what model cards and the app say of it."""
+    name: str                  # for people, e.g. "Fashion-MNIST"
+    torchvision: str           # the torchvision.datasets class that loads it
+    class_names: tuple
+    hub_id: str                # its Hugging Face dataset id (the cards' front matter)
+    licence_id: str            # the Hub's licence id
+    licence: str               # the licence for people
+    homepage: str
+
+
+DATASETS = {
+    "mnist": Dataset("MNIST", "MNIST", DIGITS, "ylecun/mnist", "cc-by-sa-3.0", "CC BY-SA 3.0",
+                     "http://yann.lecun.com/exdb/mnist/"),
+    "fashion-mnist": Dataset("Fashion-MNIST", "FashionMNIST", FASHION, "zalando-datasets/fashion_mnist", "mit", "MIT",
+                             "https://github.com/zalandoresearch/fashion-mnist"),
+}
+
+
+def display_name(dataset: str | None, missing: str = "—") -> str:
+    """A dataset key's name for people; an unknown key as it is (``missing`` when empty)."""
+    return DATASETS[dataset].name if dataset in DATASETS else (dataset or missing)
 
 
 def class_names(dataset: str) -> tuple[str, ...]:
-    return DATASETS[check_dataset(dataset)][1]
+    return DATASETS[check_dataset(dataset)].class_names
 
 
 def check_dataset(dataset: str) -> str:
@@ -31,7 +55,7 @@ def load_tensors(dataset: str, data_dir: str, train: bool = True, image_size: in
     """Images as float (N, 1, S, S) in [-1, 1] (zero-padded from 28 to ``image_size``) and labels (N,)."""
     import torchvision
 
-    cls = getattr(torchvision.datasets, DATASETS[check_dataset(dataset)][0])
+    cls = getattr(torchvision.datasets, DATASETS[check_dataset(dataset)].torchvision)
     try:
         ds = cls(data_dir, train=train, download=False)
     except RuntimeError:  # not found locally: fetch it (needs a connection)

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import checkpoint, data
+from . import checkpoint, data, latent
 from .checkpoint import CheckpointError
 from .models.base import build_config
 
@@ -318,13 +318,13 @@ def real_statistics(classifier: Classifier, dataset: str, data_dir: str, limit: 
 def sample_features(model, classifier: Classifier, n: int, seed: int = EVAL_SEED) -> tuple[torch.Tensor, torch.Tensor,
                                                                                            torch.Tensor | None]:
     """Features, predicted classes and requested labels (None if unconditional) of ``n`` samples drawn through
-    the public generator API: batch i uses ``model.latents(b, seed + i)``, conditional models get every class
-    equally often (labels 0, 1, …, C−1, 0, 1, …)."""
+    ``model.generate``: batch i generates ``latent.seeded_latents(b, z_dim, seed + i)`` (b fresh draws of
+    one stream), conditional models get every class equally often (labels 0, 1, …, C−1, 0, 1, …)."""
     feats, preds = [], []
     labels = torch.arange(n) % model.num_classes if model.num_classes else None
     for i, start in enumerate(range(0, n, BATCH)):
         b = min(BATCH, n - start)
-        z = model.latents(b, seed=seed + i)
+        z = latent.seeded_latents(b, model.z_dim, seed + i, model.latent_dist)
         y = None if labels is None else labels[start:start + b]
         images = model.generate(z, y).cpu()                                  # (b, C, S, S) in [-1, 1]
         f, p = classify(classifier, images)

@@ -23,7 +23,10 @@ def rng(seed: int) -> torch.Generator:
 
 
 def seeded_latents(n: int, z_dim: int, seed: int, dist: str = "normal") -> torch.Tensor:
-    """``n`` latent vectors of size ``z_dim`` drawn from N(0, I) or U(-1, 1)^d for ``seed``.  # (n, z_dim)"""
+    """``n`` latent vectors of size ``z_dim`` drawn one after another from one stream seeded by ``seed``, from
+    N(0, I) or U(-1, 1)^d: fresh draws (PCA samples, w_avg estimates, evaluation). An image's seed means
+    ``seeded_latents(1, d, seed)``; n images at seed s are the seeds s … s + n − 1 (:func:`seed_latents`).
+    # (n, z_dim)"""
     g = rng(seed)
     if dist == "normal":
         return torch.randn(n, z_dim, generator=g)
@@ -33,18 +36,20 @@ def seeded_latents(n: int, z_dim: int, seed: int, dist: str = "normal") -> torch
 
 
 def seed_latents(seeds: Sequence[int], z_dim: int, dist: str = "normal") -> torch.Tensor:
-    """One latent per seed, as the CLI's ``--seeds 0-7,42`` means: seed s → ``seeded_latents(1, d, s)``."""
+    """One latent per seed, as ``model.sample``, the app's grid and the CLI's ``--seeds 0-7,42`` mean it:
+    seed s → ``seeded_latents(1, d, s)``."""
     return torch.cat([seeded_latents(1, z_dim, s, dist) for s in seeds]) if seeds else torch.zeros(0, z_dim)
 
 
 def seeded_labels(n: int, num_classes: int, seed: int) -> torch.Tensor:
-    """The ``n`` classes (n,) that ``model.sample(n, seed)`` draws for a conditional model: a stream of their own
-    (seed XOR 0x5EED), so that the latents of a seed do not depend on whether the model is conditional."""
+    """``n`` classes (n,) drawn from a stream of their own (seed XOR 0x5EED), so that the latents of a seed do not
+    depend on whether the model is conditional; the class of an image's seed s is ``seeded_labels(1, k, s)``."""
     return torch.randint(num_classes, (n,), generator=rng(int(seed) ^ 0x5EED))
 
 
 def seed_labels(seeds: Sequence[int], num_classes: int) -> list[int]:
-    """One class per seed: seed s → the class ``sample(1, s)`` draws (the CLI without ``--class``)."""
+    """One class per seed: seed s → the class ``model.sample`` draws for it (the app's "random" class, the
+    CLI without ``--class``)."""
     return [int(seeded_labels(1, num_classes, s)[0]) for s in seeds]
 
 

@@ -1,7 +1,7 @@
 """GAN losses on discriminator logits, as the lecture teaches them, plus the regularisers.
 
 Every D here outputs raw scores (logits / critic values); the sigmoid lives inside the BCE losses. The names
-are those of the toy engine too (/work/notes/vocabulary.md): loss "non-saturating" | "minimax" | "lsgan" |
+are those of the toy engine too (``ganlab.toy.losses.LOSSES``): loss "non-saturating" | "minimax" | "lsgan" |
 "hinge" | "wgan-gp"; ``label_smoothing`` is the amount subtracted from D's real target (0 = off).
 """
 from __future__ import annotations

@@ -30,7 +30,6 @@ measures the process RSS with all of them loaded).
 """
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
@@ -286,15 +285,11 @@ class Preloader:
 
 
 def default_import_fn() -> ImportFn:
-    """``ganlab.import_model`` adapted to ``import_fn(source, out_dir, progress=cb, **options)`` (the progress
-    callback is passed on only if import_model takes one)."""
-    from .importers import import_model          # the importers package (merged separately)
-    takes_progress = "progress" in inspect.signature(import_model).parameters
+    """``ganlab.import_model`` as an ``import_fn(source, out_dir, progress=cb, **options)``."""
+    from .importers import import_model
 
     def import_fn(source, out_dir, progress=None, **options):
-        if takes_progress:
-            options["progress"] = progress
-        return import_model(source, out_dir, **options)
+        return import_model(source, out_dir, progress=progress, **options)
     return import_fn
 
 
@@ -308,13 +303,7 @@ def start_from_env(import_fn: ImportFn | None = None, on_ready=None, env=os.envi
     sources = parse(env.get(ENV))
     if not sources:
         return None
-    if import_fn is None:
-        try:
-            import_fn = default_import_fn()
-        except ImportError as e:
-            def import_fn(*a, _e=str(e), **k):
-                raise RuntimeError(f"importers not available in this version of ganlab ({_e})")
-    _current = Preloader(sources, import_fn, on_ready=on_ready).start()
+    _current = Preloader(sources, import_fn or default_import_fn(), on_ready=on_ready).start()
     return _current
 
 

@@ -21,7 +21,6 @@ conversion in progress (an import holds the upstream file's tensors and the conv
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections import OrderedDict, deque
@@ -139,7 +138,7 @@ class ModelRegistry:
         elif failed and failed[0] == _mtime(weights):
             s.reason = failed[1]
         else:
-            s.reason = _check_header(weights)
+            s.reason = checkpoint.check_weights(weights)
             s.available = not s.reason
         return s
 
@@ -250,23 +249,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _check_header(path: Path) -> str:
-    """'' if ``path`` starts like a safetensors file (a length and a JSON header), else why not. Cheap: it reads
-    the header only, so that listing models never loads weights."""
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if not 2 <= n <= min(size - 8, 100_000_000):
-                return "model.safetensors is not a valid safetensors file (bad header length)."
-            header = json.loads(f.read(n))
-        end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, KeyError, IndexError, TypeError,
-            ValueError):
-        return "model.safetensors is not a valid safetensors file (unreadable header)."
-    if 8 + n + end != size:          # a truncated (or padded) file: its tensors do not fit the header
-        return (f"model.safetensors is not a valid safetensors file (truncated or corrupt: the header describes "
-                f"{8 + n + end:,} bytes, the file has {size:,}).")
-    return ""

@@ -3,7 +3,7 @@
 Each step: ``d_steps`` discriminator updates on a real batch and a detached fake batch, then one generator
 update through the frozen discriminator; then the EMA of G. The lecture's tricks are options of this one loop:
 loss variants, D steps per G step, one-sided label smoothing, top-k generator updates, R1 / gradient penalty,
-EMA, with the names the toy engine uses too (loss, label_smoothing, top_k, ema_decay, gp_weight). For a
+EMA, with the names the toy engine uses too (loss, label_smoothing, top_k, ema_decay, gp_weight, batch). For a
 conditional model the D step's fakes are drawn for the real batch's labels, so that real[i] and fake[i] share
 a label: WGAN-GP's interpolate between them is then an image of that class, scored by D for that class. The
 G step draws fresh random labels. The reported d_real / d_fake are D's mean output as the loss reads it: a
@@ -41,7 +41,7 @@ class TrainConfig:
     data_dir: str = "data"                    # torchvision-layout data folder (downloaded there if missing)
     steps: int = 5000                         # generator updates (``epochs`` overrides when set)
     epochs: float = 0.0                       # passes over the training set, counted in D batches
-    batch: int = 64
+    batch: int = 64                           # batch size (real images per D step; as the toy's ``batch``)
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple = (0.5, 0.999)               # Adam betas; the lecture: β1 0.5, else D's loss drops to zero
@@ -58,7 +58,7 @@ class TrainConfig:
     mode_seeking: float = 0.0                 # λ of the mode-seeking term (Mao et al. 2019, MSGAN; 0 = off)
     seed: int = 0
     model: dict = field(default_factory=dict)  # overrides of the family's config dataclass
-    sample_every: int = 500                   # sample grid from fixed noise every N steps
+    sample_every: int = 500                   # sample grid of fixed latents every N steps
     save_minutes: float = 3.0                 # train-state save interval
     limit: int = 0                            # use only the first N training images (tests, quick tries)
     threads: int = 0                          # torch CPU threads (0 = torch's default)
@@ -108,7 +108,7 @@ class Trainer:
         self.total_steps = (int(cfg.epochs * self.schedule.per_epoch / cfg.d_steps) if cfg.epochs else cfg.steps)
         self.gen = torch.Generator().manual_seed(cfg.seed * 7919 + self.rank)   # z, fake labels, GP mixing
         self.step, self.batches, self.elapsed = 0, 0, 0.0
-        self.fixed_z = self.G.latents(min(64, 8 * 8), seed=cfg.seed)
+        self.fixed_z = self.G.latents(8 * 8, seed=cfg.seed)              # the seeds seed … seed + 63
         self.fixed_y = torch.arange(len(self.fixed_z)) % self.G.num_classes if self.G.num_classes else None
 
     # -- one step ---------------------------------------------------------------------------------------

@@ -15,6 +15,10 @@ the principal directions, and for style-based models the ψ cutoff, style mixing
 interpolates between keyframe codes (seeds, or the current view first) or, for models with a label embedding,
 between classes at a fixed latent. The codes of a style-based model are w (N, num_ws, w_dim): its walks go
 through W; the codes of the others are z (N, z_dim). Every check states its rule in its error message.
+
+The settings these functions return are the one vocabulary of everything ganlab writes: the app's JSON panel, the
+PNG text chunk and the GIF comment of the app and of the CLI (VIEW_KEYS for a view or an image, WALK_KEYS for a
+walk). :func:`known_settings` reads them back (the app's restore), converting the CLI's old spellings.
 """
 from __future__ import annotations
 
@@ -24,12 +28,13 @@ import re
 import numpy as np
 import torch
 
-from . import export, latent
+from . import export, latent, vocabulary
 from .models.base import to_uint8
 
 MAX_GRID = 64                 # most images in one view
 MAX_FRAMES = 240              # most frames in one walk
 MAX_LIST_CHARS = 1000         # longest keyframe / class list text (bounded before parsing)
+MAX_SEEDS = 10_000            # most seeds one list holds (the CLI's --seeds)
 N_COORDS = 8                  # sliders over z[0] … z[7]
 N_DIRS = 8                    # sliders over the first principal directions
 COORD_RANGE = 3.0             # a z[i] slider adds −3 … +3 to that coordinate
@@ -54,6 +59,8 @@ WALK_OWN_KEYS = ["keyframes", "from_view", "mode", "classes", "method", "frames"
 WALK_KEYS = [k for k in VIEW_KEYS if k != "n"] + WALK_OWN_KEYS
 WALK_DEFAULTS = {"keyframes": "0, 1, 2", "from_view": False, "mode": "latent", "classes": "0, 1",
                  "method": "slerp", "frames": 60, "fps": 10.0, "loop": True}
+SEEDS = "seeds"               # a CLI grid of seeds that are not one view: its seed list, in place of seed and n
+OLD_KEYS = {"class": "label"}  # written by the CLI before it wrote the views' settings (and "seeds" as a list)
 _ITEM = re.compile(r"(\d+)(?:-(\d+))?")
 
 
@@ -261,6 +268,56 @@ def grid_columns(seeds: int, classes: int) -> int | None:
 
 def view_columns(model, v: dict, seeds: int) -> int | None:
     return grid_columns(seeds, model.num_classes if v["label"] == ALL else 1)
+
+
+def image_settings(model, v: dict, pair: tuple[int, int | None]) -> dict:
+    """The settings of one image of the view ``v`` (one of :func:`view_pairs`) as a one-image view of its own:
+    its seed, n = 1 and its class, so that the image restores alone (the CLI's PNG per seed)."""
+    seed, c = pair
+    return check_view(model, {**v, "seed": seed, "n": 1, "label": v["label"] if c is None else c})
+
+
+def grid_settings(model, v: dict, seeds: list[int]) -> dict:
+    """The settings of a grid of ``seeds`` in the view ``v``: the view seed … seed + n − 1 when the seeds are
+    one (a range the app's grid holds), else ``v`` with the seed list under SEEDS instead of seed and n."""
+    try:
+        return check_view(model, {**v, **seed_range(seeds)})
+    except ValueError:
+        rest = {k: x for k, x in v.items() if k not in ("seed", "n")}
+        return {**rest, SEEDS: ", ".join(map(str, seeds))}
+
+
+def seed_range(seeds) -> dict:
+    """{"seed", "n"} of consecutive seeds (a list or text like '4-7'), at most MAX_GRID of them; else a
+    ValueError stating the rule."""
+    seeds = parse_list(seeds, "seed", 0, latent.MAX_SEED, MAX_SEEDS)
+    if len(seeds) > MAX_GRID or seeds != list(range(seeds[0], seeds[0] + len(seeds))):
+        shown = ", ".join(map(str, seeds[:8])) + (", …" if len(seeds) > 8 else "")
+        raise ValueError(f"the seeds {shown} are not one view: a view shows the consecutive seeds seed … "
+                         f"seed + n − 1 (n ≤ {MAX_GRID}); restore the PNG of one of its images instead.")
+    return {"seed": seeds[0], "n": len(seeds)}
+
+
+def known_settings(settings: dict, keys) -> dict:
+    """Settings read from a file or pasted (the app's restore), restricted to ``keys`` (VIEW_KEYS or
+    WALK_KEYS); the spellings of the CLI's older files are converted with a deprecation note: "class" (now
+    "label"; null meant the class each seed draws) and "seeds" (a walk's keyframes; a grid's seed and n)."""
+    old = "class" in settings
+    settings, notes = vocabulary.renamed(settings, OLD_KEYS, "settings")
+    if old:                                                      # the old CLI's "class": an int, "all" or null
+        settings["label"] = SEEDED if settings["label"] is None else str(settings["label"])
+    if SEEDS in settings and any(k in settings for k in WALK_OWN_KEYS):          # the old CLI's GIF
+        settings, more = vocabulary.renamed(settings, {SEEDS: "keyframes"}, "a walk's settings")
+        notes += more
+    elif SEEDS in settings:                                                      # a CLI grid
+        settings.update(seed_range(settings.pop(SEEDS)))
+    elif old and "seed" in settings:                                             # the old CLI's PNG of one seed
+        settings.setdefault("n", 1)
+    vocabulary.warn(notes)
+    unknown = sorted(set(settings) - set(keys))
+    if unknown:
+        raise ValueError(f"unknown settings {unknown[:5]}; expected some of {sorted(keys)}.")
+    return settings
 
 
 def render_view(model, values: dict, preview: bool = False, callback=None) -> tuple[np.ndarray, dict]:

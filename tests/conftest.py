@@ -2,7 +2,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import tempfile
@@ -15,6 +14,8 @@ import torch  # noqa: E402
 
 from ganlab import checkpoint  # noqa: E402
 from ganlab.models import FAMILIES  # noqa: E402
+
+from .http_fixtures import free_port  # noqa: E402,F401  (the test modules import it from here too)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = os.environ.get("GANLAB_DATA_DIR", str((ROOT.parent / "shared" / "data").resolve()))
@@ -53,12 +54,6 @@ def tiny_checkpoints(tmp_path_factory):
         checkpoint.save(tiny_generator(family), root / f"tiny-{family}", dataset="mnist",
                         training={"steps": 0, "note": "random weights for tests"})
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -100,4 +95,43 @@ def has_data() -> bool:
     return (Path(DATA_DIR) / "MNIST" / "raw").is_dir()
 
 
-needs_data = pytest.mark.skipif(not has_data(), reason=f"no MNIST in {DATA_DIR}")
+def pytest_report_header(config):
+    return f"data: {'MNIST in ' + DATA_DIR if has_data() else 'synthetic (no MNIST in ' + DATA_DIR + ')'}"
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> str:
+    """A torchvision-layout data folder: the real MNIST and Fashion-MNIST in ``DATA_DIR`` (``GANLAB_DATA_DIR``,
+    default ``../shared/data``) where present, else a small synthetic set written by ``write_idx_dataset``."""
+    if has_data():
+        return DATA_DIR
+    return str(write_idx_dataset(tmp_path_factory.mktemp("data")))
+
+
+def write_idx_dataset(root: Path, train: int = 640, test: int = 320, seed: int = 0) -> Path:
+    """MNIST- and Fashion-MNIST-like data in torchvision's raw layout (``<root>/MNIST/raw/*-idx?-ubyte``, the
+    files ``torchvision.datasets.MNIST`` reads): 28x28 grey images whose class (0-9) sets the position of a
+    bright cross, plus noise and jitter, so that a classifier can learn them; every class equally often."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+
+    def images(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        rng.shuffle(labels)
+        x = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
+        for img, k in zip(x, labels):
+            r, c = 4 + 2 * int(k) + rng.integers(-1, 2), 23 - 2 * int(k) + rng.integers(-1, 2)
+            img[r - 1:r + 2, 3:25] = 255
+            img[3:25, c - 1:c + 2] = 255
+        return x, labels
+
+    for folder in ("MNIST", "FashionMNIST"):
+        raw = root / folder / "raw"
+        raw.mkdir(parents=True)
+        for split, n in (("train", train), ("t10k", test)):
+            x, y = images(n)
+            (raw / f"{split}-images-idx3-ubyte").write_bytes(
+                np.array([0x803, n, 28, 28], ">u4").tobytes() + x.tobytes())
+            (raw / f"{split}-labels-idx1-ubyte").write_bytes(np.array([0x801, n], ">u4").tobytes() + y.tobytes())
+    return root

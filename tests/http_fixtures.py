@@ -1,13 +1,24 @@
-"""A real local HTTP server for download tests: serves a folder with HTTP Range support, logs every request,
-and can cut a file's first transfer short (as a dropped connection does). Threaded, 127.0.0.1, random port."""
+"""Local servers for the tests and the benchmark scripts (``bench/`` imports this module too).
+
+- ``serve(folder)``: a real HTTP server for downloads: serves a folder with HTTP Range support, logs every
+  request, can cut a file's first transfer short (as a dropped connection does) and throttle its responses.
+  Threaded, 127.0.0.1, random port.
+- ``free_port()``: a free loopback port; ``refused_url()``: a URL whose port nobody listens on.
+- ``wait_import(client, name)``: waits until the app (through gradio_client) reports an import ready or failed.
+"""
 from __future__ import annotations
 
 import contextlib
 import re
+import socket
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+CHUNK = 1 << 16
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -61,7 +72,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)
             return
-        self.wfile.write(data)
+        if not srv.rate:
+            self.wfile.write(data)
+            return
+        start = time.perf_counter()
+        for i in range(0, len(data), CHUNK):                # at most srv.rate MB/s
+            self.wfile.write(data[i:i + CHUNK])
+            time.sleep(max(0.0, start + (i + CHUNK) / (srv.rate * 1e6) - time.perf_counter()))
 
 
 class FixtureServer(ThreadingHTTPServer):
@@ -75,6 +92,11 @@ class FixtureServer(ThreadingHTTPServer):
         self.cut: dict[str, int] = {}          # rel path → bytes sent before the FIRST transfer is cut
         self.cut_always: dict[str, int] = {}   # rel path → bytes sent before EVERY transfer is cut
         self.ranges = True                     # False: ignore Range headers (always 200 with the whole file)
+        self.rate = 0.0                        # > 0: send each response at most this many MB/s
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):   # a client that hangs up early (a refused size)
+            super().handle_error(request, client_address)        # is part of the tests, not a fault
 
     def url(self, rel: str) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/{rel}"
@@ -90,3 +112,27 @@ def serve(root: Path):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def refused_url(name: str = "ffhq.pkl") -> str:
+    """An http URL on a loopback port that was free a moment ago: connecting to it is refused."""
+    return f"http://127.0.0.1:{free_port()}/{name}"
+
+
+def wait_import(client, name: str, timeout: float = 120) -> str:
+    """Poll the app's ``/import_status`` (a gradio_client ``client``) until the import called ``name`` is ready or
+    failed; returns its state text ("ready" or "failed: ..."). TimeoutError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, status = client.predict(api_name="/import_status")
+        row = next((r for r in status["data"] if r[0] == name), None)
+        if row and (row[2] == "ready" or row[2].startswith("failed")):
+            return row[2]
+        time.sleep(0.5)
+    raise TimeoutError(f"{name} not ready after {timeout:g} s")

@@ -105,6 +105,17 @@ def test_truncated_weights_file(tiny_checkpoints, tmp_path):
         ganlab.load(str(d))
 
 
+def test_check_weights_reads_the_header(tiny_checkpoints, tmp_path):
+    """The registry's cheap look at a weights file: a whole file passes; cut, padded or foreign bytes say why."""
+    d = broken_copy(tiny_checkpoints, tmp_path)
+    w = d / "model.safetensors"
+    assert checkpoint.check_weights(w) == ""
+    data = w.read_bytes()
+    for bad in (data[:-4], data + b"\0" * 4, b"\x80\x04not safetensors at all", b""):
+        w.write_bytes(bad)
+        assert checkpoint.check_weights(w).startswith("model.safetensors is not a valid safetensors file")
+
+
 def test_pickle_named_like_weights_is_never_unpickled(tiny_checkpoints, tmp_path):
     d = broken_copy(tiny_checkpoints, tmp_path)
     marker = tmp_path / "pwned"

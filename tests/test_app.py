@@ -255,6 +255,54 @@ def test_restore_redraws_the_saved_view(app):
     assert len(restored) == 1 and np.array_equal(img, np.asarray(Image.open(restored[0])))
 
 
+@pytest.mark.filterwarnings("ignore:deprecated. settings:FutureWarning")   # the old files' notes, checked in test_views
+@pytest.mark.parametrize("model, cli_class", [("tiny-cgan", []), ("tiny-cgan", ["--class", "all"]),
+                                              ("tiny-stylegan2", [])])
+def test_a_png_and_a_gif_made_by_the_cli_restore_in_the_app(app, models_dir, tmp_path, monkeypatch, model,
+                                                           cli_class):
+    """What the CLI writes restores in the app (its restore endpoints, as the restore button) to the same pixels:
+    a PNG per image and grid.png at the app's zoom, a GIF frame for frame; and so do the files the CLI wrote
+    before it wrote the views' settings ("class", "seeds")."""
+    from ganlab import checkpoint, cli
+
+    _, client = app
+    monkeypatch.setattr(checkpoint, "roots", lambda: [models_dir])     # `--model NAME` as the app knows it
+
+    def restored(settings, endpoint, suffix):
+        out = client.predict(text=json.dumps(settings), model="tiny-mlp", api_name=endpoint)
+        files = {o for o in out if isinstance(o, str) and o.endswith(suffix)}
+        assert len(files) == 1
+        return files.pop()
+
+    def same_image(cli_png, app_png):
+        a, b = np.asarray(Image.open(cli_png)), np.asarray(Image.open(app_png))
+        zoom = b.shape[0] // a.shape[0]
+        return zoom >= 1 and np.array_equal(export.upscale(a.reshape(*a.shape[:2], -1), zoom).reshape(b.shape), b)
+
+    assert cli.main(["generate", "--model", model, "--seeds", "6-7", "--truncation", "0.7", "--grid", "--out",
+                     str(tmp_path), *cli_class]) == 0
+    pngs = sorted(tmp_path.glob("seed*.png"))
+    assert len(pngs) == (20 if cli_class else 2)
+    for png in [pngs[0], pngs[-1], tmp_path / "grid.png"]:
+        settings = export.read_settings(png)
+        assert settings["model"] == model and "class" not in settings
+        assert same_image(png, restored(settings, "/restore", ".png")), png.name
+
+    old = {"model": model, "seed": 6, "class": export.read_settings(pngs[0])["label"], "truncation": 0.7}
+    if old["class"] not in (None, "all"):
+        old["class"] = int(old["class"])
+    assert same_image(pngs[0], restored(old, "/restore", ".png"))     # the old CLI's PNG of one seed
+
+    gif = tmp_path / "walk.gif"
+    assert cli.main(["interpolate", "--model", model, "--seeds", "1,5", "--frames", "6", "--fps", "10", "--slerp",
+                     "--truncation", "0.7", "--out", str(gif)]) == 0
+    settings = export.read_settings(gif)
+    assert np.array_equal(gif_frames(gif)[0], gif_frames(restored(settings, "/restore_interpolation", ".gif"))[0])
+    old = {"model": model, "seeds": [1, 5], "frames": 6, "fps": 10.0, "method": "slerp", "loop": False,
+           "class": None, "truncation": 0.7}
+    assert np.array_equal(gif_frames(gif)[0], gif_frames(restored(old, "/restore_interpolation", ".gif"))[0])
+
+
 def test_models_table_lists_broken_checkpoints_as_unavailable(app):
     _, client = app
     table = client.predict(api_name="/models")

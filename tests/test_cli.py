@@ -5,7 +5,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from ganlab import cli, latent
+import ganlab
+from ganlab import cli, latent, views
 from ganlab.export import read_settings
 
 from .conftest import ROOT
@@ -32,8 +33,14 @@ def test_generate_writes_pngs_with_settings(tiny_checkpoints, tmp_path):
                      "--out", str(tmp_path), "--grid", "--scale", "2"]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["grid.png", "seed0000.png", "seed0001.png", "seed0002.png", "seed0042.png"]
-    meta = read_settings(tmp_path / "seed0042.png")
-    assert meta == {"model": model, "seed": 42, "class": 7, "truncation": 0.7}
+    m = ganlab.load(model)
+    meta = read_settings(tmp_path / "seed0042.png")                  # the view path's settings of that image
+    assert meta == views.check_view(m, {"seed": 42, "n": 1, "label": "7", "truncation": 0.7})
+    assert meta["model"] == m.info["name"] and meta["label"] == "7" and "class" not in meta
+    grid = read_settings(tmp_path / "grid.png")                       # 0-2,42 is not one view: the list
+    assert grid["seeds"] == "0, 1, 2, 42" and "seed" not in grid and "n" not in grid
+    with pytest.raises(ValueError, match="not one view"):
+        views.known_settings(grid, views.VIEW_KEYS)
     assert iio.imread(tmp_path / "seed0042.png").shape == (56, 56)
     # seed 42 alone gives the same picture as seed 42 in a list
     assert cli.main(["generate", "--model", model, "--seeds", "42", "--class", "7", "--truncation", "0.7",
@@ -49,7 +56,8 @@ def test_generate_every_class_gives_a_row_per_seed(tiny_checkpoints, tmp_path):
     assert cli.main(["generate", "--model", model, "--seeds", "3,4", "--class", "all", "--out", str(tmp_path),
                      "--grid"]) == 0
     assert len(list(tmp_path.glob("seed*-class*.png"))) == 2 * k
-    assert read_settings(tmp_path / f"seed0004-class{k - 1}.png")["class"] == k - 1
+    assert read_settings(tmp_path / f"seed0004-class{k - 1}.png")["label"] == str(k - 1)
+    assert read_settings(tmp_path / "grid.png") == views.check_view(m, {"seed": 3, "n": 2, "label": "all"})
     grid = iio.imread(tmp_path / "grid.png")
     assert grid.shape[:2] == (2 * (size + 1) + 1, k * (size + 1) + 1)          # 2 rows of k, 1-px padding
     # the image of seed 4 in the last class is that of --class k-1 alone
@@ -67,7 +75,9 @@ def test_interpolate_writes_an_animated_gif(tiny_checkpoints, tmp_path):
                      "--slerp", "--loop", "--out", str(out), "--size", "64"]) == 0
     frames = iio.imread(out)
     assert frames.shape[0] == 10 and frames.shape[1] == 64
-    assert read_settings(out)["method"] == "slerp"
+    settings = read_settings(out)                                    # the settings render_walk returned
+    assert settings["method"] == "slerp" and settings["keyframes"] == "1, 5, 9" and settings["loop"] is True
+    assert set(settings) == set(views.WALK_KEYS)
     # the first frame is the first keyframe's image
     import ganlab
     from ganlab import export
@@ -86,7 +96,9 @@ def test_generate_without_class_draws_each_seeds_class_as_sample_does(tiny_check
     for seed in range(4):
         png = iio.imread(tmp_path / f"seed{seed:04d}.png")
         assert np.array_equal(png, m.sample(1, seed=seed)[0, ..., 0])      # the API's image of that seed
-        assert read_settings(tmp_path / f"seed{seed:04d}.png")["class"] == int(latent.seeded_labels(1, 10, seed)[0])
+        assert read_settings(tmp_path / f"seed{seed:04d}.png")["label"] == str(latent.seed_labels([seed], 10)[0])
+    assert np.array_equal(np.stack([iio.imread(tmp_path / f"seed{s:04d}.png") for s in range(4)]),
+                          m.sample(4, seed=0)[..., 0])                 # sample(4, seed=0) is seeds 0, 1, 2, 3
 
 
 def test_interpolate_without_class_works_for_a_conditional_model(tiny_checkpoints, tmp_path):

@@ -3,7 +3,6 @@ internet and a token: only its failure paths run here."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,19 +13,15 @@ from ganlab import deploy
 from ganlab.deploy import DeployError
 from ganlab.models import FAMILIES
 
+from .http_fixtures import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(tmp_path, **extra) -> dict:
     """A process environment with no stored Hub token and the Hub unreachable (a closed local port)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env.update(HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT=f"http://127.0.0.1:{_closed_port()}", HF_HUB_OFFLINE="0")
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT=f"http://127.0.0.1:{free_port()}", HF_HUB_OFFLINE="0")
     env.update(extra)
     return env
 

@@ -1,6 +1,5 @@
 """Evaluation: the classifier, Fréchet distance, precision/recall, metrics.json and the model card, on tiny data."""
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -13,18 +12,9 @@ from ganlab.evaluate import (evaluate_model, feature_statistics, frechet_distanc
                              precision_recall, to_classifier_input, train_classifier)
 from ganlab.models import CheckpointError, cgan, dcgan, stylegan2
 
-ROOT = Path(__file__).resolve().parent.parent
 METRIC_KEYS = {"model", "dataset", "n_samples", "fd", "fd_floor_train_vs_test", "precision", "recall",
                "class_histogram", "min_class_fraction", "class_accuracy", "classifier_test_accuracy", "seconds"}
 LIMIT = 300  # real images per split in the tests
-
-
-@pytest.fixture(scope="session")
-def data_dir() -> str:
-    d = Path(os.environ.get("GANLAB_DATA_DIR", ROOT.parent / "shared" / "data"))
-    if not (d / "MNIST").is_dir():
-        pytest.skip(f"MNIST not found in {d} (set GANLAB_DATA_DIR)")
-    return str(d)
 
 
 @pytest.fixture(scope="session")

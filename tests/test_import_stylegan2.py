@@ -17,7 +17,7 @@ from ganlab.models import stylegan2_ops as ops
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stylegan2-ada"
 STEMS = ["rgb32", "cond32"]
 ATOL, RTOL_PROBE = 1e-4, 1e-5
-pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="the shared fixtures are not present")
+pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"needs NVlabs' pickles and outputs in {FIXTURES}")
 
 
 def reference_cases(m, E, stem):
@@ -298,7 +298,7 @@ def test_bundled_stylegan2_unchanged():
         same(m.generate(g["z"]), g["gen"])
 
 
-if __name__ == "__main__":   # print every case's error (the note in /work/notes is this output)
+if __name__ == "__main__":   # print every case's error (the exactness figures)
     import tempfile
     E = load_file(str(FIXTURES / "expected.safetensors"))
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,23 +4,23 @@ operator's preload from a local http.server, a URL refused from the page), and r
 (fir) model with previews."""
 import json
 import shutil
+import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from ganlab import checkpoint, export, preload, views
+from ganlab import catalog, checkpoint, export, preload, views
 from ganlab.checkpoint import CheckpointError
 from ganlab.registry import MB, ModelRegistry, budget_from_env, model_bytes
 
-from .conftest import free_port, tiny_generator
-from .http_fixtures import serve
+from .conftest import launched_app, tiny_generator
+from .http_fixtures import serve, wait_import
+from .made_files import catalog_wheel, nvidia_pickle
 
-FIXTURES = (Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures").resolve()
-needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures not present")
+RGB32 = "stylegan2-ada/rgb32.pkl"                  # served: a 32-px colour NVIDIA-layout pickle, random weights
 
 
 # -- the memory budget ----------------------------------------------------------------------------------------
@@ -141,46 +141,66 @@ def test_noise_modes_come_from_the_model():
 
 
 # -- the app: imports through the page, preloads by the operator ----------------------------------------------
+def test_a_preload_that_finishes_during_a_poll_still_reaches_the_picker(tmp_path):
+    """The status timer's tick reads the model names, then whether imports are pending: a conversion that ends
+    between the two must not switch the timer off with the picker unchanged (the model would never appear)."""
+    from ganlab.ui import build_app
+
+    checkpoint.save(tiny_generator("dcgan"), tmp_path / "models" / "tiny-dcgan", dataset="mnist")
+    gate = threading.Event()
+
+    def convert(source, out_dir, progress=None, **options):
+        gate.wait(30)
+        return checkpoint.save(tiny_generator("mlp"), out_dir, dataset="mnist")
+
+    (tmp_path / "new.pt").write_bytes(b"weights")
+    pre = preload.Preloader([str(tmp_path / "new.pt")], convert, out_root=tmp_path / "imported").start()
+    demo = build_app(tmp_path / "models", preloader=pre)
+    poll = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "poll")
+    registry, available = demo.ganlab.registry, demo.ganlab.registry.available
+
+    def names_then_the_conversion_ends():
+        names = available()
+        if not gate.is_set():
+            gate.set()
+            assert pre.wait(30)
+        return names
+
+    registry.available = names_then_the_conversion_ends
+    *_, picker, shown, timer = poll(["tiny-dcgan"])             # the page offered tiny-dcgan so far
+    if "choices" not in picker:                                 # not shown at this tick: the timer must tick again
+        assert timer.active, "the timer stopped with the new model missing from the picker"
+        *_, picker, shown, timer = poll(shown)
+    assert "new" in [value for _, value in picker["choices"]] and not timer.active
+
+
 gradio_client = pytest.importorskip("gradio_client")
 
 
 @pytest.fixture(scope="module")
 def imp_app(tiny_checkpoints, tmp_path_factory):
-    """The app with the tiny DCGAN, a preload of the rgb32 StyleGAN2-ADA fixture from a local http.server (as an
-    operator's GANLAB_PRELOAD would), and pip pointed at the fixtures (the catalog's dcgan-faces is a pip wheel)."""
-    if not FIXTURES.is_dir():
-        pytest.skip("../shared/fixtures not present")
+    """The app with the tiny DCGAN, a preload of an NVIDIA-layout rgb32.pkl from a local http.server (as an
+    operator's GANLAB_PRELOAD would), and pip pointed at a folder holding a wheel for the catalog's dcgan-faces
+    (the catalog carries that wheel's hash)."""
     from ganlab.importers import import_model  # noqa: F401  (fail here, not in the background, if it is broken)
-    from ganlab.ui import build_app, launch_kwargs
 
     tmp = tmp_path_factory.mktemp("imp-app")
     shutil.copytree(tiny_checkpoints / "tiny-dcgan", tmp / "models" / "tiny-dcgan")
     checkpoint.save(big_fir_model(), tmp / "models" / "big-fir", dataset="random")   # 512 px: previews
-    with pytest.MonkeyPatch.context() as mp, serve(FIXTURES) as srv:
+    (tmp / "www" / "stylegan2-ada").mkdir(parents=True)
+    nvidia_pickle(tmp / "www" / RGB32)
+    nvidia_pickle(tmp / "www" / "stylegan2-ada" / "cond32.pkl", seed=1)
+    (tmp / "index").mkdir()
+    _, entry = catalog_wheel(tmp / "index")
+    with pytest.MonkeyPatch.context() as mp, serve(tmp / "www") as srv:
+        mp.setitem(catalog._BY_NAME, entry.name, entry)
         mp.setenv("GANLAB_CACHE", str(tmp / "cache"))
         mp.setenv("GANLAB_TIMEOUT", "3")
         mp.setenv("PIP_NO_INDEX", "1")
-        mp.setenv("PIP_FIND_LINKS", str(FIXTURES / "dcgan-tutorial"))
-        pre = preload.Preloader([srv.url("stylegan2-ada/rgb32.pkl")], preload.default_import_fn(),
-                                out_root=tmp / "imported").start()
-        demo = build_app(tmp / "models", preloader=pre)
-        port = free_port()
-        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                    **launch_kwargs())
-        yield demo, f"http://127.0.0.1:{port}/", srv, tmp
-        demo.close()
-        demo.ganlab.files.cleanup()
-
-
-def wait_ready(client, name, seconds=120):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        _, status = client.predict(api_name="/import_status")
-        row = next((r for r in status["data"] if r[0] == name), None)
-        if row and (row[2] == "ready" or row[2].startswith("failed")):
-            return row[2]
-        time.sleep(0.5)
-    raise AssertionError(f"{name} not ready after {seconds} s")
+        mp.setenv("PIP_FIND_LINKS", str(tmp / "index"))
+        pre = preload.Preloader([srv.url(RGB32)], preload.default_import_fn(), out_root=tmp / "imported").start()
+        with launched_app(tmp / "models", preloader=pre) as (demo, url):
+            yield demo, url, srv, tmp
 
 
 def generate(client, **kw):
@@ -192,7 +212,7 @@ def generate(client, **kw):
 def test_a_preloaded_model_appears_without_restart_and_renders_colour_everywhere(imp_app):
     demo, url, srv, tmp = imp_app
     client = gradio_client.Client(url, verbose=False)     # a session of its own (select_model sets slider bounds)
-    assert wait_ready(client, "rgb32") == "ready"
+    assert wait_import(client, "rgb32") == "ready"
     assert "rgb32" in demo.ganlab.registry.available()                     # listed, no restart
     img, settings, path = generate(client, model="rgb32", seed=4, n=4, truncation=0.8, pc0=1.5,
                                    mix=["fine"], mix_seed=9, noise="none")
@@ -247,7 +267,7 @@ def test_the_page_refuses_urls_and_paths_and_fetches_nothing(imp_app):
     demo, url, srv, tmp = imp_app
     client = gradio_client.Client(url, verbose=False)     # a session of its own (select_model sets slider bounds)
     before_requests, before_files = len(srv.requests), sorted(p.name for p in (tmp / "imported").iterdir())
-    for bad in (srv.url("stylegan2-ada/cond32.pkl"), str(FIXTURES / "stylegan2-ada" / "cond32.pkl"),
+    for bad in (srv.url("stylegan2-ada/cond32.pkl"), str(tmp / "www" / "stylegan2-ada" / "cond32.pkl"),
                 "../../etc/passwd", "<img src=x onerror=alert(1)>"):
         with pytest.raises(gradio_client.exceptions.AppError) as e:
             client.predict(name=bad, api_name="/import_model")
@@ -338,12 +358,8 @@ def test_browser_drag_shows_a_preview_and_release_the_full_image(imp_app):
 def test_browser_a_preload_that_becomes_ready_joins_the_picker_without_a_reload(tiny_checkpoints, tmp_path):
     import threading
 
-    from ganlab.ui import build_app, launch_kwargs
-
     from .test_browser import open_page
 
-    if not FIXTURES.is_dir():
-        pytest.skip("../shared/fixtures not present")
     gate, real = threading.Event(), preload.default_import_fn()
 
     def gated(source, out_dir, progress=None, **options):       # the conversion waits until the page is open
@@ -351,15 +367,13 @@ def test_browser_a_preload_that_becomes_ready_joins_the_picker_without_a_reload(
         return real(source, out_dir, progress=progress, **options)
 
     shutil.copytree(tiny_checkpoints / "tiny-dcgan", tmp_path / "models" / "tiny-dcgan")
-    with pytest.MonkeyPatch.context() as mp, serve(FIXTURES) as srv:
+    (tmp_path / "www" / "stylegan2-ada").mkdir(parents=True)
+    nvidia_pickle(tmp_path / "www" / RGB32)
+    with pytest.MonkeyPatch.context() as mp, serve(tmp_path / "www") as srv:
         mp.setenv("GANLAB_CACHE", str(tmp_path / "cache"))
-        pre = preload.Preloader([srv.url("stylegan2-ada/rgb32.pkl")], gated, out_root=tmp_path / "imported").start()
-        demo = build_app(tmp_path / "models", preloader=pre)
-        port = free_port()
-        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                    **launch_kwargs())
+        pre = preload.Preloader([srv.url(RGB32)], gated, out_root=tmp_path / "imported").start()
         try:
-            with open_page(f"http://127.0.0.1:{port}/") as page:
+            with launched_app(tmp_path / "models", preloader=pre) as (demo, url), open_page(url) as page:
                 page.locator("#generated img").wait_for()     # the visitor stays on Generate (the Models tab,
                 gate.set()                                     # never opened, is not even in the page)
                 import time
@@ -377,35 +391,26 @@ def test_browser_a_preload_that_becomes_ready_joins_the_picker_without_a_reload(
                 page.get_by_text("32×32 px images").first.wait_for()
         finally:
             gate.set()
-            demo.close()
-            demo.ganlab.files.cleanup()
 
 
 @pytest.mark.slow
 def test_a_corrupt_catalog_download_is_refused_once_and_nothing_is_kept(tiny_checkpoints, tmp_path):
     """The pip index serves a gan_face_generate wheel with one byte changed (same size): the sha256 check refuses
     it, the page says so once, and neither the cache nor the models folder keep anything."""
-    from ganlab.ui import build_app, launch_kwargs
-
-    wheel = FIXTURES / "dcgan-tutorial" / "gan_face_generate-1.1.1-py3-none-any.whl"
-    if not wheel.is_file():
-        pytest.skip("../shared/fixtures not present")
     index = tmp_path / "index"
     index.mkdir()
+    wheel, entry = catalog_wheel(index)
     data = bytearray(wheel.read_bytes())
     data[len(data) // 2] ^= 0xFF                                    # inside the weights: pip does not notice
-    (index / wheel.name).write_bytes(bytes(data))
+    wheel.write_bytes(bytes(data))
     shutil.copytree(tiny_checkpoints / "tiny-dcgan", tmp_path / "models" / "tiny-dcgan")
     with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(catalog._BY_NAME, entry.name, entry)               # the hash of the wheel before the change
         for k, v in {"GANLAB_CACHE": tmp_path / "cache", "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": index}.items():
             mp.setenv(k, str(v))
-        demo = build_app(tmp_path / "models", preloader=preload.Preloader([], preload.default_import_fn(),
-                                                                          out_root=tmp_path / "imported"))
-        port = free_port()
-        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                    **launch_kwargs())
-        try:
-            client = gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False)
+        pre = preload.Preloader([], preload.default_import_fn(), out_root=tmp_path / "imported")
+        with launched_app(tmp_path / "models", preloader=pre) as (demo, url):
+            client = gradio_client.Client(url, verbose=False)
             before = demo.ganlab.registry.available()
             with pytest.raises(gradio_client.exceptions.AppError, match="importing dcgan-faces failed: .*sha256 "
                                "mismatch .* so it was discarded"):
@@ -414,6 +419,3 @@ def test_a_corrupt_catalog_download_is_refused_once_and_nothing_is_kept(tiny_che
             assert not (tmp_path / "imported").exists() or not any((tmp_path / "imported").iterdir())
             kept = [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.suffix in (".whl", ".tar")]
             assert kept == []
-        finally:
-            demo.close()
-            demo.ganlab.files.cleanup()

@@ -186,3 +186,45 @@ def test_a_new_family_is_its_own_file_plus_one_line(tmp_path, monkeypatch):
     image, _ = views.render_view(m, {"seed": 1, "n": 2})
     assert image.ndim == 3
     assert "wide DCGAN" in card.write_card(tmp_path / "wide").read_text()
+
+
+def test_style_families_share_one_base():
+    """StyleGAN v1 and v2: one StyleGenerator; w_avg one validated property, num_ws a property, in both."""
+    from ganlab.models.style import StyleGenerator
+
+    styled = [f for f, m in FAMILIES.items() if m.Generator.style_based]
+    assert sorted(styled) == ["stylegan1", "stylegan2"]
+    for family in styled:
+        g = tiny_generator(family)
+        assert isinstance(g, StyleGenerator)
+        assert isinstance(type(g).num_ws, property) and isinstance(type(g).w_avg, property)
+        key = "mapping_net.w_avg" if family == "stylegan2" else "w_avg"       # the checkpoints' keys stay
+        centre = torch.randn(g.w_dim)
+        g.w_avg = centre                                                      # copied into the saved buffer
+        assert torch.equal(g.state_dict()[key], centre)
+        with pytest.raises(ValueError, match="w_avg must be"):
+            g.w_avg = torch.zeros(3)
+        assert torch.equal(g.state_dict()[key], centre)                       # nothing changed
+        z = latent.seeded_latents(10000, g.z_dim, 0)
+        est = g.estimate_w_avg(10000, seed=0)
+        assert torch.equal(g.w_avg, est) and not torch.equal(est, centre)
+        if not g.num_classes:                                                 # the mean of w over seeded z
+            with torch.no_grad():
+                assert torch.allclose(est, g.map_raw(z).mean(0), atol=1e-5)
+        with pytest.raises(ValueError, match="noise_mode must be one of"):
+            g.synthesis(g.mapping(z[:1]), noise_mode="loud")
+        assert g.latent_directions(2)[0] == "w"
+        assert sum(len(r) for r in g.layer_groups().values()) == g.num_ws
+
+
+def test_the_style_contract_is_code():
+    from ganlab.models.style import StyleGenerator
+
+    class Half(StyleGenerator):
+        family, config_class = "half", mlp.MLPConfig
+
+    g = Half({"z_dim": 4})
+    for call in (lambda: g.num_ws, lambda: g.map_raw(torch.zeros(1, 4)), lambda: g.mapping(torch.zeros(1, 4)),
+                 lambda: g.synthesis(torch.zeros(1, 1, 4)), g.layer_groups):
+        with pytest.raises(NotImplementedError, match="Half must"):
+            call()

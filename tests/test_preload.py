@@ -1,8 +1,7 @@
-"""ganlab.preload with the real download module against a local HTTP server and a small real import function
-(it writes a checkpoint-shaped folder from the downloaded bytes)."""
+"""ganlab.preload with the real download module against a local HTTP server serving files the tests write, and a
+small real import function (it writes a checkpoint-shaped folder from the downloaded bytes)."""
 import hashlib
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -11,13 +10,13 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from ganlab import preload
+from ganlab import catalog, preload
 from ganlab.preload import Preloader
 
-from .http_fixtures import serve
+from .http_fixtures import refused_url, serve
+from .made_files import catalog_wheel, nvidia_pickle, torch_file
 
-FIXTURES = (Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures").resolve()
-pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures not present")
+PGAN, DCGAN = "pgan-zoo/pgan32.pth", "dcgan-zoo/dcgan64.pth"
 
 
 class FolderWriter:
@@ -51,10 +50,15 @@ def env(tmp_path, monkeypatch):
     return tmp_path
 
 
-def closed_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}/ffhq.pkl"
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Path:
+    """The folder the server serves: two torch files and an NVIDIA-layout pickle, random weights."""
+    root = tmp_path_factory.mktemp("www")
+    for rel, numel in ((PGAN, 250_000), (DCGAN, 100_000)):
+        (root / rel).parent.mkdir()
+        torch_file(root / rel, numel, seed=numel)
+    nvidia_pickle(root / "rgb32.pkl")
+    return root
 
 
 def test_parse_and_names():
@@ -86,12 +90,11 @@ def test_models_dir_prefers_persistent_storage(tmp_path, monkeypatch):
     assert preload.models_dir(data) == tmp_path / "explicit"
 
 
-def test_preload_downloads_converts_reports_and_survives_a_restart(env, tmp_path):
+def test_preload_downloads_converts_reports_and_survives_a_restart(env, tmp_path, served):
     local = tmp_path / "local-model.pt"
-    local.write_bytes((FIXTURES / "stylegan1-lernapparat" / "weights.pt").read_bytes())
-    with serve(FIXTURES) as srv:
-        sources = [srv.url("pgan-zoo/pgan32.pth"), "no-such-model", closed_url(), str(local),
-                   srv.url("dcgan-zoo/dcgan64.pth")]
+    local.write_bytes((served / "rgb32.pkl").read_bytes())
+    with serve(served) as srv:
+        sources = [srv.url(PGAN), "no-such-model", refused_url(), str(local), srv.url(DCGAN)]
         ref = []
         fn = FolderWriter(ref)
         p = Preloader(sources, fn, out_root=tmp_path / "models")
@@ -109,7 +112,7 @@ def test_preload_downloads_converts_reports_and_survives_a_restart(env, tmp_path
         assert p.ready() == ["pgan32", "local-model", "dcgan64"]
         # while converting, the item said so and its download was complete
         first = fn.seen_status[0]["pgan32"]
-        size = (FIXTURES / "pgan-zoo" / "pgan32.pth").stat().st_size
+        size = (served / PGAN).stat().st_size
         assert first["state"] == "converting" and first["done"] == first["total"] == size
         # folders in place, markers written, nothing half-done left
         root = tmp_path / "models"
@@ -117,7 +120,7 @@ def test_preload_downloads_converts_reports_and_survives_a_restart(env, tmp_path
         for n in p.ready():
             assert (root / n / "config.json").is_file() and (root / n / "model.safetensors").is_file()
         assert json.loads((root / ".preload" / "pgan32.json").read_text())["sha256"] == hashlib.sha256(
-            (FIXTURES / "pgan-zoo" / "pgan32.pth").read_bytes()).hexdigest()
+            (served / PGAN).read_bytes()).hexdigest()
 
         # a restart: nothing downloaded or converted again
         n_requests, fn2 = len(srv.requests), FolderWriter()
@@ -128,16 +131,16 @@ def test_preload_downloads_converts_reports_and_survives_a_restart(env, tmp_path
         assert [r for r in srv.requests[n_requests:]] == []
 
         # the operator replaced the local file: converted again
-        local.write_bytes((FIXTURES / "pgan-zoo" / "pgan32.pth").read_bytes())
+        local.write_bytes((served / PGAN).read_bytes())
         fn3 = FolderWriter()
         p3 = Preloader([str(local)], fn3, out_root=root).start()
         assert p3.wait(60) and p3.ready() == ["local-model"] and len(fn3.calls) == 1
         assert sorted(d.name for d in root.iterdir()) == [".preload", "dcgan64", "local-model", "pgan32"]
 
 
-def test_failed_conversion_leaves_nothing_and_others_continue(env, tmp_path):
-    with serve(FIXTURES) as srv:
-        sources = [srv.url("pgan-zoo/pgan32.pth"), srv.url("dcgan-zoo/dcgan64.pth")]
+def test_failed_conversion_leaves_nothing_and_others_continue(env, tmp_path, served):
+    with serve(served) as srv:
+        sources = [srv.url(PGAN), srv.url(DCGAN)]
         p = Preloader(sources, FolderWriter(fail_on="pgan32"), out_root=tmp_path / "models").start()
         assert p.wait(60)
     st = p.status()
@@ -146,10 +149,10 @@ def test_failed_conversion_leaves_nothing_and_others_continue(env, tmp_path):
     assert sorted(d.name for d in (tmp_path / "models").iterdir()) == [".preload", "dcgan64"]
 
 
-def test_status_while_converting_and_on_ready(env, tmp_path):
+def test_status_while_converting_and_on_ready(env, tmp_path, served):
     gate, ready = threading.Event(), []
-    with serve(FIXTURES) as srv:
-        p = Preloader([srv.url("pgan-zoo/pgan32.pth")], FolderWriter(gate=gate), out_root=tmp_path / "models",
+    with serve(served) as srv:
+        p = Preloader([srv.url(PGAN)], FolderWriter(gate=gate), out_root=tmp_path / "models",
                       on_ready=lambda name, folder: ready.append((name, folder))).start()
         deadline = time.monotonic() + 30
         while p.status()[0]["state"] != "converting" and time.monotonic() < deadline:
@@ -168,8 +171,11 @@ def test_item_text():
 
 
 def test_catalog_item_passes_format_and_uses_pip_index(env, tmp_path, monkeypatch):
+    (tmp_path / "index").mkdir()
+    _, entry = catalog_wheel(tmp_path / "index")             # a wheel for dcgan-faces; the catalog carries its hash
+    monkeypatch.setitem(catalog._BY_NAME, entry.name, entry)
     monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(FIXTURES / "dcgan-tutorial"))
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "index"))
     monkeypatch.setenv("GANLAB_MODELS_DIR", str(tmp_path / "models"))
     fn = FolderWriter()
     p = preload.start_from_env(fn, env={"GANLAB_PRELOAD": "dcgan-faces"})

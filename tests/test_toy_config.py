@@ -36,7 +36,7 @@ def test_every_default_is_valid_and_every_field_is_live_or_restarts():
 
 @pytest.mark.parametrize("name,value,message", [
     ("lr_g", 2.0, "lr_g must be between"), ("lr_g", "nan", "finite"), ("lr_g", None, "fill in lr_g"),
-    ("batch_size", 12.5, "whole number"), ("batch_size", 4, "between 8 and 512"), ("loss", "wasserstein", "loss"),
+    ("batch", 12.5, "whole number"), ("batch", 4, "between 8 and 512"), ("loss", "wasserstein", "loss"),
     ("naive", "yes", "true or false"), ("seed", -1, "seed"), ("g_activation", "gelu", "g_activation"),
     ("d_steps", True, "finite number")])
 def test_the_table_refuses_bad_values_by_name(name, value, message):
@@ -47,10 +47,25 @@ def test_the_table_refuses_bad_values_by_name(name, value, message):
 
 
 def test_form_values_are_converted_and_unknown_names_refused():
-    cfg = toy.from_dict({"batch_size": 64.0, "lr_g": "0.001", "seed": "7"})
-    assert cfg.batch_size == 64 and isinstance(cfg.batch_size, int) and cfg.lr_g == 0.001 and cfg.seed == 7
+    cfg = toy.from_dict({"batch": 64.0, "lr_g": "0.001", "seed": "7"})
+    assert cfg.batch == 64 and isinstance(cfg.batch, int) and cfg.lr_g == 0.001 and cfg.seed == 7
     with pytest.raises(ValueError, match="unknown toy settings: lr"):
         toy.from_dict({"lr": 0.1})
+
+
+def test_the_old_names_are_read_with_a_deprecation_note():
+    """One word per idea across ganlab: batch (as the image trainer), z_dim and latent_dist (as every generator's
+    config); the toy's old names still work at its entry points, each with a FutureWarning."""
+    with pytest.warns(FutureWarning, match="'batch_size' is now called 'batch'"):
+        cfg = toy.from_dict({"batch_size": 16, "latent_dim": 3, "noise": "uniform"})
+    assert (cfg.batch, cfg.z_dim, cfg.latent_dist) == (16, 3, "uniform")
+    with pytest.warns(FutureWarning, match="'latent_dim' is now called 'z_dim'"):
+        assert toy.default_config(latent_dim=1) == toy.default_config(z_dim=1)
+    with pytest.warns(FutureWarning, match="'noise' is now called 'latent_dist'"):
+        assert toy.lecture_config(noise="uniform").latent_dist == "uniform"
+    with pytest.raises(ValueError, match="give only 'batch'"):
+        toy.from_dict({"batch_size": 16, "batch": 32})
+    assert not {"batch_size", "latent_dim", "noise"} & set(toy.BY_NAME)
 
 
 def test_the_live_tab_takes_its_controls_from_the_table():

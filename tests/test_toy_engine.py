@@ -106,7 +106,7 @@ def _flat_grads(module):
 
 def _small(**kw):
     """The lecture's settings with tiny nets."""
-    return lecture_config(**({"latent_dim": 3, "g_width": 7, "d_width": 6} | kw))
+    return lecture_config(**({"z_dim": 3, "g_width": 7, "d_width": 6} | kw))
 
 
 @pytest.mark.parametrize("loss,activation", [("non-saturating", "relu"), ("minimax", "leakyrelu"),
@@ -204,7 +204,7 @@ def test_global_rng_untouched():
 def test_every_option_trains_and_renders():
     for dataset in toy.DATASETS[:-1]:
         t = ToyTrainer(_small(dataset=dataset, loss="wgan-gp", optimizer="rmsprop", d_steps=2, top_k=0.5,
-                              top_k_anneal_steps=10, ema_decay=0.9, naive=True, noise="uniform", latent_dim=1))
+                              top_k_anneal_steps=10, ema_decay=0.9, naive=True, latent_dist="uniform", z_dim=1))
         t.step(20)
         m = t.metrics()
         assert all(np.isfinite([m["js"], m["sw"], m["naive_js"]]))
@@ -217,12 +217,12 @@ def test_every_option_trains_and_renders():
 def test_live_update_and_what_needs_a_reset():
     t = ToyTrainer(lecture_config())
     t.step(5)
-    t.update(lr_g=1e-3, loss="hinge", d_steps=3, batch_size=16, ema_decay=0.9, naive=True)
+    t.update(lr_g=1e-3, loss="hinge", d_steps=3, batch=16, ema_decay=0.9, naive=True)
     assert t.head == "linear" and t.ema is not None and t.naive_G is not None
     t.step(5)
     assert t.iteration == 10
     with pytest.raises(ValueError, match="reset"):
-        t.update(latent_dim=2)
+        t.update(z_dim=2)
     with pytest.raises(ValueError, match="lr_d"):
         t.update(lr_d=-1.0)
     with pytest.raises(ValueError, match="loss"):
@@ -246,13 +246,21 @@ def test_checkpoint_round_trip(tmp_path):
         assert sorted(zf.namelist()) == ["toy2d/config.json", "toy2d/model.safetensors"]
         zf.extractall(tmp_path)
     G, D, meta = from_pretrained(tmp_path / "toy2d")
-    assert meta["training"]["iterations"] == 20 and meta["config"]["latent_dim"] == 2
+    assert meta["training"]["iterations"] == 20 and meta["config"]["z_dim"] == 2
     z = t.eval_z[:16]
     np.testing.assert_allclose(G(torch.from_numpy(z)).detach().numpy(), t.generate(z), rtol=1e-5, atol=1e-6)
     x = t.reference[:16]
     np.testing.assert_allclose(D(torch.from_numpy(x))[:, 0].detach().numpy(), t.discriminator_scores(x),
                                rtol=1e-5, atol=1e-6)
     assert isinstance(G, Generator) and isinstance(D, Discriminator)
+    # a checkpoint exported before the renames (latent_dim, noise) still loads, with a note
+    config = json.loads((tmp_path / "toy2d" / "config.json").read_text())
+    net = config["config"]
+    net["latent_dim"], net["noise"] = net.pop("z_dim"), net.pop("latent_dist")
+    (tmp_path / "toy2d" / "config.json").write_text(json.dumps(config))
+    with pytest.warns(FutureWarning, match="'latent_dim' is now called 'z_dim'"):
+        old, _, _ = from_pretrained(tmp_path / "toy2d")
+    assert old.config == G.config and torch.equal(old(torch.from_numpy(z)), G(torch.from_numpy(z)))
 
 
 # -- user data -------------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ def test_run_trains_in_a_lower_priority_worker_and_a_dead_worker_is_replaced(tmp
         assert run.step(3)[1]["iteration"] == info["iteration"] + 3
         assert run.update(lr_g=0.0005)["iteration"] == info["iteration"] + 3 and run.config().lr_g == 0.0005
         with pytest.raises(ValueError, match="reset"):        # the worker's ValueError reaches the caller
-            run.update(latent_dim=3)
+            run.update(z_dim=3)
         with pytest.raises(ValueError, match="points"):
             pool.create(lecture_config(dataset="points"))
         assert run.save_gif(str(tmp_path / "a.gif")).endswith("a.gif") and (tmp_path / "a.gif").stat().st_size
@@ -214,7 +214,7 @@ def test_the_table_checks_every_control_value_once(live_app, capfd):
     url, sessions = live_app
     client = Client(url, verbose=False)
     capfd.readouterr()
-    for kw, message in (({"batch_size": 4}, "batch_size must be between 8 and 512"),
+    for kw, message in (({"batch": 4}, "batch must be between 8 and 512"),
                         ({"loss": "<b>nope</b>"}, "loss must be one of"),
                         ({"seed": 1.5}, "seed must be a whole number")):
         _, status = client.predict(**kw, api_name="/live_reset")

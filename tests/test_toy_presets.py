@@ -72,7 +72,7 @@ def test_one_latent_dimension_draws_a_trail_between_the_modes():
         d = np.linalg.norm(t.sample(4000)[:, None] - centers[None], axis=2).min(1)
         return (d > 0.2).mean()
 
-    for (one, m1), (two, m2) in zip(checkpoints(name), checkpoints(name, latent_dim=2)):   # the note's seed
+    for (one, m1), (two, m2) in zip(checkpoints(name), checkpoints(name, z_dim=2)):   # the note's seed
         assert len(one.manifold()) == 1
         assert between(one) > 1.8 * between(two) and m1["js"] > 0.3 and m2["js"] < 0.27, (one.iteration, m1, m2)
 

@@ -11,23 +11,21 @@ from safetensors.torch import load_file
 import ganlab
 from ganlab.train import TrainConfig, Trainer
 
-from .conftest import DATA_DIR, ROOT, TINY, free_port, needs_data
-
-pytestmark = needs_data
+from .conftest import ROOT, TINY, free_port
 
 
-def tiny_cfg(family, out, **kw):
+def tiny_cfg(family, out, data_dir, **kw):
     model = {k: v for k, v in TINY[family].items()}
     if family == "stylegan2":
         model["image_size"] = 32
-    return TrainConfig(family=family, dataset=kw.pop("dataset", "mnist"), out=str(out), data_dir=DATA_DIR,
+    return TrainConfig(family=family, dataset=kw.pop("dataset", "mnist"), out=str(out), data_dir=data_dir,
                        batch=8, limit=64, model=model, sample_every=2, threads=1, **kw)
 
 
 @pytest.mark.parametrize("family", ["mlp", "dcgan", "cgan", "stylegan2"])
-def test_every_family_trains_a_few_steps(family, tmp_path):
+def test_every_family_trains_a_few_steps(family, tmp_path, data_dir):
     extra = {"r1": 1.0, "r1_every": 2, "ema_decay": 0.9} if family == "stylegan2" else {"ema_decay": 0.9}
-    t = Trainer(tiny_cfg(family, tmp_path / family, steps=3, **extra))
+    t = Trainer(tiny_cfg(family, tmp_path / family, data_dir, steps=3, **extra))
     before = [p.clone() for p in t.G.parameters()]
     stats = t.fit()
     assert t.step == 3 and all(map(lambda v: v == v, stats.values()))
@@ -41,8 +39,9 @@ def test_every_family_trains_a_few_steps(family, tmp_path):
 
 
 @pytest.mark.parametrize("loss", ["minimax", "lsgan", "hinge", "wgan-gp"])
-def test_loss_variants_and_tricks_run(loss, tmp_path):
-    t = Trainer(tiny_cfg("dcgan", tmp_path, steps=2, loss=loss, d_steps=2, label_smoothing=0.1, top_k=0.5))
+def test_loss_variants_and_tricks_run(loss, tmp_path, data_dir):
+    t = Trainer(tiny_cfg("dcgan", tmp_path, data_dir, steps=2, loss=loss, d_steps=2, label_smoothing=0.1,
+                         top_k=0.5))
     stats = t.fit()
     assert t.step == 2 and torch.isfinite(torch.tensor(stats["d_loss"]))
 
@@ -53,14 +52,14 @@ def state_tensors(out):
 
 
 @pytest.mark.parametrize("family", ["cgan", "stylegan2"])
-def test_resume_equals_uninterrupted(family, tmp_path):
+def test_resume_equals_uninterrupted(family, tmp_path, data_dir):
     extra = {"r1": 1.0, "r1_every": 2, "ema_decay": 0.9} if family == "stylegan2" else {"ema_decay": 0.9, "top_k": 0.5}
-    a = Trainer(tiny_cfg(family, tmp_path / "a", steps=4, **extra))
+    a = Trainer(tiny_cfg(family, tmp_path / "a", data_dir, steps=4, **extra))
     a.fit()
-    b = Trainer(tiny_cfg(family, tmp_path / "b", steps=4, **extra))
+    b = Trainer(tiny_cfg(family, tmp_path / "b", data_dir, steps=4, **extra))
     b.fit(max_steps=2)
     assert b.step == 2
-    c = Trainer(tiny_cfg(family, tmp_path / "b", steps=4, **extra))
+    c = Trainer(tiny_cfg(family, tmp_path / "b", data_dir, steps=4, **extra))
     c.fit(resume=True)
     assert c.step == 4
     ta, tb = state_tensors(tmp_path / "a"), state_tensors(tmp_path / "b")
@@ -69,20 +68,20 @@ def test_resume_equals_uninterrupted(family, tmp_path):
         assert torch.equal(ta[k], tb[k]), k
 
 
-def test_same_seed_same_weights(tmp_path):
-    a = Trainer(tiny_cfg("mlp", tmp_path / "a", steps=3))
+def test_same_seed_same_weights(tmp_path, data_dir):
+    a = Trainer(tiny_cfg("mlp", tmp_path / "a", data_dir, steps=3))
     a.fit()
-    b = Trainer(tiny_cfg("mlp", tmp_path / "b", steps=3))
+    b = Trainer(tiny_cfg("mlp", tmp_path / "b", data_dir, steps=3))
     b.fit()
     for x, y in zip(a.G.parameters(), b.G.parameters()):
         assert torch.equal(x, y)
 
 
 @pytest.mark.slow
-def test_train_cli_and_torchrun_two_processes(tmp_path):
+def test_train_cli_and_torchrun_two_processes(tmp_path, data_dir):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", "-m", "ganlab",
-           "train", "dcgan", "--dataset", "mnist", "--data-dir", DATA_DIR, "--out", str(out), "--steps", "2",
+           "train", "dcgan", "--dataset", "mnist", "--data-dir", data_dir, "--out", str(out), "--steps", "2",
            "--batch", "8", "--limit", "64", "--threads", "1", "--model-config", json.dumps(TINY["dcgan"])]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
@@ -92,12 +91,12 @@ def test_train_cli_and_torchrun_two_processes(tmp_path):
     assert m.info["training"]["command"].startswith("python -m ganlab train dcgan")
 
 
-def test_wgan_gp_interpolates_real_and_fake_images_of_the_same_labels(tmp_path, monkeypatch):
+def test_wgan_gp_interpolates_real_and_fake_images_of_the_same_labels(tmp_path, monkeypatch, data_dir):
     """A conditional critic's gradient penalty scores each real/fake interpolate with the label both halves
     share: the D step draws its fakes for the real batch's labels and passes those labels to the penalty."""
     from ganlab import losses
 
-    t = Trainer(tiny_cfg("cgan", tmp_path, steps=1, loss="wgan-gp"))
+    t = Trainer(tiny_cfg("cgan", tmp_path, data_dir, steps=1, loss="wgan-gp"))
     seen = {}
     next_real, forward_train, penalty = t.next_real, t.G.forward_train, losses.gradient_penalty
     monkeypatch.setattr(t, "next_real", lambda: seen.setdefault("real", next_real()))
@@ -118,8 +117,9 @@ def _recording(seen, key, fn, arg=1):
 
 @pytest.mark.parametrize("loss, expected", [("hinge", 5.0), ("wgan-gp", 5.0), ("lsgan", 5.0),
                                             ("non-saturating", torch.sigmoid(torch.tensor(5.0)).item())])
-def test_mean_d_is_the_raw_critic_value_unless_d_outputs_a_probability(tmp_path, monkeypatch, loss, expected):
-    t = Trainer(tiny_cfg("dcgan", tmp_path, steps=1, loss=loss))
+def test_mean_d_is_the_raw_critic_value_unless_d_outputs_a_probability(tmp_path, monkeypatch, data_dir, loss,
+                                                                       expected):
+    t = Trainer(tiny_cfg("dcgan", tmp_path, data_dir, steps=1, loss=loss))
     forward = t.D.forward
     monkeypatch.setattr(t.D, "forward", lambda x, y=None: forward(x, y) * 0 + 5.0)   # every score is 5
     stats = t.train_step()

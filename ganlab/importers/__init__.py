@@ -1,5 +1,6 @@
 """Importers of upstream GAN checkpoints: one module per upstream format, each turning a file into an ordinary
-ganlab checkpoint folder (config.json with a ``source`` block + model.safetensors + README.md card).
+ganlab checkpoint folder (config.json with a ``source`` block + model.safetensors + the README.md card that
+:mod:`ganlab.card` writes).
 
     >>> import ganlab
     >>> folder = ganlab.import_model("ffhq.pkl", "checkpoints/stylegan2-ffhq")   # format detected from the file
@@ -19,12 +20,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 from pathlib import Path
 
 from ..models import CheckpointError, GANGenerator
 
-# format name → module (relative to this package). H4's formats register here too.
+# format name → module (relative to this package)
 _MODULES = {
     "stylegan2-ada": ".stylegan2_ada",
     "stylegan1": ".stylegan1",
@@ -36,26 +36,15 @@ FORMATS = tuple(_MODULES)
 
 
 def importer(name: str):
-    """The importer module of format ``name``; CheckpointError for an unknown or not yet available format."""
+    """The importer module of format ``name``; CheckpointError for an unknown format."""
     if name not in _MODULES:
         raise CheckpointError(f"unknown import format {name!r}: choose one of {', '.join(FORMATS)} or 'auto'.")
-    try:
-        return importlib.import_module(_MODULES[name], __name__)
-    except ModuleNotFoundError as e:
-        if e.name and e.name.endswith(_MODULES[name].lstrip(".")):
-            raise CheckpointError(f"the {name!r} importer is not available in this version of ganlab.") from None
-        raise
+    return importlib.import_module(_MODULES[name], __name__)
 
 
 def available() -> list:
-    """The importer modules that exist in this installation, in registry order."""
-    mods = []
-    for name in FORMATS:
-        try:
-            mods.append(importer(name))
-        except CheckpointError:
-            continue
-    return mods
+    """Every importer module, in registry order."""
+    return [importer(name) for name in FORMATS]
 
 
 def detect(path: str | Path) -> str:
@@ -104,6 +93,7 @@ def import_model(source: str | Path, out_dir: str | Path | None = None, format: 
     model's card and config record the catalog's origin URL and licence (non-commercial ones say so). Nothing is
     written when conversion fails."""
     from .. import catalog
+    from ..card import write_card
     from ..checkpoint import MODELS_DIR, save
     from ..download import sha256_file
 
@@ -136,47 +126,8 @@ def import_model(source: str | Path, out_dir: str | Path | None = None, format: 
     source_block = {"origin": origin, "sha256": sha256_file(path), "licence": licence, "format": name,
                     "upstream": upstream}
     out = save(model.eval(), out_dir, dataset=dataset, source=source_block)
-    write_card(out, model, source_block, dataset)
+    write_card(out, model=model)
     return out
-
-
-def _non_commercial(licence: str | None) -> bool:
-    text = (licence or "").lower()
-    if not text or text.startswith("unknown"):
-        return False
-    return "non-commercial" in text or "nc" in text.replace("-", " ").split()
-
-
-def write_card(folder: Path, model: GANGenerator, source: dict, dataset: str) -> Path:
-    """README.md of an imported checkpoint: where it came from, its licence, its upstream configuration."""
-    name = Path(folder).name
-    size, ch = model.image_size, model.channels
-    kind = f"a class-conditional ({model.num_classes} classes)" if model.num_classes else "an unconditional"
-    lines = [
-        "---", "library_name: ganlab", "tags:", "- gan", "- ganlab", f"- {model.family}", "- image-generation",
-        "- imported", "pipeline_tag: unconditional-image-generation", "---", "",
-        f"# {name}", "",
-        f"{kind.capitalize()} **{model.family}** generator of {size}×{size} {'colour' if ch == 3 else 'greyscale'} images "
-        f"({dataset or 'unknown dataset'}), imported into ganlab from an upstream `{source['format']}` checkpoint. "
-        "ganlab did not train it.", "",
-        "## Source", "",
-        f"- origin: `{source['origin']}`",
-        f"- sha256: `{source['sha256']}`",
-        f"- licence: **{source['licence'] or 'unknown'}** (the weights keep their upstream licence"
-        + ("; non-commercial use only" if _non_commercial(source["licence"]) else "") + ")",
-        f"- format: `{source['format']}`", "",
-        "## Usage", "", "```python", "import ganlab", "",
-        f'model = ganlab.load("{folder}")',
-        "images = model.sample(4, seed=0" + (", labels=[0] * 4" if model.num_classes else "") + ")   # uint8 (4, H, W, C)",
-        "```", "",
-        f"**{model.num_parameters():,} parameters**; latent {model.z_dim}-d.", "",
-        "The MNIST-classifier metrics of ganlab's evaluation do not apply to this dataset and are not reported.", "",
-        "<details><summary>Upstream configuration</summary>", "", "```json",
-        json.dumps(source.get("upstream") or {}, indent=1, default=str), "```", "", "</details>", "",
-    ]
-    path = Path(folder) / "README.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
 
 
 __all__ = ["import_model", "detect", "importer", "available", "FORMATS", "CheckpointError"]

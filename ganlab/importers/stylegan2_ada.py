@@ -147,14 +147,6 @@ def _check_modules(g: _pickle.PersistedObject) -> None:
                                   f"{block.attrs.get('architecture')!r} (only 'skip').")
 
 
-def _estimate_w_avg(model: Generator, n: int = 10000) -> torch.Tensor:
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(n, model.z_dim, generator=g)
-    labels = torch.randint(model.num_classes, (n,), generator=g) if model.num_classes else None
-    with torch.no_grad():
-        return model.mapping_net(z, labels)[:, 0].mean(0)
-
-
 def _plain(x):
     """JSON-safe copy of upstream data (sets → sorted lists, anything unusual → its repr)."""
     if isinstance(x, dict):
@@ -229,7 +221,7 @@ def convert_network(g: _pickle.PersistedObject) -> tuple[Generator, dict]:
         raise CheckpointError(f"tensors with NaN or infinite values: {bad[:6]}.")
     if "mapping_net.w_avg" not in state:                                      # w_avg_beta=None: estimate the centre
         model.load_state_dict({**target, **state})
-        state["mapping_net.w_avg"] = _estimate_w_avg(model)
+        state["mapping_net.w_avg"] = model.estimate_w_avg().clone()
     model.load_state_dict(state, strict=True)
     upstream = {"class_name": "training.networks.Generator", "init_kwargs": _plain(up), "persistence_version": g.version,
                 "module_src_sha256": g.module_src_sha256, "unused_tensors": unused}

@@ -17,7 +17,7 @@ from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from torch import nn
 
 from .. import latent
-from ..checkpoint import CheckpointError, load_weights  # noqa: F401  (re-exported)
+from ..checkpoint_format import CheckpointError, load_weights, save  # noqa: F401  (CheckpointError re-exported)
 
 MAX_SAMPLES = 1024  # cap on n for sample(): larger batches belong in a loop over generate()
 
@@ -59,8 +59,7 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
     display_name: ClassVar[str] = ""             # shown in the UI and the model cards, e.g. "StyleGAN2"
     config_class: ClassVar[type] = object        # the family's config dataclass (commented defaults)
     always_conditional: ClassVar[bool] = False   # the family is conditional by definition (needs num_classes ≥ 1)
-    style_based: ClassVar[bool] = False          # a W space: num_ws, w_dim, buffer w_avg, mapping(), synthesis(),
-                                                 #   style_mix(), layer_groups(); latent_directions() are PCA of w
+    style_based: ClassVar[bool] = False          # a W space: the family is a models.style.StyleGenerator
     noise_modes: ClassVar[tuple] = ()            # synthesis noise modes, e.g. ("const", "random", "none")
     previews: ClassVar[bool] = False             # synthesis(ws, noise_mode, max_resolution=r): a fast lower-resolution
                                                  #   preview (the skip generator's image at the block ≤ r px)
@@ -118,19 +117,32 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
         return self(latent.truncate_z(z, truncation), labels).clamp(-1, 1)
 
     def latents(self, n: int, seed: int = 0) -> torch.Tensor:
-        """The latents (n, z_dim) that ``sample(n, seed)`` uses."""
-        self.check_n(n)
-        return latent.seeded_latents(n, self.z_dim, seed, self.latent_dist)
+        """The latents (n, z_dim) that ``sample(n, seed)`` uses: one per seed, seed … seed + n − 1."""
+        return latent.seed_latents(self.sample_seeds(n, seed), self.z_dim, self.latent_dist)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, labels=None, truncation: float = 1.0) -> np.ndarray:
-        """``n`` images as uint8 (n, H, W, C), identical for the same seed. Conditional models draw random
-        classes from the same seed when ``labels`` is None."""
-        self.check_n(n)
-        z = latent.seeded_latents(n, self.z_dim, seed, self.latent_dist)
+        """``n`` images as uint8 (n, H, W, C) of the seeds seed … seed + n − 1, each image drawn from its own
+        seed: the app's grid at that seed and the CLI's ``--seeds`` give the same images. Conditional models
+        draw each seed's class from that seed when ``labels`` is None.
+
+        Changed meaning: earlier versions drew the n latents from one stream seeded by ``seed`` (only
+        ``sample(1, seed)`` is unchanged); ``latent.seeded_latents(n, model.z_dim, seed)`` still draws those."""
+        seeds = self.sample_seeds(n, seed)
+        z = latent.seed_latents(seeds, self.z_dim, self.latent_dist)
         if labels is None and self.num_classes:
-            labels = latent.seeded_labels(n, self.num_classes, seed)
+            labels = latent.seed_labels(seeds, self.num_classes)
         return to_uint8(self.generate(z, labels, truncation))
+
+    def sample_seeds(self, n: int, seed: int = 0) -> list[int]:
+        """The seeds of ``sample(n, seed)``: seed … seed + n − 1, checked (n ≤ MAX_SAMPLES, all < 2**32)."""
+        n, last = self.check_n(n), latent.MAX_SEED
+        whole = isinstance(seed, (int, float, np.integer, np.floating)) and not isinstance(seed, bool) \
+            and np.isfinite(seed) and seed == int(seed)
+        if not whole or not 0 <= seed <= last - n + 1:
+            raise ValueError(f"seed must be a whole number from 0 to {last - n + 1} for {n} images (the last seed, "
+                             f"seed + n − 1, is at most {last}), got {seed!r}.")
+        return list(range(int(seed), int(seed) + n))
 
     # -- checks shared by every entry point -----------------------------------------------------------
     @staticmethod
@@ -186,20 +198,10 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
         """Images for latents with label embeddings instead of class indices (``label_embedding`` families)."""
         raise ValueError(f"{self.display_name} has no label embedding.")
 
-    # -- the W space of style-based families --------------------------------------------------------------
-    def style_mix(self, w_a: torch.Tensor, w_b: torch.Tensor, layers) -> torch.Tensor:
-        """Style mixing: w_a (N, num_ws, w_dim) with the styles of ``layers`` (indices into num_ws) from w_b."""
-        if not self.style_based:
-            raise ValueError(f"{self.display_name} has no styles to mix.")
-        idx = list(layers)
-        w = w_a.clone()
-        w[:, idx] = w_b[:, idx]
-        return w
-
     # -- latent directions (cached per model) ---------------------------------------------------------
     def latent_directions(self, k: int = 8, n: int = 4096) -> tuple[str, torch.Tensor, torch.Tensor]:
         """Principal directions of the latent space the sliders move in: ("z", dirs, std) from PCA of
-        sampled z here; StyleGAN overrides this with PCA of w (Härkönen et al. 2020, GANSpace)."""
+        sampled z here; style-based families use PCA of w (Härkönen et al. 2020, GANSpace; models/style.py)."""
         if k not in self._directions:
             z = latent.seeded_latents(n, self.z_dim, seed=12345, dist=self.latent_dist)
             self._directions[k] = ("z",) + latent.principal_directions(z, k)
@@ -208,9 +210,8 @@ class GANGenerator(nn.Module, PyTorchModelHubMixin, library_name="ganlab", tags=
     # -- Hub mixin: safetensors only, strict, ganlab's one checkpoint format ----------------------------
     def _save_pretrained(self, save_directory) -> None:
         """The mixin's ``save_pretrained`` / ``push_to_hub`` write a ganlab checkpoint (config.json + weights)
-        through :func:`ganlab.checkpoint.save`; the mixin then leaves that config.json as it is."""
-        from .. import checkpoint
-        checkpoint.save(self, save_directory, dataset=self.info.get("dataset", ""), training=self.info.get("training"),
+        through :func:`ganlab.checkpoint_format.save`; the mixin then leaves that config.json as it is."""
+        save(self, save_directory, dataset=self.info.get("dataset", ""), training=self.info.get("training"),
                         source=self.info.get("source"))
 
     @classmethod

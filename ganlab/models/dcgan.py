@@ -22,7 +22,7 @@ from .base import GANGenerator, init_weights_dcgan
 
 @dataclass
 class DCGANConfig:
-    z_dim: int = 64                 # noise size, N(0, I)
+    z_dim: int = 64                 # latent size, N(0, I)
     latent_dist: str = "normal"     # "normal" or "uniform"
     g_fc: int = 256                 # G's first fc width (reference 1024; smaller keeps weights < 10 MB)
     g_channels: int = 64            # channels of the 7×7 map G reshapes to, half that at 14×14 (reference 128)

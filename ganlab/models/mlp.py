@@ -1,10 +1,10 @@
 """MLP-GAN: the fully connected GAN of Goodfellow et al. (2014), as the lecture builds it for MNIST.
 
-G: noise → 1024 → 1024 → 784 (ReLU, tanh out); D: 784 → 256 → 256 → 1 (LeakyReLU 0.01, logit out).
-With noise_dim 4 the reference sizes give the lecture's parameter counts: G 1,858,320, D 267,009.
+G: z → 1024 → 1024 → 784 (ReLU, tanh out); D: 784 → 256 → 256 → 1 (LeakyReLU 0.01, logit out).
+With z_dim 4 the reference sizes give the lecture's parameter counts: G 1,858,320, D 267,009.
 
 Deviations from Goodfellow et al. (2014): D uses LeakyReLU instead of maxout units and no dropout; G uses
-ReLU throughout with a tanh output (the paper's G mixed rectifier and sigmoid units); the default noise is 96-d
+ReLU throughout with a tanh output (the paper's G mixed rectifier and sigmoid units); the default latent is 96-d
 uniform as in the lecture. The loss is train.py's ``loss`` option (the paper's practical choice is the
 non-saturating one, the default).
 """
@@ -18,7 +18,7 @@ from .base import GANGenerator
 
 @dataclass
 class MLPConfig:
-    z_dim: int = 96                 # noise size (the lecture's 96-d uniform noise)
+    z_dim: int = 96                 # latent size (the lecture's 96-d uniform latent)
     latent_dist: str = "uniform"    # "uniform" U(-1, 1) as in the lecture, or "normal"
     g_hidden: int = 1024            # width of G's two hidden layers
     d_hidden: int = 256             # width of D's two hidden layers

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import latent
-from .base import GANGenerator
+from .style import StyleGenerator
 
 NOISE_SEED = 0x57F1  # seed of the "const" noise buffers
 SQRT2 = math.sqrt(2)  # the port's gain of its leaky-ReLU layers
@@ -159,11 +159,9 @@ class Block(nn.Module):
         return self.epi2(self.conv(x), ws[:, 1], noise[1])
 
 
-class Generator(GANGenerator):
+class Generator(StyleGenerator):
     family = "stylegan1"
     display_name = "StyleGAN (Karras et al. 2019)"
-    style_based = True
-    noise_modes = ("const", "random", "none")
     config_class = StyleGAN1Config
 
     def __init__(self, config):
@@ -189,16 +187,15 @@ class Generator(GANGenerator):
     def num_ws(self) -> int:
         return self.config.num_ws
 
-    @property
-    def w_dim(self) -> int:
-        return self.config.w_dim
+    def w_avg_owner(self) -> nn.Module:
+        return self                                                           # the state dict's key is "w_avg"
 
     @property
     def num_layers(self) -> int:
         """Noise inputs / used dlatents: two per block."""
         return 2 * len(self.blocks)
 
-    def map_raw(self, z):
+    def map_raw(self, z, labels=None):
         x = pixel_norm(z)                                                     # (N, z_dim)
         for layer in self.mapping_net:
             x = F.leaky_relu(layer(x), 0.2)
@@ -220,8 +217,7 @@ class Generator(GANGenerator):
 
     def synthesize(self, ws, noise_mode: str = "const", noise=None) -> torch.Tensor:
         """The raw synthesis output (unclamped), as the port returns it."""
-        if noise_mode not in self.noise_modes:
-            raise ValueError(f"noise_mode must be one of {', '.join(self.noise_modes)}, got {noise_mode!r}.")
+        self.check_noise_mode(noise_mode)
         ws = torch.as_tensor(ws, dtype=torch.float32, device=self.device)
         if ws.dim() != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"ws must have shape (N, {self.num_ws}, {self.w_dim}), got {tuple(ws.shape)}.")
@@ -262,28 +258,10 @@ class Generator(GANGenerator):
         """The port's ``model(z)``: mapping then synthesis with fresh noise, raw output."""
         return self.synthesize(self.map_raw(z).unsqueeze(1).repeat(1, self.num_ws, 1), "random")
 
-    @torch.no_grad()
-    def estimate_w_avg(self, n: int = 10000, seed: int = 0, chunk: int = 2000) -> torch.Tensor:
-        """Set ``w_avg`` to the mean of w over ``n`` seeded latents (what the port's file lacks) and return it."""
-        z = latent.seeded_latents(n, self.z_dim, seed)
-        total = sum(self.map_raw(z[i:i + chunk].to(self.device)).sum(0) for i in range(0, n, chunk))
-        self.w_avg.copy_(total / n)
-        return self.w_avg
-
-    def layer_groups(self) -> dict[str, range]:
+    def group_bounds(self) -> tuple[int, int]:
         """The StyleGAN paper's split by resolution: coarse 4²–8², middle 16²–32², fine 64² and up (the dlatents
         past the last block, unused at this resolution, count as fine)."""
-        a, b = min(4, self.num_layers), min(8, self.num_layers)
-        groups = {"coarse": range(a), "middle": range(a, b), "fine": range(b, self.num_ws)}
-        return {k: r for k, r in groups.items() if len(r)}
-
-    def latent_directions(self, k: int = 8, n: int = 4096):
-        """PCA of w (GANSpace, Härkönen et al. 2020): directions (k, w_dim) to add to every dlatent."""
-        if k not in self._directions:
-            with torch.no_grad():
-                w = self.map_raw(latent.seeded_latents(n, self.z_dim, seed=12345).to(self.device))
-            self._directions[k] = ("w",) + latent.principal_directions(w.cpu(), k)
-        return self._directions[k]
+        return min(4, self.num_layers), min(8, self.num_layers)
 
 
 Discriminator = None  # import-only family: ganlab does not train it

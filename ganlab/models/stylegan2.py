@@ -43,7 +43,7 @@ from torch import nn
 
 from .. import latent
 from . import stylegan2_ops as ops
-from .base import GANGenerator
+from .style import StyleGenerator
 
 
 @dataclass
@@ -263,12 +263,10 @@ class SynthesisNetwork(nn.Module):
         return img.contiguous()
 
 
-class Generator(GANGenerator):
+class Generator(StyleGenerator):
     family = "stylegan2"
     display_name = "StyleGAN2"
     config_class = StyleGAN2Config
-    style_based = True
-    noise_modes = ("const", "random", "none")
     previews = True                              # synthesis(..., max_resolution=256): the skip output at 256 px
     training_options = ("mixing",)               # style-mixing regularisation probability (TrainConfig.mixing)
 
@@ -277,25 +275,17 @@ class Generator(GANGenerator):
         c = self.config
         c.check()
         self.synthesis_net = SynthesisNetwork(c)
-        self.num_ws = self.synthesis_net.num_ws
         self.mapping_net = MappingNetwork(c, self.num_ws)
 
     @property
-    def w_dim(self) -> int:
-        return self.config.w_dim
+    def num_ws(self) -> int:
+        return self.synthesis_net.num_ws
 
-    @property
-    def w_avg(self) -> torch.Tensor:
-        """The truncation centre (w_dim,): a buffer saved with the weights; assign a tensor to move it."""
-        return self.mapping_net.w_avg
+    def w_avg_owner(self) -> nn.Module:
+        return self.mapping_net                                               # tracked there during training
 
-    @w_avg.setter
-    def w_avg(self, value) -> None:
-        value = torch.as_tensor(value, dtype=torch.float32)
-        if value.shape != (self.config.w_dim,) or not torch.isfinite(value).all():
-            raise ValueError(f"w_avg must be {self.config.w_dim} finite numbers, got shape {tuple(value.shape)}.")
-        with torch.no_grad():
-            self.mapping_net.w_avg.copy_(value)
+    def map_raw(self, z, labels=None) -> torch.Tensor:
+        return self.mapping_net(z, labels)[:, 0]
 
     def mapping(self, z, labels=None, truncation: float = 1.0, cutoff: int | None = None) -> torch.Tensor:
         """z (N, z_dim) → w (N, num_ws, w_dim), truncated towards ``w_avg`` on the first ``cutoff`` layers."""
@@ -310,8 +300,7 @@ class Generator(GANGenerator):
         preview, the skip generator's image at the largest block resolution ≤ it (the layers above are skipped).
         ``precision``: "fp32" (exact, the default) or "bf16" (faster where the CPU has bf16 arithmetic; its
         error is measured by bench/stylegan2_speed.py)."""
-        if noise_mode not in self.noise_modes:
-            raise ValueError(f"noise_mode must be one of {', '.join(map(repr, self.noise_modes))}, got {noise_mode!r}.")
+        self.check_noise_mode(noise_mode)
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
         w = torch.as_tensor(w, dtype=torch.float32)
@@ -338,21 +327,10 @@ class Generator(GANGenerator):
     def forward_train(self, z, labels=None, update_stats: bool = False, mixing: float = 0.0):
         return self(z, labels, mixing=mixing, update_w_avg=update_stats)
 
-    def layer_groups(self) -> dict[str, range]:
-        """Coarse / middle / fine style layers, as the StyleGAN paper splits them by resolution."""
+    def group_bounds(self) -> tuple[int, int]:
+        """Coarse / middle / fine at 3/8 and 3/4 of the styles (this family's models are small: 32 px has 8)."""
         n = self.num_ws
-        a, b = max(1, round(n * 0.375)), max(2, round(n * 0.75))
-        return {"coarse": range(0, a), "middle": range(a, b), "fine": range(b, n)}
-
-    def latent_directions(self, k: int = 8, n: int = 4096):
-        """PCA of w (GANSpace, Härkönen et al. 2020): directions (k, w_dim) to add to every style."""
-        if k not in self._directions:
-            z = latent.seeded_latents(n, self.z_dim, seed=12345)
-            labels = torch.arange(n) % self.num_classes if self.num_classes else None
-            with torch.no_grad():
-                w = self.mapping_net(z.to(self.device), None if labels is None else labels.to(self.device))[:, 0]
-            self._directions[k] = ("w",) + latent.principal_directions(w.cpu(), k)
-        return self._directions[k]
+        return max(1, round(n * 0.375)), max(2, round(n * 0.75))
 
 
 class DiscriminatorBlock(nn.Module):

@@ -31,7 +31,7 @@ PRESETS = {
         "spread along the whole parabola within a few thousand iterations, and the grid JS stays below about "
         "0.05 bits from then on (watch the first 30,000 iterations)."), 30_000),
     "lecture (parabola)": Preset(lecture_config(), (
-        "The lecture's GAN: 10-D noise, 50-unit ReLU nets, BCE, Adam 3e-4 with β1 = 0.9. Its settings are not "
+        "The lecture's GAN: 10-D latent, 50-unit ReLU nets, BCE, Adam 3e-4 with β1 = 0.9. Its settings are not "
         "stable, and the lecture says so: if a run has not converged after 10,000 iterations, restart, since a "
         "fixed seed does not guarantee a stable GAN. Look for, with seed 0: G's points crowd onto one arm of "
         "the parabola, then jump to the other (mode collapse), all through the first 30,000 iterations; the "
@@ -51,7 +51,7 @@ PRESETS = {
         "point). Look for: it sits on the data in a small clump, and its *naive JS* curve stays near 0.9 bits "
         "while the GAN's JS falls below 0.1 within a few thousand iterations and stays there (watch the first "
         "10,000)."), 10_000),
-    "latent dimension 1: a curve through 8 modes": Preset(default_config(dataset="8gaussians", latent_dim=1), (
+    "latent dimension 1: a curve through 8 modes": Preset(default_config(dataset="8gaussians", z_dim=1), (
         "With one latent dimension G can only draw one continuous curve (the faint manifold line). Look for, "
         "with seed 0: a trail of purple points between the eight blobs, which thins as training goes on but "
         "stays about twice what a 2-D latent leaves (set the latent dimension to 2 to compare), and a grid "

@@ -3,7 +3,7 @@ export; training never loads torch).
 
 The lecture's parabola experiment uses G: latent 10 -> 50 -> 50 -> 2 (ReLU, linear output) and
 D: 2 -> 50 -> 50 -> 1 (ReLU, sigmoid output), trained with BCE and Adam 3e-4 (Goodfellow et al. 2014). Here
-depth, width, activation, latent size and noise come from the run's settings, and D's head is either a
+depth, width, activation, latent size and latent distribution come from the run's settings, and D's head is either a
 sigmoid (D(x) is a probability) or linear (a raw logit, a WGAN critic, or the score LSGAN/hinge losses read).
 
 A checkpoint is ganlab's one format (ganlab.checkpoint.write_folder): ``config.json`` with family ``toy2d``,
@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .. import checkpoint
-from .config import BY_NAME, NET_FIELDS, check_value
+from .config import BY_NAME, NET_FIELDS, check_value, current_names
 from .losses import LOSS_HEAD
 from .nets import ACTIVATIONS, LEAKY_SLOPE, layer_sizes
 
@@ -39,9 +39,11 @@ def net_config(cfg) -> dict:
 
 
 def check_net_config(config: dict) -> dict:
-    """``config`` validated against the settings table (ValueError naming the first bad or unknown key)."""
+    """``config`` validated against the settings table (ValueError naming the first bad or unknown key); a
+    checkpoint exported before the settings' renames (``latent_dim``, ``noise``) is read with a note."""
     if not isinstance(config, dict):
         raise ValueError("the toy net config must be a JSON object.")
+    config = current_names(config, "toy checkpoint config")
     expected = set(NET_FIELDS) | {"d_output"}
     if set(config) != expected:
         raise ValueError(f"toy net config keys: missing {sorted(expected - set(config))}, "
@@ -62,23 +64,23 @@ def mlp(sizes: list[int], activation: str) -> nn.Sequential:
 
 
 class Generator(nn.Module):
-    """z (N, latent_dim) -> points (N, 2); linear output, no squashing."""
+    """z (N, z_dim) -> points (N, 2); linear output, no squashing."""
 
     def __init__(self, config: dict):
         super().__init__()
         self.config = check_net_config(config)
         c = self.config
-        self.net = mlp(layer_sizes(c["latent_dim"], c["g_width"], c["g_depth"], 2), c["g_activation"])
+        self.net = mlp(layer_sizes(c["z_dim"], c["g_width"], c["g_depth"], 2), c["g_activation"])
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)  # (N, latent_dim) -> (N, 2)
+        return self.net(z)  # (N, z_dim) -> (N, 2)
 
     def sample_latents(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n latents from the configured noise, drawn with ``generator`` (never the global RNG state)."""
-        d = self.config["latent_dim"]
-        if self.config["noise"] == "uniform":
-            return torch.rand(n, d, generator=generator) * 2 - 1  # (n, latent_dim)
-        return torch.randn(n, d, generator=generator)  # (n, latent_dim)
+        """n latents from the configured latent distribution, drawn with ``generator`` (never the global RNG state)."""
+        d = self.config["z_dim"]
+        if self.config["latent_dist"] == "uniform":
+            return torch.rand(n, d, generator=generator) * 2 - 1  # (n, z_dim)
+        return torch.randn(n, d, generator=generator)  # (n, z_dim)
 
     @torch.inference_mode()
     def sample(self, n: int, seed: int = 0) -> torch.Tensor:

@@ -8,7 +8,7 @@
 Why numpy: the nets are tiny (50 units, batch 32), so a PyTorch loop spends nearly all its time in per-op
 dispatch, autograd bookkeeping and optimizer overhead. Here each net keeps its weights in one flat buffer,
 forward/backward are written out by hand and the optimizers update the whole buffer in a few vectorized ops;
-data and noise are drawn in large chunks. It performs the same updates as the lecture's PyTorch loop (the
+data and latents are drawn in large chunks. It performs the same updates as the lecture's PyTorch loop (the
 tests check gradients and optimizer steps against autograd and torch.optim), several times faster
 (bench/toy.py measures it).
 
@@ -31,7 +31,7 @@ import numpy as np
 
 from . import metrics as M
 from .blas import one_blas_thread
-from .config import LIVE_FIELDS, ToyConfig, default_config, to_dict
+from .config import LIVE_FIELDS, ToyConfig, current_names, default_config, to_dict
 from .curves import CurveLog
 from .data import MAX_POINTS, SAMPLERS, check_points, normalize_points
 from .losses import LOSS_HEAD, avg, discriminator_loss, generator_loss, nearest_point_loss, sigmoid
@@ -43,7 +43,7 @@ N_EVAL = 10_000         # fixed latents whose images the metrics measure
 N_SLICED = 2_000        # points per side for the sliced Wasserstein distance
 N_DISPLAY = 512         # fixed latents / real samples drawn in the pictures
 NAIVE_SET_SIZE = 256    # real points stored for the naive G's loss
-CHUNK = 8192            # rows of data / noise drawn per refill
+CHUNK = 8192            # rows of data / latents drawn per refill
 
 
 @dataclass
@@ -90,7 +90,7 @@ class ToyTrainer:
             raise ValueError(f'points were given but dataset is {cfg.dataset!r}; use dataset="points".')
         else:
             self.points = None
-        self.G = NumpyMLP(layer_sizes(cfg.latent_dim, cfg.g_width, cfg.g_depth, 2), cfg.g_activation, self.rng)
+        self.G = NumpyMLP(layer_sizes(cfg.z_dim, cfg.g_width, cfg.g_depth, 2), cfg.g_activation, self.rng)
         self.D = NumpyMLP(layer_sizes(2, cfg.d_width, cfg.d_depth, 1), cfg.d_activation, self.rng)
         self.g_init = self.G.params.copy()
         self.opt_g = FlatOptimizer(cfg.optimizer, len(self.G.params))
@@ -102,12 +102,12 @@ class ToyTrainer:
         self.log = CurveLog(("d_loss", "g_loss", "d_real", "d_fake"))
         self.metric_log = CurveLog(("js", "sw", "naive_js"), capacity=2048)
         self._real_buf, self._real_at = np.zeros((0, 2), np.float32), 0
-        self._noise_buf, self._noise_at = np.zeros((0, cfg.latent_dim), np.float32), 0
+        self._z_buf, self._z_at = np.zeros((0, cfg.z_dim), np.float32), 0
         # fixed sets for metrics and pictures
         self.reference = self._draw_data(eval_rng, N_REFERENCE)  # (N_REFERENCE, 2)
         self.grid_lo, self.grid_hi = M.grid_extent(self.reference)
         self.reference_hist = M.grid_histogram(self.reference, self.grid_lo, self.grid_hi)
-        self.eval_z = self._draw_noise(eval_rng, N_EVAL)  # (N_EVAL, latent_dim)
+        self.eval_z = self._draw_latents(eval_rng, N_EVAL)  # (N_EVAL, z_dim)
         self.display_z = self.eval_z[:N_DISPLAY]
         self.display_real = self.reference[:N_DISPLAY]
         center, half = (self.grid_lo + self.grid_hi) / 2, float((self.grid_hi - self.grid_lo).max()) / 2 * 1.4
@@ -122,15 +122,15 @@ class ToyTrainer:
         """D's output head for the current loss: "sigmoid" (a probability) or "linear" (a raw score)."""
         return LOSS_HEAD[self.config.loss]
 
-    # -- data and noise, drawn in chunks ------------------------------------------------------------------
+    # -- data and latents, drawn in chunks ------------------------------------------------------------------
     def _draw_data(self, rng: np.random.Generator, n: int) -> np.ndarray:
         if self.config.dataset == "points":
             return self.points[rng.integers(0, len(self.points), n)]
         return SAMPLERS[self.config.dataset](rng, n)
 
-    def _draw_noise(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        d = self.config.latent_dim
-        if self.config.noise == "uniform":
+    def _draw_latents(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        d = self.config.z_dim
+        if self.config.latent_dist == "uniform":
             return rng.uniform(-1, 1, (n, d)).astype(np.float32)
         return rng.standard_normal((n, d), dtype=np.float32)
 
@@ -140,11 +140,11 @@ class ToyTrainer:
         self._real_at += n
         return self._real_buf[self._real_at - n:self._real_at]
 
-    def _noise(self, n: int) -> np.ndarray:
-        if self._noise_at + n > len(self._noise_buf):
-            self._noise_buf, self._noise_at = self._draw_noise(self.rng, max(CHUNK, n)), 0
-        self._noise_at += n
-        return self._noise_buf[self._noise_at - n:self._noise_at]
+    def _latents(self, n: int) -> np.ndarray:
+        if self._z_at + n > len(self._z_buf):
+            self._z_buf, self._z_at = self._draw_latents(self.rng, max(CHUNK, n)), 0
+        self._z_at += n
+        return self._z_buf[self._z_at - n:self._z_at]
 
     # -- gradients (public so tests can compare them with autograd) -----------------------------------
     def discriminator_gradients(self, real: np.ndarray, fake: np.ndarray) -> tuple[float, float, float]:
@@ -194,11 +194,11 @@ class ToyTrainer:
         """n iterations: d_steps D updates (fresh real and fake batches each), then one G update on the last
         fake batch (as the lecture's loop does: fake = G(z); D step on fake.detach(); G step on D(fake))."""
         cfg = self.config
-        batch = cfg.batch_size
+        batch = cfg.batch
         stats = np.empty((n, 4))
         for i in range(n):
             for _ in range(cfg.d_steps):
-                z = self._noise(batch)
+                z = self._latents(batch)
                 fake, g_cache = self.G.forward(z)  # (B, 2)
                 d_loss, d_real, d_fake = self.discriminator_gradients(self._real(batch), fake)
                 self.opt_d.step(self.D.params, self.D.grads, cfg.lr_d, cfg.beta1_d, cfg.beta2_d)
@@ -219,7 +219,7 @@ class ToyTrainer:
 
     def _naive_step(self, batch: int) -> None:
         cfg = self.config
-        out, cache = self.naive_G.forward(self._noise(batch))
+        out, cache = self.naive_G.forward(self._latents(batch))
         _, g_out = nearest_point_loss(out, self.naive_real)
         self.naive_G.backward(cache, g_out)
         self.opt_naive.step(self.naive_G.params, self.naive_G.grads, cfg.lr_g, cfg.beta1_g, cfg.beta2_g)
@@ -250,6 +250,7 @@ class ToyTrainer:
 
     def update(self, **changes) -> None:
         """Change live settings (config.LIVE_FIELDS) without a reset; anything else raises ValueError."""
+        changes = current_names(changes)
         bad = sorted(set(changes) - set(LIVE_FIELDS))
         if bad:
             raise ValueError(f"{', '.join(bad)} cannot change during training: reset to apply "
@@ -271,14 +272,14 @@ class ToyTrainer:
 
     @one_blas_thread
     def generate(self, z: np.ndarray, naive: bool = False) -> np.ndarray:
-        """Points for latents z (N, latent_dim) -> (N, 2), with the EMA weights of G when enabled."""
+        """Points for latents z (N, z_dim) -> (N, 2), with the EMA weights of G when enabled."""
         if naive:
             return self.naive_G.forward(z)[0]
         return self.G.forward(np.asarray(z, np.float32), self._g_params())[0]
 
     def sample(self, n: int, naive: bool = False) -> np.ndarray:
         """n generated points (n, 2) from fresh latents (the trainer's sampling RNG)."""
-        return self.generate(self._draw_noise(self.sample_rng, n), naive=naive)
+        return self.generate(self._draw_latents(self.sample_rng, n), naive=naive)
 
     @one_blas_thread
     def discriminator_scores(self, points: np.ndarray) -> np.ndarray:
@@ -304,10 +305,10 @@ class ToyTrainer:
 
     @one_blas_thread
     def manifold(self, steps: int = 120, lines: int = 9) -> list[np.ndarray]:
-        """The generator's image of a latent line (latent_dim 1) or grid (first two latent axes, the others
-        at 0): a list of polylines (k, 2). Spans ±2.5 for normal noise, ±1 for uniform."""
-        d = self.config.latent_dim
-        r = 1.0 if self.config.noise == "uniform" else 2.5
+        """The generator's image of a latent line (z_dim 1) or grid (first two latent axes, the others
+        at 0): a list of polylines (k, 2). Spans ±2.5 for normal latents, ±1 for uniform ones."""
+        d = self.config.z_dim
+        r = 1.0 if self.config.latent_dist == "uniform" else 2.5
         t = np.linspace(-r, r, steps, dtype=np.float32)
         if d == 1:
             return [self.generate(t[:, None])]
@@ -328,7 +329,7 @@ class ToyTrainer:
             real=self.display_real, fake=fake,
             naive=self.generate(self.display_z, naive=True) if self.naive_G is not None else None,
             heat=self.discriminator_grid(heatmap) if heatmap else None,
-            manifold=self.manifold(steps=80 if self.config.latent_dim > 1 else 200) if manifold else None,
+            manifold=self.manifold(steps=80 if self.config.z_dim > 1 else 200) if manifold else None,
             arrows=self.point_gradients(fake[:arrows]) if arrows else None)
 
     def history(self) -> History:

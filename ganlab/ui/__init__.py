@@ -19,7 +19,8 @@ import torch
 from ..models import FAMILIES, display_name
 from ..registry import ModelRegistry
 from . import generate, imports, interpolate, models
-from .common import CSS, App, TempFiles, model_choices
+from .common import CSS, UNPROCESSED, App, TempFiles, bind, model_choices
+from .live import build_live_tab
 
 CONCURRENCY = 8              # events running at once: short requests (model work is small next to Gradio's own)
                              # interleave instead of queueing behind each other; GIF exports run one at a time
@@ -81,13 +82,12 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
             if tab is not None:
                 tab.select(lambda show=tab is not live_tab: gr.update(visible=show), None, model_box, queue=False,
                            api_visibility="private")
-        demo.load(generate.page_load_handler(app, gen), picker, gen.all_outputs, api_name="page_load",
-                  preprocess=False).then(models.info_handler(app), picker, info, api_name="page_model_info",
-                                         preprocess=False)
-        demo.load(lambda: models.model_rows(app.registry), None, table, api_name="models_on_load")
+        demo.load(gen.page_load, picker, gen.all_outputs, api_name="page_load", **UNPROCESSED).then(
+            models.info_handler(app), picker, info, api_name="page_model_info", **UNPROCESSED)
+        demo.load(bind(models.model_rows, app.registry), None, table, api_name="models_on_load")
     demo.ganlab = app               # tests and the benchmark reach the registry and temp dir through this
     demo.ganlab_preloader = preloader   # the background imports (GANLAB_PRELOAD and the Import button)
-    demo.ganlab_live = live         # the Live training tab's sessions (None without that tab)
+    demo.ganlab_live = live         # the Live training tab's sessions
     return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
 
@@ -115,10 +115,6 @@ def launch_kwargs() -> dict:
 
 
 def _live_tab():
-    """The Live training tab, if its module is there (it is developed separately): (the tab, its sessions)."""
-    try:
-        from .live import build_live_tab
-    except ImportError:
-        return None, None
+    """The Live training tab: (the tab, its sessions)."""
     with gr.Tab("Live training") as tab:
         return tab, build_live_tab()

@@ -17,7 +17,7 @@ from pathlib import Path, PurePath
 
 import gradio as gr
 
-from .. import export
+from .. import export, views
 from ..models import CheckpointError, display_name
 from ..registry import ModelRegistry
 
@@ -92,17 +92,30 @@ def from_page() -> bool:
     return request is not None and (request.headers or {}).get("x-gradio-user") == "app"
 
 
-def refuse(message: str, action: str = "input"):
-    """What a refused input gets: one line in the server log (no traceback: it is the user's mistake, not a
-    fault) and, in the page, a warning toast and no update at all (every control stays as it was and usable;
-    an error would turn every output of the event into an "Error" badge); an API client gets a gr.Error with
-    the message. Returns the "change nothing" value to return from the event handler."""
-    log.warning("refused %s: %s", action, message)
-    text = html.escape(message, quote=False)
+class Refused(ValueError):
+    """A user's input a tab does not accept (raised by the UI's own checks; the library raises ValueError):
+    shown once, logged as one line, and nothing changes."""
+
+
+def warn(message, action: str = "input", logger: logging.Logger = log) -> str:
+    """Show a refused input once: one line in the server log (no traceback: it is the user's mistake, not a
+    fault) and a warning toast in the page. Returns the message, HTML-escaped (it may quote what a visitor
+    typed), for a tab that also writes it into a status line (the Live tab)."""
+    logger.warning("refused %s: %s", action, message)
+    text = html.escape(str(message), quote=False)
+    gr.Warning(text)
+    return text
+
+
+def refuse(message, action: str = "input", logger: logging.Logger = log):
+    """What a refused input gets: :func:`warn` and, in the page, no update at all (every control stays as it
+    was and usable; an error would turn every output of the event into an "Error" badge); an API client gets a
+    gr.Error with the message. Returns the "change nothing" value to return from the event handler."""
     if from_page():
-        gr.Warning(text)
+        warn(message, action, logger)
         return gr.skip()
-    raise gr.Error(text, print_exception=False)
+    logger.warning("refused %s: %s", action, message)
+    raise gr.Error(html.escape(str(message), quote=False), print_exception=False)
 
 
 def friendly(fn):
@@ -140,7 +153,30 @@ def nearest_in_range(values: dict, controls: dict) -> dict:
     return out
 
 
-UNPROCESSED = dict(preprocess=False)      # the events' inputs as sent; views checks them (see nearest_in_range)
+UNPROCESSED = dict(preprocess=False)      # every tab's events take their inputs as sent: the app checks them
+                                          # itself with its own messages (views, the toy's settings table; see
+                                          # nearest_in_range). Uploads are still checked into Gradio's cache.
+
+
+def bind(fn, *state):
+    """``fn`` (a module-level handler whose first parameters are the app's or a tab's state: the registry, the
+    tab's components, the Live sessions) with those fixed to ``state``, as Gradio calls it: the rest of
+    ``fn``'s signature is what Gradio reads (parameter names for the API, gr.Progress defaults, gr.Request
+    annotations), and a generator stays a generator (a stream)."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            yield from fn(*state, *args, **kwargs)
+    else:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            return fn(*state, *args, **kwargs)
+    del wrapper.__wrapped__                   # Gradio reads the signature below, not fn's
+    signature = inspect.signature(fn, eval_str=True)
+    params = list(signature.parameters.values())[len(state):]
+    wrapper.__signature__ = signature.replace(parameters=params)
+    wrapper.__annotations__ = {p.name: p.annotation for p in params if p.annotation is not p.empty}
+    return wrapper
 
 
 def to_json(settings: dict) -> str:
@@ -148,17 +184,15 @@ def to_json(settings: dict) -> str:
 
 
 def parse_settings(text: str, keys) -> dict:
-    """The settings pasted into a JSON box (or read from a ganlab PNG/GIF), restricted to ``keys``."""
+    """The settings pasted into a JSON box (or read from a ganlab PNG/GIF), restricted to ``keys`` (the
+    vocabulary and its old spellings are ganlab.views')."""
     try:
         settings = json.loads(text or "")
     except json.JSONDecodeError as e:
         raise ValueError(f"the settings are not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}).") from None
     if not isinstance(settings, dict):
         raise ValueError("the settings must be a JSON object like the one shown after generating.")
-    unknown = sorted(set(settings) - set(keys))
-    if unknown:
-        raise ValueError(f"unknown settings {unknown[:5]}; expected some of {sorted(keys)}.")
-    return settings
+    return views.known_settings(settings, keys)
 
 
 def opened_settings(path, walk: bool) -> str:

@@ -6,6 +6,7 @@ exactly those parameters, so ``client.predict(**settings, api_name="/generate")`
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
@@ -13,8 +14,8 @@ import gradio as gr
 from .. import export, latent, views
 from ..models import CheckpointError
 from ..views import COORD_RANGE, COORDS, DIR_RANGE, DIRS, MAX_CUTOFF, MIX_GROUPS
-from .common import (UNPROCESSED, App, friendly, from_page, model_choices, nearest_in_range, opened_settings,
-                     parse_settings, refuse, to_json)
+from .common import (UNPROCESSED, App, bind, friendly, from_page, model_choices, nearest_in_range,
+                     opened_settings, parse_settings, refuse, to_json)
 
 KEYS, DEFAULTS = views.VIEW_KEYS, views.VIEW_DEFAULTS
 SLIDERS = ["n", "truncation", "cutoff", *COORDS, *DIRS]
@@ -45,20 +46,37 @@ shape and pose, middle ones features, fine ones texture and contrast. **Noise** 
 """
 
 
-@dataclass
+@dataclass(frozen=True)
 class GenerateTab:
-    controls: dict              # parameter name → component (including "model")
+    """The tab's components, made by build_generate_tab and passed to its handlers."""
+    controls: dict              # parameter name → component (including "model": the picker)
+    style_group: gr.Group       # the StyleGAN settings, shown for style-based models
+    prior: gr.Markdown          # the model's latent prior, in words
     image: gr.Image
     settings: gr.Code
     caption: gr.Markdown
-    prior: gr.Markdown = None           # the model's latent prior, in words
-    all_outputs: list = None            # every component a model change or a restore updates
-    select_model: object = None         # select_model(model=name, **view) → updates: the model's controls and image
-    model_controls: object = None       # model_controls(values) → updates: the controls set to ``values``
 
     @property
-    def outputs(self):
+    def outputs(self) -> list:
+        """What a drawn view updates."""
         return [self.image, self.settings, self.caption]
+
+    @property
+    def all_outputs(self) -> list:
+        """Every component a model change or a restore updates."""
+        c = self.controls
+        return list(dict.fromkeys([c["model"], self.style_group, *c.values(), *self.outputs, self.prior]))
+
+
+@dataclass(frozen=True)
+class GenerateView:
+    """What the other tabs take from the Generate tab (build_generate_tab returns it): its view's controls, and
+    handlers that set them up for a model."""
+    controls: dict              # parameter name → component (including "model": the picker)
+    all_outputs: list           # every component select_model, model_controls and page_load update
+    select_model: Callable      # select_model(model=name, **view) → updates: the model's controls and image
+    model_controls: Callable    # model_controls(values) → updates: the controls set to ``values``
+    page_load: Callable         # page_load(model) → updates: the models rescanned, the picked one shown
 
 
 def render_view(app: App, values: dict, preview: bool = False, progress=None):
@@ -99,9 +117,150 @@ def grid_limit(model, label) -> int:
     return views.MAX_GRID // model.num_classes if model.num_classes and label == views.ALL else views.MAX_GRID
 
 
+# -- the handlers: (app, tab) first, bound by build_generate_tab (common.bind) ------------------------------------
+def render(app: App, values: dict, preview: bool = False, progress=None):
+    """(PNG path, settings JSON, caption) of the view ``values``, the PNG carrying its settings."""
+    model, img, v = render_view(app, values, preview, progress)
+    stem = f"{v['model']}_seed{v['seed']}" + (f"-{v['seed'] + v['n'] - 1}" if v["n"] > 1 else "")
+    path = export.save_png(app.files.path(stem, ".png"), img, v)
+    note = (f" · **preview at {views.PREVIEW_SIZE} px**: the full {model.image_size}-px image follows when you "
+            "release the slider") if preview and views.preview_resolution(model) else ""
+    return str(path), to_json(v), caption(model, v, img) + note
+
+
+def model_controls(app: App, tab: GenerateTab, values: dict) -> dict:
+    """Controls set up for the model (class names, grid limit, StyleGAN layers, latent size) with ``values``."""
+    c = tab.controls
+    model = app.registry.get(values.get("model"))
+    v = views.check_view(model, values)
+    names = model.class_names
+    labels = [("all classes", views.ALL), ("the class each seed draws", views.SEEDED)] + \
+        [(str(i) if n == str(i) else f"{i} · {n}", str(i)) for i, n in enumerate(names)]
+    num_ws = model.num_ws if model.style_based else 0
+    groups = model.layer_groups() if num_ws else {}
+    mix = [(f"{g} (layers {r.start}–{r.stop - 1})", g) for g, r in groups.items()] or [(g, g) for g in MIX_GROUPS]
+    out = {c["model"]: gr.update(value=v["model"]),
+           c["label"]: gr.update(choices=labels, value=v["label"] or views.ALL, visible=bool(model.num_classes)),
+           c["n"]: gr.update(maximum=grid_limit(model, v["label"]), value=v["n"]),
+           tab.style_group: gr.update(visible=bool(num_ws)),
+           c["cutoff"]: gr.update(maximum=num_ws or MAX_CUTOFF, value=min(v["cutoff"], num_ws or MAX_CUTOFF)),
+           c["mix"]: gr.update(choices=mix, value=v["mix"]),
+           c["noise"]: gr.update(choices=[(label, m) for label, m in NOISE_CHOICES
+                                          if m in (model.noise_modes or views.NOISE_MODES)], value=v["noise"]),
+           tab.prior: prior_text(model)}
+    for i, k in enumerate(COORDS):
+        out[c[k]] = gr.update(value=v[k], visible=i < model.z_dim)
+    for k in ("seed", "truncation", "mix_seed", *DIRS):
+        out[c[k]] = gr.update(value=v[k])
+    return out
+
+
+def in_range(app: App, tab: GenerateTab, values: dict) -> dict:
+    """The sliders' values typed outside their range at its nearest end; the grid size's range is smaller
+    for the all-classes view (see grid_limit)."""
+    v = nearest_in_range(values, tab.controls)
+    if isinstance(v.get("n"), (int, float)) and v.get("label") is not None:
+        try:
+            v["n"] = min(v["n"], grid_limit(app.registry.get(v.get("model")), str(v["label"]).lower()))
+        except (ValueError, CheckpointError):
+            pass                                        # the view's check says what is wrong
+    return v
+
+
+def shown(app: App, tab: GenerateTab, values: dict) -> dict:
+    path, text, cap_text = render(app, values)
+    return {tab.image: path, tab.settings: text, tab.caption: cap_text}
+
+
+@friendly
+def generate(app: App, tab: GenerateTab, progress=gr.Progress(), **values):
+    return gr.skip() if keep_page(values) else render(app, in_range(app, tab, values), progress=progress)
+
+
+@friendly
+def drag(app: App, tab: GenerateTab, **values):
+    """A slider moving: views' fast preview for big models that have one (the full image otherwise)."""
+    return gr.skip() if keep_page(values) else render(app, in_range(app, tab, values), preview=True)
+
+
+@friendly
+def release(app: App, tab: GenerateTab, progress=gr.Progress(), **values):
+    """A slider let go: the full image where the drag showed a preview (else the drag's image stands)."""
+    if keep_page(values) or views.preview_resolution(app.registry.get(values.get("model"))) is None:
+        return gr.skip()
+    return render(app, in_range(app, tab, values), progress=progress)
+
+
+@friendly
+def randomize(app: App, tab: GenerateTab, **values):
+    values["seed"] = secrets.randbelow(10**6)
+    return gr.skip() if keep_page(values) else (values["seed"], *render(app, in_range(app, tab, values)))
+
+
+@friendly
+def reset_sliders(app: App, tab: GenerateTab, **values):
+    values.update({k: 0.0 for k in COORDS + DIRS})
+    return gr.skip() if keep_page(values) else (*[0.0] * len(COORDS + DIRS), *render(app, in_range(app, tab, values)))
+
+
+@friendly
+def set_class(app: App, tab: GenerateTab, **values):
+    """Another class: the grid size is capped when the all-classes view would exceed the grid's limit."""
+    if keep_page(values):
+        return gr.skip()
+    values = in_range(app, tab, values)
+    limit = grid_limit(app.registry.get(values.get("model")), str(values.get("label")).lower())
+    values["n"] = min(views.whole(values["n"], "the grid size n", 1, views.MAX_GRID), limit)
+    return (gr.update(maximum=limit, value=values["n"]), *render(app, values))
+
+
+@friendly
+def select_model(app: App, tab: GenerateTab, **values):
+    """Another model: the seed, grid size and ψ stay (and the class and StyleGAN settings where they apply);
+    the latent sliders go back to zero, since another model's latent space has other directions."""
+    values = switched_view(app.registry.get(values.get("model")), in_range(app, tab, values))
+    return {**model_controls(app, tab, values), **shown(app, tab, values)}
+
+
+@friendly
+def restore(app: App, tab: GenerateTab, text: str, model: str):
+    values = parse_settings(text, KEYS)
+    values.setdefault("model", model)
+    return {**model_controls(app, tab, values), **shown(app, tab, values)}
+
+
+@friendly
+def restore_file(app: App, tab: GenerateTab, path: str, model: str):
+    """A PNG opened or dropped in the page: the view its settings describe."""
+    return restore(app, tab, opened_settings(path, walk=False), model)
+
+
+def shown_n(app: App, tab: GenerateTab, **values):
+    """The grid size box after a typed value the view had to cap (with all classes, as many rows as fit): the
+    box says what is drawn."""
+    n = in_range(app, tab, values).get("n")
+    return gr.skip() if keep_page(values) or n == values.get("n") else gr.update(value=n)
+
+
+@friendly
+def page_load(app: App, tab: GenerateTab, model: str | None):
+    """On each page load: rescan the checkpoints (models finish training while the app runs) and show the
+    picked model (the first one by default)."""
+    picker = tab.controls["model"]
+    names = app.registry.available()
+    choices = model_choices(app.registry)
+    if not names:
+        return {picker: gr.update(choices=[], value=None),
+                tab.caption: "No trained model is available yet: see the **Models** tab."}
+    out = select_model(app, tab, model=model if model in names else names[0])
+    out[picker] = gr.update(choices=choices, value=out[picker]["value"])
+    return out
+
+
 # -- the tab ---------------------------------------------------------------------------------------------------
-def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
-    """Create the tab's components in the current Blocks context and wire its events."""
+def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateView:
+    """Create the tab's components in the current Blocks context and wire its events; returns what the other
+    tabs use (GenerateView)."""
     c: dict = {"model": picker}
     gr.Markdown(INTRO)
     prior = gr.Markdown(elem_id="prior")
@@ -157,145 +316,37 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateTab:
                          "its view comes back", file_types=[".png"], type="filepath", elem_id="generate-open")
         settings = gr.Code("", language="json", interactive=True, label="settings", elem_id="generate-settings")
         restore_btn = gr.Button("restore")
-    tab = GenerateTab(c, image, settings, cap, prior)
+    tab = GenerateTab(c, style_group, prior, image, settings, cap)
+
+    # -- the wiring: every event takes its inputs unprocessed (views checks them) -------------------------------
     sliders = [c[k] for k in COORDS + DIRS]
-
-    # -- callbacks -------------------------------------------------------------------------------------------
-    def render(values: dict, preview: bool = False, progress=None):
-        model, img, v = render_view(app, values, preview, progress)
-        stem = f"{v['model']}_seed{v['seed']}" + (f"-{v['seed'] + v['n'] - 1}" if v["n"] > 1 else "")
-        path = export.save_png(app.files.path(stem, ".png"), img, v)
-        note = (f" · **preview at {views.PREVIEW_SIZE} px**: the full {model.image_size}-px image follows when you "
-                "release the slider") if preview and views.preview_resolution(model) else ""
-        return str(path), to_json(v), caption(model, v, img) + note
-
-    def model_controls(values: dict) -> dict:
-        """Controls set up for the model (class names, grid limit, StyleGAN layers, latent size) with ``values``."""
-        model = app.registry.get(values.get("model"))
-        v = views.check_view(model, values)
-        names = model.class_names
-        labels = [("all classes", views.ALL), ("the class each seed draws", views.SEEDED)] + \
-            [(str(i) if n == str(i) else f"{i} · {n}", str(i)) for i, n in enumerate(names)]
-        num_ws = model.num_ws if model.style_based else 0
-        groups = model.layer_groups() if num_ws else {}
-        mix = [(f"{g} (layers {r.start}–{r.stop - 1})", g) for g, r in groups.items()] or [(g, g) for g in MIX_GROUPS]
-        out = {picker: gr.update(value=v["model"]),
-               c["label"]: gr.update(choices=labels, value=v["label"] or views.ALL, visible=bool(model.num_classes)),
-               c["n"]: gr.update(maximum=grid_limit(model, v["label"]), value=v["n"]),
-               style_group: gr.update(visible=bool(num_ws)),
-               c["cutoff"]: gr.update(maximum=num_ws or MAX_CUTOFF, value=min(v["cutoff"], num_ws or MAX_CUTOFF)),
-               c["mix"]: gr.update(choices=mix, value=v["mix"]),
-               c["noise"]: gr.update(choices=[(label, m) for label, m in NOISE_CHOICES
-                                              if m in (model.noise_modes or views.NOISE_MODES)], value=v["noise"]),
-               prior: prior_text(model)}
-        for i, k in enumerate(COORDS):
-            out[c[k]] = gr.update(value=v[k], visible=i < model.z_dim)
-        for k in ("seed", "truncation", "mix_seed", *DIRS):
-            out[c[k]] = gr.update(value=v[k])
-        return out
-
-    def in_range(values: dict) -> dict:
-        """The sliders' values typed outside their range at its nearest end; the grid size's range is smaller
-        for the all-classes view (see grid_limit)."""
-        v = nearest_in_range(values, c)
-        if isinstance(v.get("n"), (int, float)) and v.get("label") is not None:
-            try:
-                v["n"] = min(v["n"], grid_limit(app.registry.get(v.get("model")), str(v["label"]).lower()))
-            except (ValueError, CheckpointError):
-                pass                                        # the view's check says what is wrong
-        return v
-
-    def shown(values: dict) -> dict:
-        path, text, cap_text = render(values)
-        return {image: path, settings: text, cap: cap_text}
-
-    @friendly
-    def generate(progress=gr.Progress(), **values):
-        return gr.skip() if keep_page(values) else render(in_range(values), progress=progress)
-
-    @friendly
-    def drag(**values):
-        """A slider moving: views' fast preview for big models that have one (the full image otherwise)."""
-        return gr.skip() if keep_page(values) else render(in_range(values), preview=True)
-
-    @friendly
-    def release(progress=gr.Progress(), **values):
-        """A slider let go: the full image where the drag showed a preview (else the drag's image stands)."""
-        if keep_page(values) or views.preview_resolution(app.registry.get(values.get("model"))) is None:
-            return gr.skip()
-        return render(in_range(values), progress=progress)
-
-    @friendly
-    def randomize(**values):
-        values["seed"] = secrets.randbelow(10**6)
-        return gr.skip() if keep_page(values) else (values["seed"], *render(in_range(values)))
-
-    @friendly
-    def reset_sliders(**values):
-        values.update({k: 0.0 for k in COORDS + DIRS})
-        return gr.skip() if keep_page(values) else (*[0.0] * len(sliders), *render(in_range(values)))
-
-    def shown_n(**values):
-        """The grid size box after a typed value the view had to cap (with all classes, as many rows as fit):
-        the box says what is drawn."""
-        n = in_range(values).get("n")
-        return gr.skip() if keep_page(values) or n == values.get("n") else gr.update(value=n)
-
-    @friendly
-    def set_class(**values):
-        """Another class: the grid size is capped when the all-classes view would exceed the grid's limit."""
-        if keep_page(values):
-            return gr.skip()
-        values = in_range(values)
-        limit = grid_limit(app.registry.get(values.get("model")), str(values.get("label")).lower())
-        values["n"] = min(views.whole(values["n"], "the grid size n", 1, views.MAX_GRID), limit)
-        return (gr.update(maximum=limit, value=values["n"]), *render(values))
-
-    @friendly
-    def select_model(**values):
-        """Another model: the seed, grid size and ψ stay (and the class and StyleGAN settings where they apply);
-        the latent sliders go back to zero, since another model's latent space has other directions."""
-        values = switched_view(app.registry.get(values.get("model")), in_range(values))
-        return {**model_controls(values), **shown(values)}
-
-    @friendly
-    def restore(text: str, model: str):
-        values = parse_settings(text, KEYS)
-        values.setdefault("model", model)
-        return {**model_controls(values), **shown(values)}
-
-    @friendly
-    def restore_file(path: str, model: str):
-        """A PNG opened or dropped in the page: the view its settings describe."""
-        return restore(opened_settings(path, walk=False), model)
-
-    all_outputs = [picker, style_group, *c.values(), *tab.outputs, prior]
-    all_outputs = list(dict.fromkeys(all_outputs))
     view_inputs = {k: c[k] for k in KEYS}
     live = dict(trigger_mode="always_last", show_progress="minimal", **UNPROCESSED)
     dragged = [c["n"], c["truncation"], c["cutoff"], *sliders]      # input: a preview; release: the full image
     shown_progress = {**live, "show_progress": "full"}              # a big model's render shows its progress
     gr.on([generate_btn.click, c["seed"].submit, c["mix_seed"].submit, *[c[k].input for k in ("noise", "mix")]],
-          generate, inputs_kwargs=view_inputs, outputs=tab.outputs, api_name="generate", **shown_progress)
-    gr.on([s.input for s in dragged], drag, inputs_kwargs=view_inputs, outputs=tab.outputs,
+          bind(generate, app, tab), inputs_kwargs=view_inputs, outputs=tab.outputs, api_name="generate",
+          **shown_progress)
+    gr.on([s.input for s in dragged], bind(drag, app, tab), inputs_kwargs=view_inputs, outputs=tab.outputs,
           api_visibility="private", **live)
-    gr.on([s.release for s in dragged], release, inputs_kwargs=view_inputs, outputs=tab.outputs,
+    gr.on([s.release for s in dragged], bind(release, app, tab), inputs_kwargs=view_inputs, outputs=tab.outputs,
           api_visibility="private", **shown_progress)
-    gr.on([c["n"].input, c["n"].release], shown_n, inputs_kwargs=view_inputs, outputs=c["n"],
-          api_visibility="private", trigger_mode="always_last", show_progress="hidden", **UNPROCESSED)
-    c["label"].input(set_class, inputs_kwargs=view_inputs, outputs=[c["n"], *tab.outputs], api_name="set_class",
-                     **live)
-    randomize_btn.click(randomize, inputs_kwargs=view_inputs, outputs=[c["seed"], *tab.outputs], api_name="randomize",
-                        **UNPROCESSED)
-    reset_btn.click(reset_sliders, inputs_kwargs=view_inputs, outputs=[*sliders, *tab.outputs],
+    c["label"].input(bind(set_class, app, tab), inputs_kwargs=view_inputs, outputs=[c["n"], *tab.outputs],
+                     api_name="set_class", **live)
+    randomize_btn.click(bind(randomize, app, tab), inputs_kwargs=view_inputs, outputs=[c["seed"], *tab.outputs],
+                        api_name="randomize", **UNPROCESSED)
+    reset_btn.click(bind(reset_sliders, app, tab), inputs_kwargs=view_inputs, outputs=[*sliders, *tab.outputs],
                     api_name="reset_sliders", **UNPROCESSED)
-    picker.input(select_model, inputs_kwargs=view_inputs, outputs=all_outputs, api_name="select_model",
-                 **UNPROCESSED)
-    restore_btn.click(restore, [settings, picker], all_outputs, api_name="restore", **UNPROCESSED)
-    opened.upload(restore_file, [opened, picker], all_outputs, api_visibility="private").then(
+    picker.input(bind(select_model, app, tab), inputs_kwargs=view_inputs, outputs=tab.all_outputs,
+                 api_name="select_model", **UNPROCESSED)
+    restore_btn.click(bind(restore, app, tab), [settings, picker], tab.all_outputs, api_name="restore",
+                      **UNPROCESSED)
+    opened.upload(bind(restore_file, app, tab), [opened, picker], tab.all_outputs, api_visibility="private").then(
         lambda: None, None, opened, api_visibility="private", queue=False)   # emptied: the next file can be dropped
-    tab.all_outputs, tab.select_model, tab.model_controls = all_outputs, select_model, model_controls
-    return tab
+    gr.on([c["n"].input, c["n"].release], bind(shown_n, app, tab), inputs_kwargs=view_inputs, outputs=c["n"],
+          api_visibility="private", trigger_mode="always_last", show_progress="hidden", **UNPROCESSED)
+    return GenerateView(c, tab.all_outputs, bind(select_model, app, tab), bind(model_controls, app, tab),
+                        bind(page_load, app, tab))
 
 
 def keep_page(values: dict) -> bool:
@@ -326,21 +377,3 @@ def switched_view(model, values: dict) -> dict:
     except ValueError:
         return fresh
     return v
-
-
-def page_load_handler(app: App, tab: GenerateTab):
-    """On each page load: rescan the checkpoints (models finish training while the app runs) and show the
-    picked model (the first one by default)."""
-
-    @friendly
-    def page_load(model: str | None):
-        names = app.registry.available()
-        choices = model_choices(app.registry)
-        if not names:
-            return {tab.controls["model"]: gr.update(choices=[], value=None),
-                    tab.caption: "No trained model is available yet: see the **Models** tab."}
-        out = tab.select_model(model=model if model in names else names[0])
-        out[tab.controls["model"]] = gr.update(choices=choices, value=out[tab.controls["model"]]["value"])
-        return out
-
-    return page_load

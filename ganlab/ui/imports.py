@@ -18,7 +18,7 @@ import gradio as gr
 from .. import catalog, checkpoint, download, preload
 from ..preload import Preloader
 from ..registry import ModelRegistry, check_name
-from .common import App, from_page, log, model_choices, refuse
+from .common import App, bind, from_page, log, model_choices, refuse
 
 CATALOG_COLUMNS = ["name", "resolution", "download", "licence", "status"]
 CATALOG_WIDTHS = ["19%", "15%", "11%", "38%", "17%"]   # every column on screen, the licence wrapping
@@ -30,7 +30,6 @@ FULL_HEIGHT = 4000             # px: the tables show every row (Gradio's default
 PENDING = ("queued", "downloading", "converting")
 POLL_SECONDS = 1.0             # the status tables' refresh while an import or preload is pending
 WAIT_STEP = 0.25               # how often the Import button's progress bar looks at its item
-NC = re.compile(r"non[- ]?commercial|\bNC\b|-NC\b", re.IGNORECASE)
 
 INTRO = """\
 ### Import a pretrained GAN
@@ -93,33 +92,6 @@ def pending(preloader: Preloader) -> bool:
     return any(s["state"] in PENDING for s in preloader.status())
 
 
-# -- the About panel -------------------------------------------------------------------------------------------
-def non_commercial(source: dict) -> bool | None:
-    """Whether an imported model's licence forbids commercial use: the catalog's word where the model came from
-    it, else the licence text (None: nothing says so either way)."""
-    entry = next((e for e in catalog.ENTRIES if e.url == source.get("origin")), None)
-    if entry is not None and entry.non_commercial is not None:
-        return entry.non_commercial
-    return True if NC.search(str(source.get("licence") or "")) else None
-
-
-def source_lines(config: dict) -> list[str]:
-    """Markdown list items about an imported model (config.json's ``source`` block): licence and origin."""
-    src = config.get("source")
-    if not isinstance(src, dict) or not src:
-        return []
-    licence = html.escape(str(src.get("licence") or "not stated"))
-    origin = str(src.get("origin") or "?")
-    if not origin.lower().startswith(("http://", "https://", "pip:")):
-        origin = Path(origin).name                      # a path on the server: its name only
-    nc = non_commercial(src)
-    mark = "**non-commercial**: " if nc else "" if nc is False else "check before commercial use: "
-    sha = str(src.get("sha256") or "")
-    return [f"- **licence**: {mark}{licence}",
-            f"- **source**: imported from `{html.escape(origin)}` ({html.escape(str(src.get('format', '?')))} format"
-            + (f", sha256 {sha[:16]}…)" if sha else ")")]
-
-
 # -- the Import button -----------------------------------------------------------------------------------------
 def failure_text(name, reason: str) -> str:
     """What the page says under the Import button when an import fails: the reason, and what a visitor can do
@@ -159,12 +131,49 @@ def run_import(preloader: Preloader, name, progress=None, timeout: float | None 
         time.sleep(WAIT_STEP)
 
 
+# -- the handlers: the app and the preloader first, bound by build_imports_section (common.bind) -------------------
+def tables(app: App, preloader: Preloader):
+    """The catalog's and the background imports' table rows."""
+    return catalog_rows(preloader, app.registry), import_rows(preloader)
+
+
+def do_import(app: App, preloader: Preloader, name: str, progress=gr.Progress()):
+    """Import and select the model; a failure is said once, under the Import button (an API client gets it as
+    an error)."""
+    progress(0, desc="queued")
+    try:
+        model = run_import(preloader, name, progress)
+    except ValueError as e:
+        if not from_page():
+            return refuse(str(e), "import")
+        log.warning("refused import: %s", e)
+        return failure_text(name, str(e)), *tables(app, preloader), gr.skip()
+    return (f"**{model}** is ready: it is selected in the model list above (Generate and Interpolate use it).",
+            *tables(app, preloader), gr.update(choices=model_choices(app.registry)))
+
+
+def poll(app: App, preloader: Preloader, before: list):
+    """The timer's tick: the tables, the picker's choices if models joined, and the timer off once idle."""
+    busy = pending(preloader)       # before the names: an import that ends in between is shown at the next tick
+    names = app.registry.available()
+    picker_update = gr.update(choices=model_choices(app.registry)) if names != before else gr.update()
+    return (*tables(app, preloader), picker_update, names, gr.Timer(active=busy))
+
+
+def show(app: App, gen, name: str):
+    """The imported model, shown in the Generate tab; nothing when the import did not make one (it said why)."""
+    entry = catalog.find(name)
+    if entry is None or entry.name not in app.registry.available():
+        return gr.skip()
+    return gen.select_model(model=check_name(entry.name))
+
+
 def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, gen) -> gr.Timer:
     """The catalog table, the Import button and the background imports' status, in the current Blocks context.
-    ``gen``: the Generate tab (its ``select_model`` shows the imported model). Returns the poll timer, made
-    with ``render=False``: the caller renders it outside the Tabs, because a tab's children (a timer too) do not
-    exist in the page until the tab is first opened, and a visitor who stays on Generate must still see
-    preloads join the picker."""
+    ``gen``: what the Generate tab gives the others (its ``select_model`` shows the imported model). Returns the
+    poll timer, made with ``render=False``: the caller renders it outside the Tabs, because a tab's children (a
+    timer too) do not exist in the page until the tab is first opened, and a visitor who stays on Generate must
+    still see preloads join the picker."""
     gr.Markdown(INTRO)
     table = gr.Dataframe(lambda: catalog_rows(preloader, app.registry), headers=CATALOG_COLUMNS,
                          interactive=False, wrap=True, elem_id="catalog-table", column_widths=CATALOG_WIDTHS,
@@ -183,39 +192,11 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
     timer = gr.Timer(POLL_SECONDS, active=True, render=False)   # the first tick switches it off when nothing is pending
     shown = gr.State([])                                # the model names the picker offered at the last poll
 
-    def tables():
-        return catalog_rows(preloader, app.registry), import_rows(preloader)
-
-    def do_import(name: str, progress=gr.Progress()):
-        """Import and select the model; a failure is said once, under the Import button (an API client gets it
-        as an error)."""
-        progress(0, desc="queued")
-        try:
-            model = run_import(preloader, name, progress)
-        except ValueError as e:
-            if not from_page():
-                return refuse(str(e), "import")
-            log.warning("refused import: %s", e)
-            return failure_text(name, str(e)), *tables(), gr.skip()
-        return (f"**{model}** is ready: it is selected in the model list above (Generate and Interpolate use it).",
-                *tables(), gr.update(choices=model_choices(app.registry)))
-
-    def poll(before: list):
-        names = app.registry.available()
-        picker_update = gr.update(choices=model_choices(app.registry)) if names != before else gr.update()
-        return (*tables(), picker_update, names, gr.Timer(active=pending(preloader)))
-
-    def show(name: str):
-        """The imported model in the Generate tab; nothing when the import did not make one (it said why)."""
-        entry = catalog.find(name)
-        if entry is None or entry.name not in app.registry.available():
-            return gr.skip()
-        return gen.select_model(model=check_name(entry.name))
-
     import_btn.click(lambda: gr.Timer(active=True), None, timer, queue=False, api_visibility="private")
-    import_btn.click(do_import, choice, [message, table, status, picker], api_name="import_model",
-                     concurrency_id="import", concurrency_limit=4
-                     ).success(show, choice, gen.all_outputs, api_visibility="private")
-    refresh.click(tables, None, [table, status], api_name="import_status")
-    timer.tick(poll, shown, [table, status, picker, shown, timer], api_visibility="private", show_progress="hidden")
+    import_btn.click(bind(do_import, app, preloader), choice, [message, table, status, picker],
+                     api_name="import_model", concurrency_id="import", concurrency_limit=4
+                     ).success(bind(show, app, gen), choice, gen.all_outputs, api_visibility="private")
+    refresh.click(bind(tables, app, preloader), None, [table, status], api_name="import_status")
+    timer.tick(bind(poll, app, preloader), shown, [table, status, picker, shown, timer], api_visibility="private",
+               show_progress="hidden")
     return timer

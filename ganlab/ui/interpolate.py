@@ -2,12 +2,14 @@
 models through classes, previewed in the page and exported as a GIF that carries its settings."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from .. import export, views
 from ..models import CheckpointError
 from . import generate
-from .common import UNPROCESSED, App, friendly, nearest_in_range, opened_settings, parse_settings, to_json
+from .common import UNPROCESSED, App, bind, friendly, nearest_in_range, opened_settings, parse_settings, to_json
 
 OWN_KEYS, KEYS, DEFAULTS = views.WALK_OWN_KEYS, views.WALK_KEYS, views.WALK_DEFAULTS
 MODES = [("between latents", "latent"), ("between classes (label embedding)", "class")]
@@ -25,13 +27,67 @@ keyframe's image; *loop* walks back to the start, so the GIF repeats without a j
 """
 
 
+@dataclass(frozen=True)
+class InterpolateTab:
+    """The tab's components, made by build_interpolate_tab and passed to its handlers."""
+    controls: dict              # parameter name → component (the walk's own settings)
+    outputs: list               # preview, GIF file, settings JSON, caption
+
+
 def render_walk(app: App, values: dict, callback=None):
     """(frames uint8 (T, H, W, C), settings) of the walk: the registry's model, through views."""
     return views.render_walk(app.registry.get(values.get("model")), values, callback=callback)
 
 
-def build_interpolate_tab(app: App, gen: generate.GenerateTab):
-    """Create the tab's components in the current Blocks context and wire its events."""
+# -- the handlers: (app, gen, tab) first, bound by build_interpolate_tab (common.bind) -----------------------------
+def export_gif(app: App, values: dict, progress: gr.Progress):
+    """(preview, GIF file, settings JSON, note) of the walk ``values``, the GIF carrying its settings."""
+    progress(0, desc="rendering frames")
+    frames, s = render_walk(app, values, callback=lambda done, total: progress((done, total),
+                                                                             desc="rendering frames"))
+    progress(1.0, desc="writing the GIF")
+    path = app.files.path(f"{s['model']}_walk", ".gif")
+    export.save_gif(path, frames, s["fps"], s)
+    kb, side = f"{path.stat().st_size / 1024:.0f} kB", f"{frames.shape[2]}×{frames.shape[1]} px"
+    note = (f"1 frame of {side} (a still: every keyframe is the same image), {kb}" if len(frames) == 1 else
+            f"{len(frames)} frames of {side} at {s['fps']:g} fps ({len(frames) / s['fps']:.1f} s), {kb}")
+    return str(path), str(path), to_json(s), note
+
+
+@friendly
+def interpolate(app: App, gen: generate.GenerateView, tab: InterpolateTab, progress=gr.Progress(), **values):
+    return export_gif(app, nearest_in_range(values, {**gen.controls, **tab.controls}), progress)
+
+
+@friendly
+def restore(app: App, gen: generate.GenerateView, tab: InterpolateTab, text: str, model: str, progress=gr.Progress()):
+    values = parse_settings(text, KEYS)
+    values.setdefault("model", model)
+    updates = gen.model_controls(values)
+    _, walk = views.check_walk(app.registry.get(values.get("model")), values)
+    updates.update({tab.controls[k]: gr.update(value=walk[k]) for k in OWN_KEYS})
+    return {**updates, **dict(zip(tab.outputs, export_gif(app, values, progress)))}
+
+
+@friendly
+def restore_file(app: App, gen: generate.GenerateView, tab: InterpolateTab, path: str, model: str,
+                 progress=gr.Progress()):
+    """A GIF opened or dropped in the page: the walk its settings describe."""
+    return restore(app, gen, tab, opened_settings(path, walk=True), model, progress)
+
+
+def options(app: App, model: str):
+    """The class options, shown for models with a label embedding."""
+    try:
+        return gr.update(visible=app.registry.get(model).label_embedding)
+    except (ValueError, CheckpointError):
+        return gr.update(visible=False)
+
+
+# -- the tab ---------------------------------------------------------------------------------------------------
+def build_interpolate_tab(app: App, gen: generate.GenerateView):
+    """Create the tab's components in the current Blocks context and wire its events; ``gen``: what the
+    Generate tab gives the others (its view's controls, and how to set them up for a model)."""
     c: dict = {}
     gr.Markdown(INTRO)
     with gr.Row():
@@ -62,52 +118,18 @@ def build_interpolate_tab(app: App, gen: generate.GenerateTab):
         settings = gr.Code("", language="json", interactive=True, label="settings", elem_id="walk-settings")
         restore_btn = gr.Button("restore")
     outputs = [preview, gif_file, settings, cap]
+    tab = InterpolateTab(c, outputs)
 
-    def export_gif(values: dict, progress: gr.Progress):
-        progress(0, desc="rendering frames")
-        frames, s = render_walk(app, values, callback=lambda done, total: progress((done, total),
-                                                                                 desc="rendering frames"))
-        progress(1.0, desc="writing the GIF")
-        path = app.files.path(f"{s['model']}_walk", ".gif")
-        export.save_gif(path, frames, s["fps"], s)
-        kb, side = f"{path.stat().st_size / 1024:.0f} kB", f"{frames.shape[2]}×{frames.shape[1]} px"
-        note = (f"1 frame of {side} (a still: every keyframe is the same image), {kb}" if len(frames) == 1 else
-                f"{len(frames)} frames of {side} at {s['fps']:g} fps ({len(frames) / s['fps']:.1f} s), {kb}")
-        return str(path), str(path), to_json(s), note
-
-    @friendly
-    def interpolate(progress=gr.Progress(), **values):
-        return export_gif(nearest_in_range(values, {**gen.controls, **c}), progress)
-
-    @friendly
-    def restore(text: str, model: str, progress=gr.Progress()):
-        values = parse_settings(text, KEYS)
-        values.setdefault("model", model)
-        updates = gen.model_controls(values)
-        _, walk = views.check_walk(app.registry.get(values.get("model")), values)
-        updates.update({c[k]: gr.update(value=walk[k]) for k in OWN_KEYS})
-        return {**updates, **dict(zip(outputs, export_gif(values, progress)))}
-
-    @friendly
-    def restore_file(path: str, model: str, progress=gr.Progress()):
-        """A GIF opened or dropped in the page: the walk its settings describe."""
-        return restore(opened_settings(path, walk=True), model, progress)
-
-    def options(model: str):
-        try:
-            return gr.update(visible=app.registry.get(model).label_embedding)
-        except (ValueError, CheckpointError):
-            return gr.update(visible=False)
-
+    # -- the wiring: every event takes its inputs unprocessed (views checks them) -------------------------------
+    picker = gen.controls["model"]
     view = {k: gen.controls[k] for k in KEYS if k in gen.controls}
-    run_btn.click(interpolate, inputs_kwargs={**view, **c}, outputs=outputs, api_name="interpolate",
-                  concurrency_id="export", concurrency_limit=1, **UNPROCESSED)
-    restore_btn.click(restore, [settings, gen.controls["model"]],
+    run_btn.click(bind(interpolate, app, gen, tab), inputs_kwargs={**view, **c}, outputs=outputs,
+                  api_name="interpolate", concurrency_id="export", concurrency_limit=1, **UNPROCESSED)
+    restore_btn.click(bind(restore, app, gen, tab), [settings, picker],
                       list(dict.fromkeys([*gen.all_outputs, *c.values(), *outputs])), api_name="restore_interpolation",
                       concurrency_id="export", concurrency_limit=1, **UNPROCESSED)
-    opened.upload(restore_file, [opened, gen.controls["model"]],
+    opened.upload(bind(restore_file, app, gen, tab), [opened, picker],
                   list(dict.fromkeys([*gen.all_outputs, *c.values(), *outputs])), api_visibility="private",
                   concurrency_id="export", concurrency_limit=1).then(
         lambda: None, None, opened, api_visibility="private", queue=False)   # emptied: the next file can be dropped
-    gen.controls["model"].change(options, gen.controls["model"], class_group, api_name="interpolate_options",
-                                 **UNPROCESSED)
+    picker.change(bind(options, app), picker, class_group, api_name="interpolate_options", **UNPROCESSED)

@@ -12,14 +12,16 @@ nothing themselves. So a frame of an old run can never land after the new run's 
 last frame when the stream ends, after any other event's output).
 
 Every control comes from the settings table ganlab.toy.config.FIELDS (type, range, default, live or restart,
-label). A refused input (an empty drawing, a bad CSV, a value out of range) changes no control: its message
-is shown once, as a warning and in the status line, and logged as one line.
+label), and the events take the controls' values unprocessed: the table checks each one (one rule). A refused
+input (an empty drawing, a bad CSV, a value out of range) changes no control: its message is shown once, as a
+warning (ganlab.ui.common.warn) and in the status line, and logged as one line.
+
+The handlers are module-level functions taking the session registry first (bound by build_live_tab with
+ganlab.ui.common.bind) and the controls' values as keyword arguments named after the settings.
 """
 from __future__ import annotations
 
 import base64
-import html
-import inspect
 import logging
 import os
 import shutil
@@ -36,6 +38,7 @@ from ganlab import toy
 from ganlab.toy import presets
 from ganlab.toy.runs import WORKER_ERRORS, RunPool, WorkerGone
 
+from .common import UNPROCESSED, Refused, bind, refuse, warn
 from .drawing import CANVAS_SIZE, drawing_canvas
 
 log = logging.getLogger("ganlab.live")
@@ -49,6 +52,8 @@ IDLE_DROP_SECONDS = 3600.0  # sessions untouched for this long are dropped (page
 WORKER_GONE = ("The training worker stopped (the server may be short of memory), and this run with it: "
                "press Reset or Start for a new run.")
 HEADLINE = ("dataset", "loss", "seed")   # the controls in the top row; the others go by live / restart
+GROUPS = (("Training (applies immediately)", True), ("Networks, optimizer (a change starts a new run)", False))
+CSV_TYPES = [".csv", ".txt"]             # what the CSV upload takes
 
 INTRO = """\
 ### Live training: a GAN on points in the plane
@@ -71,10 +76,6 @@ says what to look for. Training settings apply immediately; Reset, the network s
 seed and the optimizer start a new run (training goes on if it was running). A run pauses itself after
 5 minutes of training; press Start to continue.
 """
-
-
-class Refused(ValueError):
-    """A user's input the tab does not accept: shown once, logged as one line, and nothing changes."""
 
 
 @dataclass
@@ -189,21 +190,12 @@ def _key(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
-def _named_inputs(fn, names: list[str]):
-    """Wrap fn(values: dict, request) as fn(<one parameter per name>, request: gr.Request), so Gradio injects
-    the request and its API names each parameter after its control (/live_start takes dataset=..., lr_g=...)."""
-    if inspect.isgeneratorfunction(fn):
-        def wrapper(*args):
-            yield from fn(dict(zip(names, args[:-1])), args[-1])
-    else:
-        def wrapper(*args):
-            return fn(dict(zip(names, args[:-1])), args[-1])
-    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    wrapper.__signature__ = inspect.Signature(
-        [inspect.Parameter(n, kind) for n in names] + [inspect.Parameter("request", kind, annotation=gr.Request)])
-    wrapper.__annotations__ = {"request": gr.Request}
-    wrapper.__name__ = wrapper.__qualname__ = fn.__name__
-    return wrapper
+def _grouped(live: bool) -> list[toy.Field]:
+    """The settings of one accordion (live or restarting), less the top row's."""
+    return [f for f in toy.FIELDS if f.live == live and f.name not in HEADLINE]
+
+
+NAMES = [*HEADLINE, *(f.name for _, live in GROUPS for f in _grouped(live))]   # the controls, in the page's order
 
 
 def config_of(values: dict) -> toy.ToyConfig:
@@ -216,30 +208,25 @@ def config_of(values: dict) -> toy.ToyConfig:
 
 def control(f: toy.Field, value) -> gr.components.Component:
     """The control of one settings field: a checkbox, radio buttons or a dropdown of its choices, a slider over
-    its range, or a number box. Gradio's own input check is off: the table checks every value (one rule), so a
+    its range, or a number box. Its events take it unprocessed: the table checks every value (one rule), so a
     refused value is one message in the status line, never an error badge on the outputs or a traceback in the
     log, and a number box's 1.5 is refused rather than silently rounded."""
     if f.type is bool:
-        c = gr.Checkbox(value, label=f.help)
-    elif f.type is str:
-        c = (gr.Radio if len(f.range) <= 3 else gr.Dropdown)(list(f.range), value=value, label=f.help)
-    elif f.step is not None:
-        c = gr.Slider(f.range[0], f.range[1], value, step=f.step, label=f.help)
-    else:
-        lo, hi = (f"{v:,}" if f.type is int else f"{v:g}" for v in f.range)
-        c = gr.Number(value, label=f"{f.help} ({lo} to {hi})")
-    c.preprocess = lambda payload: payload     # the raw value goes to config_of, which checks it against FIELDS
-    return c
+        return gr.Checkbox(value, label=f.help)
+    if f.type is str:
+        return (gr.Radio if len(f.range) <= 3 else gr.Dropdown)(list(f.range), value=value, label=f.help)
+    if f.step is not None:
+        return gr.Slider(f.range[0], f.range[1], value, step=f.step, label=f.help)
+    lo, hi = (f"{v:,}" if f.type is int else f"{v:g}" for v in f.range)
+    return gr.Number(value, label=f"{f.help} ({lo} to {hi})")
 
 
-def refuse(error: Exception, what: str, run: Session | None) -> str:
-    """Show a refused input once (a warning toast, and the status line returned) and log it as one line."""
-    message = html.escape(str(error), quote=False)   # it may quote what a visitor typed
-    log.warning("live: %s refused: %s", what, message)
-    gr.Warning(message)
+def refused(error: Exception, what: str, run: Session | None) -> str:
+    """The status line after a refused input, shown once (common.warn: a warning toast and one log line)."""
+    message = "⚠ " + warn(error, what, log)
     if run is None:
-        return f"⚠ {message}"
-    run.message = f"⚠ {message}"
+        return message
+    run.message = message
     return _status(run)
 
 
@@ -264,6 +251,235 @@ def _status(run: Session | None) -> str:
     return text + (f"  \n{run.message}" if run.message else "")
 
 
+# -- the handlers: the sessions first, bound by build_live_tab (common.bind) ----------------------------------------
+def restart(sessions: LiveSessions, values: dict, key: str, message: str = "") -> Session:
+    """A new run from the controls, swapped into the session between two frames (Refused if refused)."""
+    cfg = config_of(values)
+    points = sessions.points.get(key) if cfg.dataset == "points" else None
+    if cfg.dataset == "points" and points is None:
+        raise Refused('dataset "points" needs your data: draw on the canvas or upload a CSV first.')
+    try:
+        remote = sessions.pool.create(cfg, points=points)
+    except ValueError as e:
+        raise Refused(str(e)) from None
+    except (WorkerGone, *WORKER_ERRORS):
+        raise Refused(WORKER_GONE) from None
+    old = sessions.get(key)
+    if old is None or old.gone:
+        run = Session(remote, cfg, generation=0 if old is None else old.generation + 1, message=message)
+        run.info = run.call("status")
+        sessions.put(key, run)
+        return run
+    with old.lock:                 # between two ticks of a running stream, which goes on with the new run
+        old.remote, old.config, old.message = remote, cfg, message
+        old.info = old.call("status")
+        old.generation += 1
+        old.started_at_seconds = old.started_at_iteration = 0
+    return old
+
+
+def shown(run: Session) -> tuple:
+    """(frame, status) after a restart: a running stream draws the new run itself (one writer)."""
+    if run.running:
+        return gr.skip(), _status(run)
+    with run.lock:
+        return run.show("frame", record=True), _status(run)
+
+
+def ensure(sessions: LiveSessions, values: dict, key: str) -> Session:
+    run = sessions.get(key)
+    return run if run is not None and not run.gone else restart(sessions, values, key)
+
+
+def on_reset(sessions: LiveSessions, request: gr.Request, **values):
+    key = _key(request)
+    try:
+        return shown(restart(sessions, values, key))
+    except Refused as e:
+        return gr.skip(), refused(e, "reset", sessions.get(key))
+
+
+def on_rebuild(sessions: LiveSessions, request: gr.Request, **values):
+    key = _key(request)
+    old = sessions.get(key)
+    try:
+        first = next(iter(presets.PRESETS.values())).config                    # no run yet: the page's start
+        before = toy.to_dict(old.config if old is not None else first)
+        changed = [n for n in toy.RESTART_FIELDS if values.get(n) != before[n]]
+        what = ", ".join(toy.BY_NAME[n].help for n in changed)
+        message = f"New run: {what} changed, and that starts a new run." if what else "New run."
+        return shown(restart(sessions, values, key, message))
+    except Refused as e:
+        return gr.skip(), refused(e, "setting", old)
+
+
+def on_start(sessions: LiveSessions, request: gr.Request, **values):
+    """Train and stream frames until paused, capped or disconnected; restarts swap the run underneath."""
+    key = _key(request)
+    try:
+        run = ensure(sessions, values, key)
+    except Refused as e:
+        yield gr.skip(), refused(e, "start", sessions.get(key))
+        return
+    if not sessions.try_start(key, run):
+        run.message = (f"The server is busy: {sessions.max_running} runs are training right now. "
+                       "Try again in a minute.")
+        gr.Warning(run.message)
+        yield gr.skip(), _status(run)
+        return
+    run.message = ""
+    run.stream += 1  # a second Start (e.g. after a dropped connection) takes over from the first stream
+    stream = run.stream
+    while run.running and run.stream == stream and sessions.runs.get(key) is run:
+        with run.lock:
+            left_seconds = MAX_RUN_SECONDS - (run.info["train_seconds"] - run.started_at_seconds)
+            left_steps = MAX_RUN_ITERATIONS - (run.info["iteration"] - run.started_at_iteration)
+            if left_seconds <= 0 or left_steps <= 0:
+                run.running = False
+                run.message = ("Paused: a run trains at most 5 minutes or 1,000,000 iterations per "
+                               "Start. Press Start to continue.")
+                break
+            try:
+                html = run.show("tick", max_seconds=left_seconds, max_steps=left_steps)
+            except Refused:
+                break
+        run.last_tick = time.monotonic()
+        yield html, _status(run)
+    if sessions.runs.get(key) is not run or run.stream != stream:
+        return  # the page closed, or another Start took over
+    with run.lock:               # the last frame is the session's current run, whatever happened meanwhile
+        html = gr.skip() if run.gone else run.show("frame")
+    yield html, _status(run)
+
+
+def on_pause(sessions: LiveSessions, request: gr.Request):
+    run = sessions.get(_key(request))
+    if run is not None:
+        run.running = False
+    return _status(run)
+
+
+def on_step(sessions: LiveSessions, request: gr.Request, **values):
+    key = _key(request)
+    try:
+        run = ensure(sessions, values, key)
+        with run.lock:
+            return run.show("step", 1), _status(run)
+    except Refused as e:
+        return gr.skip(), refused(e, "step", sessions.get(key))
+
+
+def on_frame(sessions: LiveSessions, request: gr.Request):
+    """The current frame, without training (for API clients that poll)."""
+    run = sessions.get(_key(request))
+    if run is None or run.gone:
+        return gr.skip(), _status(run)
+    with run.lock:
+        try:
+            return run.show("frame"), _status(run)
+        except Refused:
+            return gr.skip(), _status(run)
+
+
+def on_live_change(sessions: LiveSessions, request: gr.Request, **values):
+    run = sessions.get(_key(request))
+    if run is None or run.gone:
+        return _status(run)
+    try:
+        cfg = config_of(values)
+        changes = {k: getattr(cfg, k) for k in toy.LIVE_FIELDS if getattr(cfg, k) != getattr(run.config, k)}
+        if changes:
+            with run.lock:
+                run.info = run.call("update", **changes)
+                run.config = run.call("config")
+                run.message = ""
+    except ValueError as e:                  # Refused, or the run's own check of the new values
+        return refused(e, "setting", run)
+    return _status(run)
+
+
+def on_preset(name: str):
+    """An experiment picked: every control set to its settings, and its note."""
+    if name not in presets.PRESETS:
+        return refuse(f"unknown experiment {str(name)[:40]!r}.", "experiment", log)
+    values = toy.to_dict(presets.PRESETS[name].config)
+    return [gr.update(value=values[n]) for n in NAMES] + [presets.PRESETS[name].note]
+
+
+def on_preset_reset(sessions: LiveSessions, request: gr.Request, **values):
+    key = _key(request)
+    try:
+        return shown(restart(sessions, values, key, "New run with the experiment's settings."))
+    except Refused as e:
+        return gr.skip(), refused(e, "experiment", sessions.get(key))
+
+
+def use_points(sessions: LiveSessions, points_fn, source, values: dict, request: gr.Request, what: str) -> tuple:
+    """(frame, status, dataset): a new run on the user's points, or the refusal."""
+    key = _key(request)
+    try:
+        if source is None:
+            raise Refused("Choose a CSV file first." if what == "csv" else
+                          "The drawing is empty: draw a few strokes first.")
+        try:
+            points = points_fn(source)
+        except ValueError as e:          # the parsers' messages name the line or the problem
+            raise Refused(str(e)) from None
+        sessions.points[key] = points
+        run = restart(sessions, values | {"dataset": "points"}, key, f"Training on your {len(points):,} points.")
+    except Refused as e:
+        return gr.skip(), refused(e, what, sessions.get(key)), gr.skip()
+    return (*shown(run), gr.update(value="points"))
+
+
+def on_drawing(sessions: LiveSessions, request: gr.Request, drawing, **values):
+    return use_points(sessions, lambda s: toy.points_from_strokes(s, size=CANVAS_SIZE), drawing or "", values,
+                      request, "drawing")
+
+
+def csv_points(upload: dict) -> np.ndarray:
+    """The points of an uploaded CSV, as Gradio hands the upload over unprocessed (its FileData: a file Gradio
+    has checked into its cache). The suffix rule is the one the upload control offers (CSV_TYPES)."""
+    path = Path(upload["path"])
+    if path.suffix.lower() not in CSV_TYPES:
+        raise ValueError(f"Choose a CSV file ({' or '.join(CSV_TYPES)}), not a {path.suffix or 'suffix-less'} file.")
+    return toy.points_from_csv(path)
+
+
+def on_csv(sessions: LiveSessions, request: gr.Request, csv_file, **values):
+    return use_points(sessions, csv_points, csv_file or None, values, request, "csv")
+
+
+def on_export_gif(sessions: LiveSessions, request: gr.Request):
+    key = _key(request)
+    run = sessions.get(key)
+    try:
+        if run is None or run.gone or not run.info.get("gif_frames"):
+            raise Refused("Nothing to export yet: start training first.")
+        return run.call("save_gif", str(sessions.session_dir(key) / f"ganlab-live-{run.info['iteration']}.gif"))
+    except ValueError as e:                  # Refused, or the run's own refusal
+        refused(e, "GIF export", run)
+        return gr.skip()
+
+
+def on_export_checkpoint(sessions: LiveSessions, request: gr.Request):
+    key = _key(request)
+    run = sessions.get(key)
+    try:
+        if run is None or run.gone:
+            raise Refused("Nothing to export yet: start training first.")
+        with run.lock:
+            return run.call("save_checkpoint", str(sessions.session_dir(key) / f"toy2d-{run.info['iteration']}.zip"))
+    except Refused as e:
+        refused(e, "checkpoint export", run)
+        return gr.skip()
+
+
+def on_unload(sessions: LiveSessions, request: gr.Request):
+    sessions.drop(_key(request))
+
+
+# -- the tab ---------------------------------------------------------------------------------------------------
 def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -> LiveSessions:
     """Create the tab's components in the current Blocks/Tab context and wire its events. The runs train in
     ``workers`` processes (default: one per core, up to max_running; 0 trains in this process).
@@ -282,10 +498,9 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
         for name in HEADLINE:
             c[name] = control(toy.BY_NAME[name], defaults[name])
     note = gr.Markdown(first.note, elem_id="live-note")
-    for title, live in (("Training (applies immediately)", True), ("Networks, optimizer (a change starts a new run)",
-                                                                     False)):
+    for title, live in GROUPS:
         with gr.Accordion(title, open=False):
-            fields = [f for f in toy.FIELDS if f.live == live and f.name not in HEADLINE]
+            fields = _grouped(live)
             for i in range(0, len(fields), 4):
                 with gr.Row():
                     for f in fields[i:i + 4]:
@@ -297,7 +512,7 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
             sketch = drawing_canvas(elem_id="live-canvas")
             with gr.Column():
                 use_drawing = gr.Button("train on my drawing", variant="primary")
-                csv_file = gr.File(label=f"or a CSV of x,y rows (≤ {toy.MAX_POINTS:,})", file_types=[".csv", ".txt"],
+                csv_file = gr.File(label=f"or a CSV of x,y rows (≤ {toy.MAX_POINTS:,})", file_types=CSV_TYPES,
                                    type="filepath")
                 use_csv = gr.Button("train on my CSV")
     with gr.Row():
@@ -314,234 +529,30 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
         export_file = gr.File(label="download", interactive=False)
     gr.Markdown(EXPLAIN)
 
-    names = list(c)
-    inputs = [c[n] for n in names]
-
-    def restart(values: dict, key: str, message: str = "") -> Session:
-        """A new run from the controls, swapped into the session between two frames (Refused if refused)."""
-        cfg = config_of(values)
-        points = sessions.points.get(key) if cfg.dataset == "points" else None
-        if cfg.dataset == "points" and points is None:
-            raise Refused('dataset "points" needs your data: draw on the canvas or upload a CSV first.')
-        try:
-            remote = sessions.pool.create(cfg, points=points)
-        except ValueError as e:
-            raise Refused(str(e)) from None
-        except (WorkerGone, *WORKER_ERRORS):
-            raise Refused(WORKER_GONE) from None
-        old = sessions.get(key)
-        if old is None or old.gone:
-            run = Session(remote, cfg, generation=0 if old is None else old.generation + 1, message=message)
-            run.info = run.call("status")
-            sessions.put(key, run)
-            return run
-        with old.lock:                 # between two ticks of a running stream, which goes on with the new run
-            old.remote, old.config, old.message = remote, cfg, message
-            old.info = old.call("status")
-            old.generation += 1
-            old.started_at_seconds = old.started_at_iteration = 0
-        return old
-
-    def shown(run: Session) -> tuple:
-        """(frame, status) after a restart: a running stream draws the new run itself (one writer)."""
-        if run.running:
-            return gr.skip(), _status(run)
-        with run.lock:
-            return run.show("frame", record=True), _status(run)
-
-    def ensure(values: dict, key: str) -> Session:
-        run = sessions.get(key)
-        return run if run is not None and not run.gone else restart(values, key)
-
-    def on_reset(values: dict, request: gr.Request):
-        key = _key(request)
-        try:
-            return shown(restart(values, key))
-        except Refused as e:
-            return gr.skip(), refuse(e, "reset", sessions.get(key))
-
-    def on_rebuild(values: dict, request: gr.Request):
-        key = _key(request)
-        old = sessions.get(key)
-        try:
-            before = toy.to_dict(old.config) if old is not None else defaults    # no run yet: the page's start
-            changed = [n for n in toy.RESTART_FIELDS if values.get(n) != before[n]]
-            what = ", ".join(toy.BY_NAME[n].help for n in changed)
-            message = f"New run: {what} changed, and that starts a new run." if what else "New run."
-            return shown(restart(values, key, message))
-        except Refused as e:
-            return gr.skip(), refuse(e, "setting", old)
-
-    def on_start(values: dict, request: gr.Request):
-        """Train and stream frames until paused, capped or disconnected; restarts swap the run underneath."""
-        key = _key(request)
-        try:
-            run = ensure(values, key)
-        except Refused as e:
-            yield gr.skip(), refuse(e, "start", sessions.get(key))
-            return
-        if not sessions.try_start(key, run):
-            run.message = (f"The server is busy: {sessions.max_running} runs are training right now. "
-                           "Try again in a minute.")
-            gr.Warning(run.message)
-            yield gr.skip(), _status(run)
-            return
-        run.message = ""
-        run.stream += 1  # a second Start (e.g. after a dropped connection) takes over from the first stream
-        stream = run.stream
-        while run.running and run.stream == stream and sessions.runs.get(key) is run:
-            with run.lock:
-                left_seconds = MAX_RUN_SECONDS - (run.info["train_seconds"] - run.started_at_seconds)
-                left_steps = MAX_RUN_ITERATIONS - (run.info["iteration"] - run.started_at_iteration)
-                if left_seconds <= 0 or left_steps <= 0:
-                    run.running = False
-                    run.message = ("Paused: a run trains at most 5 minutes or 1,000,000 iterations per "
-                                   "Start. Press Start to continue.")
-                    break
-                try:
-                    html = run.show("tick", max_seconds=left_seconds, max_steps=left_steps)
-                except Refused:
-                    break
-            run.last_tick = time.monotonic()
-            yield html, _status(run)
-        if sessions.runs.get(key) is not run or run.stream != stream:
-            return  # the page closed, or another Start took over
-        with run.lock:               # the last frame is the session's current run, whatever happened meanwhile
-            html = gr.skip() if run.gone else run.show("frame")
-        yield html, _status(run)
-
-    def on_pause(request: gr.Request):
-        run = sessions.get(_key(request))
-        if run is not None:
-            run.running = False
-        return _status(run)
-
-    def on_step(values: dict, request: gr.Request):
-        key = _key(request)
-        try:
-            run = ensure(values, key)
-            with run.lock:
-                return run.show("step", 1), _status(run)
-        except Refused as e:
-            return gr.skip(), refuse(e, "step", sessions.get(key))
-
-    def on_frame(request: gr.Request):
-        """The current frame, without training (for API clients that poll)."""
-        run = sessions.get(_key(request))
-        if run is None or run.gone:
-            return gr.skip(), _status(run)
-        with run.lock:
-            try:
-                return run.show("frame"), _status(run)
-            except Refused:
-                return gr.skip(), _status(run)
-
-    def on_live_change(values: dict, request: gr.Request):
-        run = sessions.get(_key(request))
-        if run is None or run.gone:
-            return _status(run)
-        try:
-            cfg = config_of(values)
-            changes = {k: getattr(cfg, k) for k in toy.LIVE_FIELDS if getattr(cfg, k) != getattr(run.config, k)}
-            if changes:
-                with run.lock:
-                    run.info = run.call("update", **changes)
-                    run.config = run.call("config")
-                    run.message = ""
-        except (Refused, ValueError) as e:
-            return refuse(e, "setting", run)
-        return _status(run)
-
-    def on_preset(name: str, request: gr.Request):
-        if name not in presets.PRESETS:
-            gr.Warning(f"unknown experiment {str(name)[:40]!r}.")
-            return [gr.skip()] * (len(names) + 1)
-        values = toy.to_dict(presets.PRESETS[name].config)
-        return [gr.update(value=values[n]) for n in names] + [presets.PRESETS[name].note]
-
-    def on_preset_reset(values: dict, request: gr.Request):
-        key = _key(request)
-        try:
-            return shown(restart(values, key, "New run with the experiment's settings."))
-        except Refused as e:
-            return gr.skip(), refuse(e, "experiment", sessions.get(key))
-
-    def use_points(points_fn, source, values: dict, request: gr.Request, what: str) -> tuple[tuple, bool]:
-        """((frame, status, dataset), accepted): a new run on the user's points, or the refusal."""
-        key = _key(request)
-        try:
-            if source is None:
-                raise Refused("Choose a CSV file first." if what == "csv" else
-                              "The drawing is empty: draw a few strokes first.")
-            try:
-                points = points_fn(source)
-            except ValueError as e:          # the parsers' messages name the line or the problem
-                raise Refused(str(e)) from None
-            sessions.points[key] = points
-            run = restart(values | {"dataset": "points"}, key, f"Training on your {len(points):,} points.")
-        except Refused as e:
-            return (gr.skip(), refuse(e, what, sessions.get(key)), gr.skip()), False
-        return (*shown(run), gr.update(value="points")), True
-
-    def on_drawing(values: dict, request: gr.Request):
-        strokes = values.get("drawing") or ""
-        return use_points(lambda s: toy.points_from_strokes(s, size=CANVAS_SIZE), strokes, values, request,
-                          "drawing")[0]
-
-    def on_csv(values: dict, request: gr.Request):
-        path = values.get("csv_file")
-        return use_points(toy.points_from_csv, Path(path) if path else None, values, request, "csv")[0]
-
-    def on_export_gif(request: gr.Request):
-        key = _key(request)
-        run = sessions.get(key)
-        try:
-            if run is None or run.gone or not run.info.get("gif_frames"):
-                raise Refused("Nothing to export yet: start training first.")
-            return run.call("save_gif", str(sessions.session_dir(key) / f"ganlab-live-{run.info['iteration']}.gif"))
-        except (Refused, ValueError) as e:
-            refuse(e, "GIF export", run)
-            return gr.skip()
-
-    def on_export_checkpoint(request: gr.Request):
-        key = _key(request)
-        run = sessions.get(key)
-        try:
-            if run is None or run.gone:
-                raise Refused("Nothing to export yet: start training first.")
-            with run.lock:
-                return run.call("save_checkpoint",
-                                str(sessions.session_dir(key) / f"toy2d-{run.info['iteration']}.zip"))
-        except Refused as e:
-            refuse(e, "checkpoint export", run)
-            return gr.skip()
-
-    def on_unload(request: gr.Request):
-        sessions.drop(_key(request))
-
-    with_controls = lambda fn, extra=(): _named_inputs(fn, [*extra, *names])
-    train_events = dict(concurrency_id="live_train", concurrency_limit=max_running + 2)
-    reset.click(with_controls(on_reset), inputs, [frame, status], api_name="live_reset", **train_events)
-    start.click(with_controls(on_start), inputs, [frame, status], api_name="live_start", show_progress="hidden",
-                concurrency_id="live_stream", concurrency_limit=max_running + 1)
-    pause.click(on_pause, None, status, api_name="live_pause", show_progress="hidden")
-    step.click(with_controls(on_step), inputs, [frame, status], api_name="live_step", **train_events)
-    refresh.click(on_frame, None, [frame, status], api_name="live_frame", show_progress="hidden")
-    gr.on([c[n].input for n in names if n in toy.LIVE_FIELDS], with_controls(on_live_change), inputs, status,
-          api_name="live_update", show_progress="hidden")
-    gr.on([c[n].input for n in names if n in toy.RESTART_FIELDS], with_controls(on_rebuild), inputs,
+    # -- the wiring: the controls go in by name (the API's parameters), unprocessed (the table checks them) ------
+    controls = {**UNPROCESSED, "inputs_kwargs": c}
+    train_events = dict(concurrency_id="live_train", concurrency_limit=max_running + 2, **controls)
+    reset.click(bind(on_reset, sessions), None, [frame, status], api_name="live_reset", **train_events)
+    start.click(bind(on_start, sessions), None, [frame, status], api_name="live_start", show_progress="hidden",
+                concurrency_id="live_stream", concurrency_limit=max_running + 1, **controls)
+    pause.click(bind(on_pause, sessions), None, status, api_name="live_pause", show_progress="hidden")
+    step.click(bind(on_step, sessions), None, [frame, status], api_name="live_step", **train_events)
+    refresh.click(bind(on_frame, sessions), None, [frame, status], api_name="live_frame", show_progress="hidden")
+    gr.on([c[n].input for n in NAMES if n in toy.LIVE_FIELDS], bind(on_live_change, sessions), None, status,
+          api_name="live_update", show_progress="hidden", **controls)
+    gr.on([c[n].input for n in NAMES if n in toy.RESTART_FIELDS], bind(on_rebuild, sessions), None,
           [frame, status], api_name="live_rebuild", **train_events)
-    preset.input(on_preset, preset, [*inputs, note], api_name="live_preset").then(
-        with_controls(on_preset_reset), inputs, [frame, status], api_name="live_preset_reset", **train_events)
-    use_drawing.click(with_controls(on_drawing, ["drawing"]), [sketch, *inputs], [frame, status, c["dataset"]],
-                      api_name="live_use_drawing", **train_events)
-    use_csv.click(with_controls(on_csv, ["csv_file"]), [csv_file, *inputs], [frame, status, c["dataset"]],
-                  api_name="live_use_csv", **train_events)
-    export_gif.click(on_export_gif, None, export_file, api_name="live_export_gif")
-    export_ckpt.click(on_export_checkpoint, None, export_file, api_name="live_export_checkpoint")
+    preset.input(on_preset, preset, [*c.values(), note], api_name="live_preset", **UNPROCESSED).then(
+        bind(on_preset_reset, sessions), None, [frame, status], api_name="live_preset_reset", **train_events)
+    use_drawing.click(bind(on_drawing, sessions), None, [frame, status, c["dataset"]], api_name="live_use_drawing",
+                      **{**train_events, "inputs_kwargs": {"drawing": sketch, **c}})
+    use_csv.click(bind(on_csv, sessions), None, [frame, status, c["dataset"]], api_name="live_use_csv",
+                  **{**train_events, "inputs_kwargs": {"csv_file": csv_file, **c}})
+    export_gif.click(bind(on_export_gif, sessions), None, export_file, api_name="live_export_gif")
+    export_ckpt.click(bind(on_export_checkpoint, sessions), None, export_file, api_name="live_export_checkpoint")
     root = gr.context.Context.root_block
     if root is not None:
-        root.unload(on_unload)
+        root.unload(bind(on_unload, sessions))
     return sessions
 
 
