@@ -18,7 +18,7 @@ from ganlab import preload
 from .conftest import free_port, launched_app
 from .http_fixtures import serve
 from .test_browser import CHROMIUM_ARGS, TIMEOUT_MS, browser_or_skip
-from .test_preload import FIXTURES
+from .importer_fixtures import FIXTURES
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

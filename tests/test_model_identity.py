@@ -8,7 +8,8 @@ from ganlab import catalog
 from ganlab.preload import Preloader
 
 from .http_fixtures import serve
-from .test_preload import FIXTURES, FolderWriter, env  # noqa: F401 (env: a fixture)
+from .importer_fixtures import FIXTURES
+from .test_preload import FolderWriter, env  # noqa: F401 (env: a fixture)
 
 WHEEL = "dcgan-tutorial/gan_face_generate-1.1.1-py3-none-any.whl"
 needs_fixtures = pytest.mark.skipif(not (FIXTURES / WHEEL).is_file(), reason=f"../shared/fixtures/{WHEEL} not present")

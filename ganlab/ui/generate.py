@@ -313,7 +313,8 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateView:
     with gr.Accordion("Settings (JSON): paste saved settings here and press restore, or open a PNG made by ganlab",
                       open=False):
         opened = gr.File(label="open or drop a PNG made by ganlab (an image's download, or the CLI's generate): "
-                         "its view comes back", file_types=[".png"], type="filepath", elem_id="generate-open")
+                         "its view comes back", file_types=[".png", ".gif"], type="filepath",
+                         elem_id="generate-open")
         settings = gr.Code("", language="json", interactive=True, label="settings", elem_id="generate-settings")
         restore_btn = gr.Button("restore")
     tab = GenerateTab(c, style_group, prior, image, settings, cap)

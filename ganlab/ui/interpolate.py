@@ -113,7 +113,7 @@ def build_interpolate_tab(app: App, gen: generate.GenerateView):
     with gr.Accordion("Settings (JSON): paste saved settings here and press restore, or open a GIF made by ganlab",
                       open=False):
         opened = gr.File(label="open or drop a walk's GIF made by ganlab (the download above, or the CLI's "
-                         "interpolate): its walk comes back", file_types=[".gif"], type="filepath",
+                         "interpolate): its walk comes back", file_types=[".gif", ".png"], type="filepath",
                          elem_id="walk-open")
         settings = gr.Code("", language="json", interactive=True, label="settings", elem_id="walk-settings")
         restore_btn = gr.Button("restore")
