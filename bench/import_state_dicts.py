@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import torch
@@ -27,6 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from ganlab.importers import import_model
+from tests.hostile_files import write_zoo
 
 WHEEL = ROOT.parent / "shared" / "fixtures" / "dcgan-tutorial" / "gan_face_generate-1.1.1-py3-none-any.whl"
 
@@ -95,24 +95,9 @@ def zoo_progan(path: Path) -> None:
     for k, d in enumerate(depths):
         net.update({f"toRGBLayers.{k}.module.weight": torch.randn(3, d, 1, 1, generator=g),
                     f"toRGBLayers.{k}.module.bias": torch.zeros(3)})
-    names = ("models", "models.utils", "models.utils.config")
-    saved = {n: sys.modules.get(n) for n in names}
-    try:
-        for n in names:
-            sys.modules[n] = types.ModuleType(n)
-        cls = type("BaseConfig", (), {"__module__": "models.utils.config"})
-        sys.modules["models.utils.config"].BaseConfig = cls
-        cfg = cls()
-        cfg.__dict__.update(depthScale0=512, depthOtherScales=depths[1:], leakyReluLeak=0.2, perChannelNormalization=True,
-                            alpha=0, equalizedlR=True, noiseVectorDim=512, latentVectorDim=512, dimOutput=3,
-                            lossCriterion="WGANGP", attribKeysOrder=None, categoryVectorDim=0)
-        torch.save({"config": cfg, "netG": net, "netD": {}, "avgG": net}, path)
-    finally:
-        for n, mod in saved.items():
-            if mod is None:
-                sys.modules.pop(n, None)
-            else:
-                sys.modules[n] = mod
+    write_zoo(path, net, avg=net, depthScale0=512, depthOtherScales=depths[1:], leakyReluLeak=0.2,
+              perChannelNormalization=True, alpha=0, equalizedlR=True, noiseVectorDim=512, latentVectorDim=512,
+              dimOutput=3, lossCriterion="WGANGP", attribKeysOrder=None, categoryVectorDim=0)
 
 
 def run(name: str, source: Path, out: Path, threads: int) -> None:

@@ -29,7 +29,7 @@ def read_metrics(folder: Path) -> dict:
         return {}
     try:
         metrics = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"{path}: not valid JSON ({e}).") from None
     return metrics if isinstance(metrics, dict) else {}
 

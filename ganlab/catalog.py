@@ -14,8 +14,8 @@ their resolutions); facebookresearch/pytorch_GAN_zoo ``hubconf.py`` on the ``hub
 Sizes and hashes are only what upstream publishes (or what ganlab verified itself): ``None`` means unknown.
 The torch.hub zoo files carry a sha256 prefix in their names (``...-9c72988c.pth``; the zoo's DCGAN has 7 hex
 digits, the others 8), which ``torch.hub`` checks and so does ``ganlab.download``. Where no full hash is
-published, the first verified download records one (``ganlab.download.recorded_hashes``) and later downloads
-must match it.
+published, the first download that converted records one (``ganlab.download.recorded_hashes``) and later
+downloads must match it.
 """
 from __future__ import annotations
 

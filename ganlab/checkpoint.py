@@ -11,6 +11,7 @@ folder or a Hugging Face repo id.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -131,26 +132,86 @@ def download(repo_id: str, revision: str | None = None) -> Path:
     return Path(folder)
 
 
-def build_generator(meta: dict, path: str | Path = "config.json"):
-    """An untrained generator of the family and config that ``meta`` (a config.json dict) describes."""
+BUILD_SLACK = 64 << 20            # bytes a generator's construction may take beyond its weights (filters, scratch)
+BUILD_CALLS = 20_000              # torch calls a construction may make (the largest real models make a few hundred)
+
+
+def build_within(build, max_bytes: int, what: str):
+    """``build()`` (a model constructor) refused with CheckpointError as soon as the tensors it creates add up to
+    more than ``max_bytes``, or it makes more than :data:`BUILD_CALLS` torch calls: a config that declares a
+    huge model is stopped before it allocates, whatever the family. A factory call (``empty``, ``randn``,
+    ``outer``, ...) is checked before it runs; other results are counted after."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    sizes = {"empty", "zeros", "ones", "randn", "rand", "full", "randint", "normal", "empty_strided"}
+
+    def numel_before(func, args, kwargs) -> int:
+        name = getattr(func, "__name__", "")
+        if name == "outer" and len(args) == 2:
+            return args[0].numel() * args[1].numel()
+        if name not in sizes:
+            return 0
+        dims = kwargs.get("size", args[0] if name == "full" and args else args[-1] if name == "randint" and args
+                          else args)
+        dims = dims[0] if isinstance(dims, (tuple, list)) and len(dims) == 1 and isinstance(
+            dims[0], (tuple, list, torch.Size)) else dims
+        dims = dims if isinstance(dims, (tuple, list, torch.Size)) else (dims,)
+        return math.prod(int(d) for d in dims) if all(isinstance(d, int) for d in dims) else 0
+
+    class Budget(TorchFunctionMode):
+        used, calls = 0, 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            self.calls += 1
+            ahead = numel_before(func, args, kwargs) * 4
+            if self.calls > BUILD_CALLS or self.used + ahead > max_bytes:
+                raise CheckpointError(f"{what}: the configuration declares a larger model than its weights file "
+                                      f"holds (more than {max_bytes / 2**20:,.0f} MB or {BUILD_CALLS:,} steps to "
+                                      "build); refused before allocating it.")
+            out = func(*args, **kwargs)
+            if isinstance(out, torch.Tensor):
+                self.used += out.numel() * out.element_size()
+            return out
+
+    with Budget():
+        return build()
+
+
+def build_generator(meta: dict, path: str | Path = "config.json", max_bytes: int | None = None):
+    """An untrained generator of the family and config that ``meta`` (a config.json dict) describes; with
+    ``max_bytes``, built within that many bytes of tensors (see :func:`build_within`)."""
     from .models import FAMILIES
 
     family = meta.get("family")
-    if family not in FAMILIES:
+    if not isinstance(family, str) or family not in FAMILIES:
         raise CheckpointError(f"{path}: unknown family {family!r} (known: {', '.join(FAMILIES)}).")
     try:
-        return FAMILIES[family].Generator(meta["config"])
+        if max_bytes is None:
+            return FAMILIES[family].Generator(meta["config"])
+        return build_within(lambda: FAMILIES[family].Generator(meta["config"]), max_bytes, str(path))
     except CheckpointError:
         raise
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: config does not build a {family} generator ({e}).") from None
+    except (TypeError, ValueError, OverflowError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: config does not build a {family} generator ({str(e)[:200]}).") from None
+
+
+def weights_budget(weights: str | Path) -> int:
+    """Bytes a generator whose weights file is ``weights`` may take to build: its tensors (the file's size bounds
+    them) with room for construction scratch; see :func:`build_within`."""
+    try:
+        size = os.path.getsize(weights)
+    except OSError:
+        size = 0
+    return 3 * size + BUILD_SLACK
 
 
 def load(name_or_path: str, device: str = "cpu"):
     """Load a generator strictly from a model name, a local folder or a Hub repo id, in eval mode."""
     folder = resolve(name_or_path)
     meta, state = read_folder(folder, device=device)
-    model = build_generator(meta, folder / "config.json")
+    model = build_generator(meta, folder / "config.json", weights_budget(folder / "model.safetensors"))
     load_state(model, state, folder / "model.safetensors")
     model.info = {k: v for k, v in meta.items() if k != "config"}
     model.info["name"] = folder.name if folder.parent in _roots(None) else str(name_or_path)
@@ -158,7 +219,7 @@ def load(name_or_path: str, device: str = "cpu"):
     if metrics.is_file():
         try:
             model.info["metrics"] = json.loads(metrics.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             model.info["metrics"] = {}
     return model.to(device).eval()
 

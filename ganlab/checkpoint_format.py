@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -53,21 +54,60 @@ def read_config(folder: str | Path, family: str | None = None) -> dict:
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise CheckpointError(f"{path}: file not found (a checkpoint folder needs config.json and model.safetensors).")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{path}: {path.stat().st_size:,} bytes; a config.json is at most {MAX_CONFIG_BYTES:,}.")
     try:
         cfg = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: not valid JSON ({e}).") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: JSON nested too deeply.") from None
     if not isinstance(cfg, dict):
         raise CheckpointError(f"{path}: expected a JSON object.")
+    problem = _config_problem(cfg)
+    if problem:
+        raise CheckpointError(f"{path}: {problem}.")
     version = cfg.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{path}: format_version {version!r} is not supported "
                               f"(this ganlab reads {FORMAT_VERSION}).")
+    if not isinstance(cfg.get("family"), str):
+        raise CheckpointError(f"{path}: the 'family' entry must be a string.")
+    for key, kind in _ENTRY_TYPES.items():
+        if cfg.get(key) is not None and not isinstance(cfg[key], kind):
+            raise CheckpointError(f"{path}: the {key!r} entry must be a {kind.__name__}, not {type(cfg[key]).__name__}.")
     if family is not None and cfg.get("family") != family:
         raise CheckpointError(f"{path}: not a {family} checkpoint (family {cfg.get('family')!r}).")
     if not isinstance(cfg.get("config"), dict):
         raise CheckpointError(f"{path}: the 'config' entry must be a JSON object.")
     return cfg
+
+
+MAX_CONFIG_BYTES = 4 << 20      # a config.json (an imported model's upstream block included) is a few kB
+MAX_CONFIG_DEPTH = 32
+MAX_CONFIG_INT = 1 << 24          # no size, count or dimension of a model reaches it
+_ENTRY_TYPES = {"dataset": str, "training": dict, "class_names": list, "source": dict}   # what readers index
+
+
+def _config_problem(cfg) -> str:
+    """'' if every value of a parsed config.json is finite and sane in size, else what is not (a NaN or infinite
+    number, an integer beyond :data:`MAX_CONFIG_INT` in the model config, nesting deeper than
+    :data:`MAX_CONFIG_DEPTH`)."""
+    stack = [(cfg, 0, "")]
+    while stack:
+        v, depth, where = stack.pop()
+        if depth > MAX_CONFIG_DEPTH:
+            return f"nested deeper than {MAX_CONFIG_DEPTH} levels"
+        if isinstance(v, dict):
+            stack += [(w, depth + 1, f"{where}.{k}" if where else str(k)) for k, w in v.items()]
+        elif isinstance(v, list):
+            stack += [(w, depth + 1, where) for w in v]
+        elif isinstance(v, float) and not math.isfinite(v):
+            return f"{where} is {v} (not a finite number)"
+        elif (isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_CONFIG_INT
+              and where.startswith("config.")):
+            return f"{where} is {v:,}, beyond any model size ganlab builds"
+    return ""
 
 
 def read_weights(path: str | Path, device: str = "cpu") -> dict:

@@ -13,10 +13,17 @@ folder per catalog entry or URL. How:
    ``Range`` request (a server that ignores it sends the whole file, and the part is restarted). An interrupted
    transfer is retried ``retries`` times from where it stopped, then left as ``.incomplete`` for the next call.
 3. When the transfer ends, its size must equal the server's length and the catalog's size, and its sha256 the
-   published hash (or hash prefix, as in torch.hub file names) or the hash recorded at the first verified
-   download (``hashes.json``). A mismatch deletes the part and raises DownloadError: nothing half-written stays.
-4. Only then is the part renamed into place (``os.replace``, atomic), and a hash not published upstream is
-   recorded.
+   published hash (or hash prefix, as in torch.hub file names) or the hash recorded for the first download
+   that converted (``hashes.json``). A mismatch deletes the part and raises DownloadError: nothing half-written stays.
+4. Only then is the part renamed into place (``os.replace``, atomic). A hash not published upstream is recorded
+   only when the caller :func:`confirm` s the file (the importers do once it converted); a first download that
+   did not convert is removed by :func:`discard_unconfirmed`, so an empty, truncated or wrong first response
+   (an HTML page with status 200) can never become "the" file that later downloads are checked against.
+
+Bounds: at most the catalog's size, else ``GANLAB_MAX_DOWNLOAD_MB`` (default 4096) bytes; a transfer that
+delivers less than 64 kB in ``GANLAB_STALL_TIMEOUT`` seconds (default 60) has stalled; the whole transfer may
+take ``GANLAB_DOWNLOAD_TIMEOUT`` seconds (default 3600). Each ends in a one-line DownloadError with the part
+file deleted; a server that answers with a web page (``text/html``) or an empty body is refused the same way.
 
 Offline, connecting fails within ``GANLAB_TIMEOUT`` seconds (default 10) with a DownloadError saying so; the
 CLI prints its message without a traceback. Only http(s) URLs and catalog names are downloaded; an existing
@@ -29,7 +36,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +44,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
@@ -45,7 +52,8 @@ from urllib.parse import urlsplit
 from . import catalog
 from .catalog import Entry
 
-CHUNK = 1 << 20                 # bytes read per step (progress granularity)
+CHUNK = 1 << 20                 # bytes read per step at most (progress granularity)
+STALL_BYTES = 64 << 10          # a transfer must deliver this much per stall window
 PART = ".incomplete"            # suffix of a file still being downloaded
 Progress = Callable[[int, int | None], None]   # progress(done_bytes, total_bytes or None)
 
@@ -74,6 +82,19 @@ def timeout() -> float:
     return float(os.environ.get("GANLAB_TIMEOUT", 10))
 
 
+def max_bytes() -> int:
+    """The largest download without a catalog size (``GANLAB_MAX_DOWNLOAD_MB``, default 4096 MiB)."""
+    return int(float(os.environ.get("GANLAB_MAX_DOWNLOAD_MB", 4096)) * (1 << 20))
+
+
+def stall_timeout() -> float:
+    return float(os.environ.get("GANLAB_STALL_TIMEOUT", 60))
+
+
+def total_timeout() -> float:
+    return float(os.environ.get("GANLAB_DOWNLOAD_TIMEOUT", 3600))
+
+
 # -- recorded hashes -------------------------------------------------------------------------------------------
 def _hashes_path() -> Path:
     return downloads_dir() / "hashes.json"
@@ -85,6 +106,35 @@ def recorded_hashes() -> dict:
         return json.loads(_hashes_path().read_text())
     except (OSError, ValueError):
         return {}
+
+
+_unconfirmed: dict[Path, tuple[str, str, int]] = {}   # a first download's file → (url, sha256, size)
+
+
+def _pop_unconfirmed(path: str | Path) -> tuple[list[Path], tuple | None]:
+    """The files of the first download ``path`` belongs to (the download and a member extracted from it)."""
+    with _locks_guard:
+        pending = _unconfirmed.get(Path(path))
+        files = [p for p, v in _unconfirmed.items() if v == pending] if pending else []
+        for p in files:
+            del _unconfirmed[p]
+    return files, pending
+
+
+def confirm(path: str | Path) -> None:
+    """``path`` (a file :func:`fetch` / :func:`resolve` returned) was read and converted as the expected format:
+    if it was a first download whose hash upstream does not publish, record that hash now."""
+    _, pending = _pop_unconfirmed(path)
+    if pending is not None:
+        _record_hash(*pending)
+
+
+def discard_unconfirmed(path: str | Path) -> None:
+    """``path`` could not be converted: if it is a first download not yet confirmed, delete it (and the member
+    file extracted from it) so that nothing unverified stays in the cache."""
+    files, _ = _pop_unconfirmed(path)
+    for p in files:
+        p.unlink(missing_ok=True)
 
 
 def _record_hash(url: str, digest: str, size: int) -> None:
@@ -200,17 +250,43 @@ def resolve(source: str | Path | Entry, progress: Progress | bool | None = None,
         return path
     out = path.parent / _safe_name(Path(entry.member).name)
     with _lock_for(out):
+        if path in _unconfirmed:
+            _unconfirmed[out] = _unconfirmed[path]
         if out.is_file():
             return out
+        tmp = out.with_name(out.name + PART)
         try:
-            with zipfile.ZipFile(path) as z, z.open(entry.member) as src:
-                tmp = out.with_name(out.name + PART)
-                with open(tmp, "wb") as dst:
-                    shutil.copyfileobj(src, dst, CHUNK)
-        except (zipfile.BadZipFile, KeyError) as e:
+            with zipfile.ZipFile(path) as z, open(tmp, "wb") as dst:
+                extract_member(z, entry.member, dst)
+            os.replace(tmp, out)
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib.error, ValueError) as e:
             raise DownloadError(f"{path.name}: cannot read {entry.member} from it ({e}).") from None
-        os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
     return out
+
+
+MAX_RATIO = 200        # a member may expand to at most this many times its compressed size (weights hardly shrink)
+
+
+def member_limit(info: zipfile.ZipInfo) -> int:
+    """The most bytes a zip member may expand to: its compressed size × :data:`MAX_RATIO` (+1 MB), at most
+    :func:`max_bytes`. The size the archive declares is not trusted: reading stops at this limit."""
+    return min(max_bytes(), info.compress_size * MAX_RATIO + (1 << 20))
+
+
+def extract_member(z: zipfile.ZipFile, name: str, dst) -> int:
+    """Copy member ``name`` of ``z`` into the file object ``dst`` (a BytesIO for in-memory use) within
+    :func:`member_limit`; ValueError beyond it, zipfile.BadZipFile on a bad CRC or a corrupt stream."""
+    info = z.getinfo(name)
+    limit, done = member_limit(info), 0
+    with z.open(info) as src:
+        while block := src.read(CHUNK):
+            done += len(block)
+            if done > limit:
+                raise ValueError(f"member {name} expands beyond {limit:,} bytes (a zip bomb?)")
+            dst.write(block)
+    return done
 
 
 # -- implementation --------------------------------------------------------------------------------------------
@@ -246,6 +322,8 @@ def _fetch_url(url: str, entry: Entry | None, sha256: str | None, size: int | No
             else:
                 if progress:
                     progress(final.stat().st_size, final.stat().st_size)
+                if not published and want is None:           # kept from a run that never confirmed it
+                    _unconfirmed[final] = (url, digest, final.stat().st_size)
                 return final
         final.parent.mkdir(parents=True, exist_ok=True)
         part = final.with_name(final.name + PART)
@@ -253,12 +331,20 @@ def _fetch_url(url: str, entry: Entry | None, sha256: str | None, size: int | No
             try:
                 total = _transfer(url, part, size, progress)
                 break
+            except DownloadError:
+                part.unlink(missing_ok=True)         # refused (too large, stalled, a web page...): nothing kept
+                raise
             except _Interrupted as e:
                 if attempt == retries:
+                    if part.is_file() and part.stat().st_size == 0:
+                        part.unlink()                # nothing arrived: nothing to resume
                     raise DownloadError(f"{what}: the transfer was interrupted at {_mb(e.done)} of {_mb(e.total)} "
                                         f"({e.reason}); run the same command again to resume.") from None
                 time.sleep(min(2.0, 0.2 * (attempt + 1)))
         got = part.stat().st_size
+        if got == 0:
+            part.unlink(missing_ok=True)
+            raise DownloadError(f"{what}: the server sent an empty file; nothing was kept.")
         if (total is not None and got != total) or (size is not None and got != size):
             part.unlink(missing_ok=True)
             raise DownloadError(f"{what}: received {got:,} bytes, expected {size or total:,}: the download is "
@@ -271,7 +357,7 @@ def _fetch_url(url: str, entry: Entry | None, sha256: str | None, size: int | No
             raise
         os.replace(part, final)
         if not published and want is None:
-            _record_hash(url, digest, got)
+            _unconfirmed[final] = (url, digest, got)         # recorded by confirm() once it converted
         return final
 
 
@@ -282,11 +368,15 @@ class _Interrupted(Exception):
 
 
 def _transfer(url: str, part: Path, size: int | None, progress: Progress | None) -> int | None:
-    """Stream ``url`` into ``part`` (resuming what it holds); returns the full length the server announced."""
+    """Stream ``url`` into ``part`` (resuming what it holds); returns the full length the server announced.
+    DownloadError (the caller deletes the part) beyond the size limit, on a stall, after the overall timeout,
+    or for a web page; _Interrupted (the part is kept for a resume) when the connection drops."""
     have = part.stat().st_size if part.is_file() else 0
-    if size is not None and have > size:
+    limit = size if size is not None else max_bytes()
+    if have > limit:
         part.unlink()
         have = 0
+    start = time.monotonic()
     req = urllib.request.Request(url, headers={"User-Agent": "ganlab", **({"Range": f"bytes={have}-"} if have else {})})
     try:
         resp = urllib.request.urlopen(req, timeout=timeout())
@@ -300,6 +390,9 @@ def _transfer(url: str, part: Path, size: int | None, progress: Progress | None)
         status = resp.status
         length = resp.headers.get("Content-Length")
         length = int(length) if length and length.isdigit() else None
+        if (resp.headers.get("Content-Type") or "").lower().startswith(("text/html", "application/xhtml")):
+            raise DownloadError(f"{url}: the server answered with a web page (text/html), not the file; "
+                                "nothing was kept (a login or error page?).")
         if status == 206 and have:
             m = re.match(r"bytes (\d+)-\d+/(\d+|\*)", resp.headers.get("Content-Range", ""))
             if not m or int(m.group(1)) != have:
@@ -309,22 +402,39 @@ def _transfer(url: str, part: Path, size: int | None, progress: Progress | None)
         else:                                        # 200: the server sends the whole file, start over
             total, have, mode = length, 0, "wb"
         if size is not None and total is not None and total != size:
-            part.unlink(missing_ok=True)
             raise DownloadError(f"{url}: the server offers {total:,} bytes, the catalog expects {size:,}: "
                                 "not the published file, nothing was kept.")
+        if total is not None and total > limit:
+            raise DownloadError(f"{url}: the server offers {_mb(total)}, more than the {_mb(limit)} ganlab "
+                                "downloads (GANLAB_MAX_DOWNLOAD_MB); nothing was kept.")
         done = have
         if progress:
             progress(done, total)
+        window, window_bytes = time.monotonic(), 0
         with open(part, mode) as f:
             while True:
                 try:
-                    block = resp.read(CHUNK)
+                    block = resp.read1(CHUNK)
                 except (OSError, ValueError, http.client.HTTPException) as e:
                     raise _Interrupted(done, total, type(e).__name__) from None
                 if not block:
                     break
                 f.write(block)
                 done += len(block)
+                window_bytes += len(block)
+                now = time.monotonic()
+                if done > limit:
+                    raise DownloadError(f"{url}: more than {_mb(limit)} received, the most ganlab downloads "
+                                        f"{'for this catalog entry' if size is not None else '(GANLAB_MAX_DOWNLOAD_MB)'}"
+                                        "; nothing was kept.")
+                if now - start > total_timeout():
+                    raise DownloadError(f"{url}: the download took more than {total_timeout():g} s "
+                                        f"(GANLAB_DOWNLOAD_TIMEOUT) at {_mb(done)}; nothing was kept.")
+                if window_bytes >= STALL_BYTES:
+                    window, window_bytes = now, 0
+                elif now - window > stall_timeout():
+                    raise DownloadError(f"{url}: the transfer stalled (less than {STALL_BYTES >> 10} kB in "
+                                        f"{stall_timeout():g} s, GANLAB_STALL_TIMEOUT); nothing was kept.")
                 if progress:
                     progress(done, total)
         if total is not None and done < total:
@@ -381,7 +491,7 @@ def _fetch_pip(entry: Entry | None, requirement: str, sha256: str | None, size: 
         if progress:
             progress(final.stat().st_size, final.stat().st_size)
         if not sha256:
-            _record_hash("pip:" + requirement, digest, got)
+            _unconfirmed[final] = ("pip:" + requirement, digest, got)
         return final
 
 

@@ -78,8 +78,8 @@ def model_name(source: str) -> str:
     if entry:
         return entry.name
     stem = re.split(r"[?#]", source.rstrip("/"))[0].rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    name = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-._")[:64]
-    return name or "model"
+    name = re.sub(r"\.{2,}", ".", re.sub(r"[^a-z0-9._-]+", "-", stem.lower())).strip("-._")[:64].rstrip("-._")
+    return name or "model"          # a valid NAME without "..": the app's model list accepts it
 
 
 @dataclass

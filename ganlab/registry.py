@@ -226,7 +226,9 @@ class ModelRegistry:
             folder = self.folder(name)
             key = (name, _mtime(folder / "config.json"))
             if key not in self._param_counts:
-                self._param_counts[key] = checkpoint.build_generator(checkpoint.read_config(folder)).num_parameters()
+                model = checkpoint.build_generator(checkpoint.read_config(folder), folder / "config.json",
+                                                   checkpoint.weights_budget(folder / "model.safetensors"))
+                self._param_counts[key] = model.num_parameters()
             return self._param_counts[key]
         except (CheckpointError, TypeError, ValueError, RuntimeError):
             return None

@@ -62,7 +62,9 @@ def test_download_verifies_hash_records_it_and_reuses_the_file(cache, server, se
     assert path.is_file() and sha(path) == want
     assert path.parent.parent == cache / "downloads"
     assert seen[-1] == (path.stat().st_size, path.stat().st_size) and seen[0][0] == 0
-    # no hash was published for this URL: the first verified download records it
+    # no hash was published for this URL: the first download's hash is recorded once the caller confirms it
+    assert url not in download.recorded_hashes()                          # (the importers do after converting)
+    download.confirm(path)
     assert download.recorded_hashes()[url]["sha256"] == want
     n = len(server.requests)
     assert download.fetch(url) == path and len(server.requests) == n          # cached: no second request
@@ -154,6 +156,7 @@ def test_recorded_hash_guards_later_downloads(cache, tmp_path):
     with serve(served) as srv:
         url = srv.url("w.pth")
         first = download.fetch(url)
+        download.confirm(first)                                            # it converted: its hash is recorded
         first.unlink()                                                     # gone from the cache
         (served / "w.pth").write_bytes(b"other version" * 1000)            # upstream changed the file
         with pytest.raises(DownloadError, match="sha256 mismatch"):
@@ -236,5 +239,5 @@ def test_pip_entry_uses_pip_and_the_configured_index(cache, tmp_path, monkeypatc
 
 
 def test_hashes_file_is_json(cache, server):
-    download.fetch(server.url(PTH))
+    download.confirm(download.fetch(server.url(PTH)))
     assert json.loads((cache / "downloads" / "hashes.json").read_text())

@@ -95,7 +95,7 @@ def test_unknown_and_corrupt_files_are_refused_clearly(tmp_path):
         with pytest.raises(CheckpointError):
             import_model(cut, tmp_path / "out2", format="dcgan-zoo")
         assert not (tmp_path / "out2").exists()
-        with pytest.raises(CheckpointError, match="takes only avg"):
+        with pytest.raises(CheckpointError, match="does not take the option"):
             import_model(ZOO, tmp_path / "out3", psi=0.5)
 
 

@@ -53,7 +53,7 @@ def test_progan_fade_in_blends_the_previous_scale():
 
 @needs("pgan-zoo")
 def test_progan_refuses_what_it_cannot_reproduce(tmp_path):
-    with pytest.raises(CheckpointError, match="takes only avg"):
+    with pytest.raises(CheckpointError, match="does not take the option"):
         import_model(PGAN, tmp_path / "x", truncation=0.5)
     with pytest.raises(CheckpointError, match="dcgan-zoo.*not a zoo DCGAN generator|does not look like a dcgan-zoo"):
         import_model(PGAN, tmp_path / "x", format="dcgan-zoo")

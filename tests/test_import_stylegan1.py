@@ -126,7 +126,7 @@ def test_stylegan1_refuses_layouts_it_cannot_reproduce(tmp_path):
     refused({k: v for k, v in sd.items() if k != "g_synthesis.blocks.8x8.epi1.top_epi.noise.weight"}, "all or none")
     refused({**sd, "g_synthesis.extra.weight": torch.zeros(2)}, "unexpected tensors")
     refused({**sd, "g_synthesis.torgb.bias": torch.full((3,), float("nan"))}, "NaN")
-    with pytest.raises(CheckpointError, match="takes only w_avg_samples, dataset and licence"):
+    with pytest.raises(CheckpointError, match=r"does not take the option\(s\) \[.avg.\] \(it takes w_avg_samples, dataset, licence\)"):
         import_model(WEIGHTS, tmp_path / "out", avg=True)
 
 

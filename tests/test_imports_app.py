@@ -381,7 +381,7 @@ def test_browser_a_preload_that_becomes_ready_joins_the_picker_without_a_reload(
                 deadline = time.monotonic() + 90
                 while True:                                    # the timer refreshes the picker: no reload
                     page.locator("#model-picker input").click()
-                    page.wait_for_timeout(500)                 # the option list opens
+                    page.get_by_role("option").first.wait_for()  # the option list opens (slow on a loaded machine)
                     if option.count():
                         break
                     assert time.monotonic() < deadline, f"not in the picker; preloads: {pre.status()}"

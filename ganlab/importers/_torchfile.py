@@ -17,20 +17,59 @@ import pickle
 import pickletools
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import torch
 
 from ..models import CheckpointError
+from . import _pickle
+
+
+MAX_MEMBERS = 100_000     # entries of a torch archive or a wheel (a model has a few hundred tensors)
+
+
+def read_member(z: zipfile.ZipFile, name: str) -> bytes:
+    """Member ``name`` of an archive, read within ``download.member_limit`` (its declared size is not trusted);
+    CheckpointError for a member that expands too far, a bad CRC or a corrupt stream."""
+    from ..download import extract_member
+    buf = io.BytesIO()
+    try:
+        extract_member(z, name, buf)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, KeyError) as e:
+        raise CheckpointError(f"cannot read {name[:80]} from the archive ({str(e)[:120]}).") from None
+    return buf.getvalue()
+
+
+def check_archive(z: zipfile.ZipFile, what: str) -> None:
+    """A torch zip archive as ``torch.save`` writes it: every member stored uncompressed, inside the file, and
+    matching the CRC-32 the archive records for it. torch's own reader would inflate a compressed member to
+    whatever size it declares, and reads a damaged one without noticing."""
+    infos = z.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise CheckpointError(f"{what}: {len(infos):,} archive members (more than {MAX_MEMBERS:,}).")
+    size = z.fp.seek(0, 2) if z.fp is not None else 0
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size \
+                or info.header_offset + info.compress_size > size:
+            raise CheckpointError(f"{what}: archive member {info.filename[:80]!r} is compressed or larger than "
+                                  "the file (torch.save stores its members as they are); refused.")
+    try:
+        bad = z.testzip()                 # every member against its CRC-32 (torch's reader does not check them)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as e:
+        raise CheckpointError(f"{what}: a damaged archive ({str(e)[:120]}).") from None
+    if bad is not None:
+        raise CheckpointError(f"{what}: archive member {bad[:80]!r} does not match its CRC-32: the file is damaged.")
 
 
 def archive_pickle(data: bytes | Path) -> bytes | None:
-    """The ``data.pkl`` of a torch zip archive (a path or the archive's bytes); None if it is not one."""
+    """The ``data.pkl`` of a torch zip archive (a path or the archive's bytes); None if it is not one (or if it
+    cannot be read within the archive limits)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data) as z:
-            names = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
-            return z.read(names[0]) if len(names) == 1 else None
-    except (zipfile.BadZipFile, OSError, KeyError, EOFError, ValueError):
+            names = [n for n in z.namelist()[:MAX_MEMBERS] if n.endswith("/data.pkl") or n == "data.pkl"]
+            return read_member(z, names[0]) if len(names) == 1 else None
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError, ValueError, CheckpointError):
         return None
 
 
@@ -47,24 +86,24 @@ def pickle_names(data: bytes) -> set[str]:
 
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # first pickle of torch's pre-1.6 (non-zip) format: files of 2019 and older
+LEGACY_HEAD = b"\x80\x02\x8a\x0a" + LEGACY_MAGIC.to_bytes(10, "little")   # PROTO 2, LONG1 of 10 bytes: the magic
 
 
 def legacy_pickle_names(source: bytes | Path) -> set[str]:
     """Strings of a legacy ``torch.save`` file's object pickle: it is the 4th pickle in the file (magic number,
     protocol version, system info, then the object; the tensor data follows). Empty if not that format."""
     try:
-        with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as f:
-            if f.read(2) != b"\x80\x02":
-                return set()
+        with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as raw:
+            f = _pickle.Clamped(raw)
+            if f.read(len(LEGACY_HEAD)) != LEGACY_HEAD:         # not walked further: a big pickle of another
+                return set()                                    # format would be read whole
             f.seek(0)
-            if LEGACY_MAGIC not in [a for _, a, _ in pickletools.genops(f)]:
-                return set()
-            for _ in range(2):                                  # protocol version, system info
+            for _ in range(3):                                  # magic number, protocol version, system info
                 for _ in pickletools.genops(f):
                     pass
             return {arg.replace(" ", ".") if op.name == "GLOBAL" else arg
                     for op, arg, _ in pickletools.genops(f) if isinstance(arg, str)}
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError, OverflowError, MemoryError, UnicodeDecodeError):
         return set()
 
 
@@ -81,8 +120,13 @@ def load(source: Path | bytes, what: str, stand_ins: dict[str, type] | None = No
     globs = [(cls, name) for name, cls in (stand_ins or {}).items()]
     buf = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
+        if zipfile.is_zipfile(io.BytesIO(source) if isinstance(source, bytes) else source):
+            with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as z:
+                check_archive(z, what)
         with torch.serialization.safe_globals(globs):
-            return torch.load(buf, map_location="cpu", weights_only=True)
+            obj = torch.load(buf, map_location="cpu", weights_only=True)
+        check_tensors(obj, what)
+        return obj
     except pickle.UnpicklingError as e:
         refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
         if not refused:  # not a pickle torch can read at all (random bytes, a truncated legacy file, ...)
@@ -90,9 +134,32 @@ def load(source: Path | bytes, what: str, stand_ins: dict[str, type] | None = No
             raise CheckpointError(f"{what}: not a readable torch checkpoint ({detail or 'corrupt pickle'}).") from None
         raise CheckpointError(f"{what}: refused by the weights-only loader (it asks for {refused.group(1)!r}, "
                               "which is not allowed); ganlab never executes code from a checkpoint.") from None
-    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile, AttributeError, TypeError) as e:
+    except CheckpointError:
+        raise
+    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile, AttributeError, TypeError, KeyError,
+            IndexError, OverflowError, MemoryError, RecursionError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{what}: not a readable torch checkpoint ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else 'corrupt'}).") from None
+                              f"{str(e).splitlines()[0][:160] if str(e) else 'corrupt'}).") from None
+
+
+def check_tensors(obj, what: str, depth: int = 0) -> None:
+    """Every tensor in a loaded object (dicts, lists, a stand-in's fields) is a plain view inside its storage:
+    no stride-0 (expanded) or overlapping elements, which the first copy would turn into gigabytes."""
+    if depth > 32:
+        raise CheckpointError(f"{what}: nested deeper than 32 levels.")
+    if isinstance(obj, torch.Tensor):
+        _pickle.check_view(obj, f"{what}: a tensor")
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            try:
+                check_tensors(v, what, depth + 1)
+            except CheckpointError as e:
+                raise CheckpointError(str(e).replace(": a tensor", f": tensor {str(k)[:80]!r}", 1)) from None
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            check_tensors(v, what, depth + 1)
+    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+        check_tensors(vars(obj), what, depth + 1)
 
 
 def tensor_dict(obj, what: str) -> dict[str, torch.Tensor]:
@@ -100,6 +167,7 @@ def tensor_dict(obj, what: str) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                                        for k, v in obj.items()):
         raise CheckpointError(f"{what}: expected a state dict of named tensors.")
+    _pickle.check_unshared(obj, what)
     return dict(obj)
 
 
@@ -115,6 +183,9 @@ def take(state: dict[str, torch.Tensor], key: str, shape: tuple | None, what: st
     t = t.float()
     if not torch.isfinite(t).all():
         raise CheckpointError(f"{what}: tensor {key!r} contains NaN or infinite values.")
+    if key.endswith("running_var") and (t < 0).any():
+        raise CheckpointError(f"{what}: tensor {key!r} has negative variances (BatchNorm would divide by the "
+                              "square root of a negative number).")
     return t
 
 
@@ -127,6 +198,8 @@ def fill(model: torch.nn.Module, table: dict[str, torch.Tensor], what: str) -> N
     if extra or missing:
         raise CheckpointError(f"{what}: conversion table mismatch (missing {missing[:4]}, unexpected {extra[:4]}).")
     for k, v in table.items():
+        if v.is_complex() or v.dtype == torch.bool:
+            raise CheckpointError(f"{what}: {k} is {v.dtype}, not a real number.")
         if tuple(v.shape) != tuple(own[k].shape):
             raise CheckpointError(f"{what}: {k} has shape {tuple(v.shape)}, the model expects {tuple(own[k].shape)}.")
     own.update({k: v.to(own[k].dtype) for k, v in table.items()})

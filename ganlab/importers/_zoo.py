@@ -13,6 +13,7 @@ for ``getAvG=True``).
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ..models import CheckpointError
@@ -33,10 +34,12 @@ def keys(path) -> set[str]:
     return names if {"netG", "config"} <= names else set()
 
 
-def open_checkpoint(name: str, path, options: dict) -> tuple[str, dict, dict, str]:
+OPTIONS = {"avg": (False, True)}   # both zoo importers' own option (checked by ganlab.importers.check_options)
+
+
+def open_checkpoint(name: str, path, avg: bool = False) -> tuple[str, dict, dict, str]:
     """A zoo importer's start: (description for errors, upstream config as a dict, the chosen generator's state
-    dict, "netG" or "avgG"), after checking ``options`` (only ``avg``)."""
-    avg = check_options(name, options)
+    dict, "netG" or "avgG")."""
     what = f"{path} ({name})"
     return (what,) + load(Path(path), what, avg)
 
@@ -48,8 +51,10 @@ def load(path, what: str, avg: bool = False) -> tuple[dict, dict, str]:
         raise CheckpointError(f"{what}: not a pytorch_GAN_zoo model.save() file (expected a dict with "
                               "'config', 'netG', 'netD', 'avgG').")
     cfg = {k: v for k, v in vars(ck["config"]).items() if isinstance(v, (int, float, str, bool, list, type(None)))}
-    if not isinstance(avg, bool):
-        raise CheckpointError(f"avg must be True or False, got {avg!r}.")
+    bad = sorted(k for k, v in cfg.items() for x in (v if isinstance(v, list) else [v])
+                 if isinstance(x, float) and not math.isfinite(x))
+    if bad:
+        raise CheckpointError(f"{what}: config values {bad[:4]} are NaN or infinite.")
     which = "avgG" if avg else "netG"
     if which not in ck:
         raise CheckpointError(f"{what}: the checkpoint has no averaged generator 'avgG'; import without avg.")
@@ -58,21 +63,6 @@ def load(path, what: str, avg: bool = False) -> tuple[dict, dict, str]:
     if cfg.get("lossCriterion") not in ACTIVATION:
         raise CheckpointError(f"{what}: unknown zoo loss {cfg.get('lossCriterion')!r} (known: {', '.join(ACTIVATION)}).")
     return cfg, _torchfile.tensor_dict(ck[which], f"{what} [{which}]"), which
-
-
-def check_options(name: str, options: dict) -> bool:
-    """The zoo importers' options: ``avg`` (see above) and the ``dataset`` / ``licence`` labels that every importer
-    takes (the file says neither); anything else is refused. Returns avg."""
-    unknown = sorted(set(options) - {"avg", "dataset", "licence"})
-    if unknown:
-        raise CheckpointError(f"the {name} importer takes only avg=True|False, dataset and licence "
-                              f"(got {', '.join(unknown)}).")
-    return options.get("avg", False)
-
-
-def labels(options: dict) -> tuple[str, str]:
-    """(dataset, licence) as given to the importer, "" when not given."""
-    return options.get("dataset") or "", options.get("licence") or ""
 
 
 def upstream_config(cfg: dict, which: str) -> dict:

@@ -6,8 +6,9 @@ Accepted files:
   ``gan_face_generate/weights.tar`` holds ``{'netG_state_dict': ...}``). The wheel is read as a zip archive; the
   weights are loaded from memory with ``torch.load(weights_only=True)``; the package itself is never imported,
   installed or run;
-- a bare ``torch.save`` file of the state dict, or of ``{'netG_state_dict' | 'netG' | 'state_dict': state_dict}``;
-  keys saved from ``nn.DataParallel(netG)`` (all prefixed ``module.``) are read without the prefix.
+- a bare ``torch.save`` file of the state dict, or of ``{'netG_state_dict' | 'netG' | 'state_dict': state_dict}``
+  (:data:`WRAPPERS`); keys saved from ``nn.DataParallel(netG)`` (all prefixed ``module.``) are read without the
+  prefix (:data:`PREFIXES`).
 
 Converted to ganlab's ``dcgan-radford`` family; ``generate`` = ``netG.eval()(z.view(n, nz, 1, 1))``.
 Not supported (refused with a message): kernel sizes other than 4, layers with a bias, conditional variants.
@@ -24,12 +25,36 @@ from . import _torchfile
 
 NAME = "dcgan-tutorial"
 DESCRIPTION = "PyTorch DCGAN-tutorial netG state dict (main.0 … main.12), or a wheel that ships one"
+OPTIONS: dict = {}                                             # only the common dataset / licence labels
 WEIGHT_SUFFIXES = (".tar", ".pt", ".pth", ".ckpt", ".bin")
 _SIGNATURE = ("main.0.weight", "main.1.running_mean")          # ConvTranspose then BatchNorm (the tutorial's D has no BN at 1)
+WRAPPERS = ("netG_state_dict", "netG", "state_dict")           # training scripts' save dicts, tried in this order
+PREFIXES = ("module.",)            # a prefix on every key, dropped: nn.DataParallel(netG).state_dict()
+MAX_WHEEL_READ = 1 << 30           # bytes of wheel members read in all (far above any wheel of GAN weights)
 
 
 def _matches(keys: set[str]) -> bool:
-    return all(k in keys or f"module.{k}" in keys for k in _SIGNATURE)
+    return all(any(p + k in keys for p in ("", *PREFIXES)) for k in _SIGNATURE)
+
+
+def _unprefixed(sd: dict) -> dict:
+    """The state dict without a :data:`PREFIXES` prefix that every key carries."""
+    for prefix in PREFIXES:
+        if sd and all(k.startswith(prefix) for k in sd):
+            return {k[len(prefix):]: v for k, v in sd.items()}
+    return sd
+
+
+def _members(z: zipfile.ZipFile):
+    """(name, bytes) of the wheel's candidate weights files, each read within the archive limits, all together
+    within :data:`MAX_WHEEL_READ`."""
+    total = 0
+    for n in _wheel_members(z)[:_torchfile.MAX_MEMBERS]:
+        data = _torchfile.read_member(z, n)
+        total += len(data)
+        if total > MAX_WHEEL_READ:
+            raise CheckpointError(f"the wheel's weights files expand beyond {MAX_WHEEL_READ:,} bytes in all.")
+        yield n, data
 
 
 def _is_wheel(z: zipfile.ZipFile) -> bool:
@@ -46,8 +71,8 @@ def detect(path) -> bool:
         return True
     try:
         with zipfile.ZipFile(path) as z:
-            return _is_wheel(z) and any(_matches(_torchfile.state_keys(z.read(n))) for n in _wheel_members(z))
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
+            return _is_wheel(z) and any(_matches(_torchfile.state_keys(data)) for _, data in _members(z))
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, CheckpointError):
         return False
 
 
@@ -60,12 +85,17 @@ def _read(path: Path) -> tuple[object, dict]:
     with z:
         if not _is_wheel(z):
             return _torchfile.load(path, str(path)), {}
-        found = [n for n in _wheel_members(z) if _matches(_torchfile.state_keys(z.read(n)))]
+        try:
+            found = [(n, data) for n, data in _members(z) if _matches(_torchfile.state_keys(data))]
+            meta_name = next((n for n in z.namelist() if n.endswith(".dist-info/METADATA")), None)
+            meta = _torchfile.read_member(z, meta_name)[:1 << 20].decode("utf-8", "replace") if meta_name else ""
+        except CheckpointError as e:
+            raise CheckpointError(f"{path}: {e}") from None
         if len(found) != 1:
-            raise CheckpointError(f"{path}: expected one tutorial-layout weights file in the wheel, found {found or 'none'}.")
-        meta_name = next((n for n in z.namelist() if n.endswith(".dist-info/METADATA")), None)
-        meta = z.read(meta_name).decode("utf-8", "replace") if meta_name else ""
-        obj = _torchfile.load(z.read(found[0]), f"{path}!{found[0]}")
+            raise CheckpointError(f"{path}: expected one tutorial-layout weights file in the wheel, found "
+                                  f"{[n for n, _ in found][:4] or 'none'}.")
+        obj = _torchfile.load(found[0][1], f"{path}!{found[0][0]}")
+        found = [found[0][0]]
 
     def field(key: str) -> str:
         return next((ln.split(":", 1)[1].strip() for ln in meta.splitlines() if ln.startswith(key + ":")), "")
@@ -77,20 +107,16 @@ def _read(path: Path) -> tuple[object, dict]:
     return obj, info
 
 
-def convert(path, dataset: str | None = None, licence: str | None = None, **options):
+def convert(path, dataset: str | None = None, licence: str | None = None):
     """``dataset`` / ``licence`` override what the wheel's metadata says (a bare file says nothing)."""
-    if options:
-        raise CheckpointError(f"the {NAME} importer takes only dataset and licence (got {', '.join(sorted(options))}).")
     path = Path(path)
     obj, info = _read(path)
-    for wrapper in ("netG_state_dict", "netG", "state_dict"):                # training scripts' save dicts
+    for wrapper in WRAPPERS:
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
             break
     what = f"{path} ({NAME})"
-    sd = _torchfile.tensor_dict(obj, what)
-    if all(k.startswith("module.") for k in sd):                            # saved from nn.DataParallel(netG)
-        sd = {k[len("module."):]: v for k, v in sd.items()}
+    sd = _unprefixed(_torchfile.tensor_dict(obj, what))
     convs = sorted(int(m.group(1)) for k in sd if (m := re.fullmatch(r"main\.(\d+)\.weight", k))
                    and sd[k].dim() == 4)
     bns = [i for i in convs if f"main.{i + 1}.running_mean" in sd]

@@ -28,8 +28,11 @@ def detect(path) -> bool:
     return "main.batchNorm0.running_mean" in k and "main.outlayer.weight" in k
 
 
-def convert(path, **options):
-    what, cfg, sd, which = _zoo.open_checkpoint(NAME, path, options)
+OPTIONS = _zoo.OPTIONS
+
+
+def convert(path, avg: bool = False, dataset: str = "", licence: str = ""):
+    what, cfg, sd, which = _zoo.open_checkpoint(NAME, path, avg)
     depth = sum(1 for k in sd if k.startswith("main.convTranspose") and k.endswith(".weight"))
     if "formatLayer.weight" not in sd or "main.outlayer.weight" not in sd:
         raise CheckpointError(f"{what}: not a zoo DCGAN generator (formatLayer / main.outlayer missing).")
@@ -62,5 +65,4 @@ def convert(path, **options):
     model = Generator({"z_dim": nz, "feature_maps": tuple(fm), "channels": channels,
                        "image_size": 4 * 2 ** (depth + 1), "output_activation": _zoo.ACTIVATION[cfg["lossCriterion"]]})
     _torchfile.fill(model, table, what)
-    dataset, licence = _zoo.labels(options)
-    return model.eval(), dataset, _zoo.upstream_config(cfg, which), licence
+    return model.eval(), dataset or "", _zoo.upstream_config(cfg, which), licence or ""

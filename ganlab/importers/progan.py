@@ -31,8 +31,11 @@ def detect(path) -> bool:
     return "formatLayer.module.weight" in k and "toRGBLayers.0.module.weight" in k
 
 
-def convert(path, **options):
-    what, cfg, sd, which = _zoo.open_checkpoint(NAME, path, options)
+OPTIONS = _zoo.OPTIONS
+
+
+def convert(path, avg: bool = False, dataset: str = "", licence: str = ""):
+    what, cfg, sd, which = _zoo.open_checkpoint(NAME, path, avg)
     n_up = len({k.split(".")[1] for k in sd if k.startswith("scaleLayers.")})
     if "formatLayer.module.weight" not in sd:
         raise CheckpointError(f"{what}: not a zoo PGAN generator (formatLayer missing in {which}).")
@@ -73,5 +76,4 @@ def convert(path, **options):
                        "equalized_lr": bool(cfg.get("equalizedlR", True)), "alpha": alpha,
                        "output_activation": _zoo.ACTIVATION[cfg["lossCriterion"]]})
     _torchfile.fill(model, table, what)
-    dataset, licence = _zoo.labels(options)
-    return model.eval(), dataset, _zoo.upstream_config(cfg, which), licence
+    return model.eval(), dataset or "", _zoo.upstream_config(cfg, which), licence or ""

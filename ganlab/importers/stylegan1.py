@@ -35,6 +35,7 @@ from . import _torchfile
 
 NAME = "stylegan1"
 DESCRIPTION = "StyleGAN v1 state dict of the lecture's PyTorch port (g_mapping.*, g_synthesis.*)"
+OPTIONS = {"w_avg_samples": range(1, 1_000_001)}   # checked by ganlab.importers.check_options
 _SIGNATURE = ("g_mapping.dense0.weight", "g_synthesis.blocks.4x4.epi1.style_mod.lin.weight", "g_synthesis.torgb.weight")
 
 
@@ -43,13 +44,8 @@ def detect(path) -> bool:
     return all(k in keys for k in _SIGNATURE)
 
 
-def convert(path, w_avg_samples: int = 10000, dataset: str = "", licence: str = "", **options):
+def convert(path, w_avg_samples: int = 10000, dataset: str = "", licence: str = ""):
     """``dataset`` / ``licence`` label the checkpoint (the port's file records neither)."""
-    if options:
-        raise CheckpointError(f"the {NAME} importer takes only w_avg_samples, dataset and licence "
-                              f"(got {', '.join(sorted(options))}).")
-    if isinstance(w_avg_samples, bool) or not isinstance(w_avg_samples, int) or w_avg_samples < 1:
-        raise CheckpointError(f"w_avg_samples must be a positive whole number, got {w_avg_samples!r}.")
     path = Path(path)
     what = f"{path} ({NAME})"
     sd = _torchfile.tensor_dict(_torchfile.load(path, what), what)
