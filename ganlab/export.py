@@ -55,11 +55,23 @@ def save_jpeg(path: str | Path, img: np.ndarray, quality: int = DISPLAY_QUALITY)
     return Path(path)
 
 
+def settings_text(path: str | Path) -> str | None:
+    """The settings JSON a ganlab PNG (text chunk) or GIF (comment) carries, as text; None when it carries none.
+    Only the file's header and metadata are read (no pixels are decoded); ValueError for a file that is not a
+    PNG or GIF."""
+    try:
+        with Image.open(path, formats=["PNG", "GIF"]) as im:
+            raw = im.info.get("ganlab") or im.info.get("comment")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise ValueError(f"{Path(path).name} is not a PNG or GIF image that can be read.") from None
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    return raw or None
+
+
 def read_settings(path: str | Path) -> dict:
     """The settings stored in a ganlab PNG (text chunk) or GIF (comment)."""
-    with Image.open(path) as im:
-        raw = im.info.get("ganlab") or im.info.get("comment") or b"{}"
-    return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    return json.loads(settings_text(path) or "{}")
 
 
 def save_gif(path: str | Path, frames: np.ndarray, fps: float, settings: dict) -> Path:

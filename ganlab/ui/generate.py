@@ -15,7 +15,7 @@ from .. import latent, views
 from ..models import CheckpointError
 from ..views import COORD_RANGE, COORDS, DIR_RANGE, DIRS, MAX_CUTOFF, MIX_GROUPS
 from .common import (UNPROCESSED, App, bind, friendly, from_page, model_choices, nearest_in_range,
-                     parse_settings, refuse, to_json)
+                     opened_settings, parse_settings, refuse, to_json)
 from .serve import session_of_page
 
 KEYS, DEFAULTS = views.VIEW_KEYS, views.VIEW_DEFAULTS
@@ -24,7 +24,8 @@ BOXES = {"seed": "seed", "mix_seed": "style-mixing seed"}                       
 KEPT = ["seed", "n", "truncation"]              # what switching models keeps (the style settings, between StyleGANs)
 STYLE_KEPT = ["cutoff", "noise", "mix_seed", "mix"]
 PRIORS = {"normal": "z ~ N(0, I), a standard normal vector of {d} numbers",
-          "uniform": "z ~ U(−1, 1)^{d}: {d} numbers drawn uniformly between −1 and 1"}
+          "uniform": "z ~ U(−1, 1){power}: {d} numbers drawn uniformly between −1 and 1"}
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")   # U(−1, 1)⁹⁶: Markdown has no superscript
 NOISE_CHOICES = [("random", "random"), ("fixed", "const"), ("off", "none")]
 
 INTRO = """\
@@ -107,6 +108,8 @@ def caption(model, v: dict, size: tuple[int, int]) -> str:
             views.SEEDED: " · the class each seed draws"}.get(v["label"])
     if what is None:
         what = f" · class {v['label']} ({model.class_names[int(v['label'])]})"
+    if v.get("mix"):
+        what += f" · style mixing: the {', '.join(v['mix'])} layers from seed {v['mix_seed']}"
     side = model.image_size
     return (f"{seeds}{what} · ψ = {v['truncation']:g} · {side}×{side} px images drawn at "
             f"{size[0]}×{size[1]} px and scaled to the panel (nearest neighbour: the pixels stay crisp)")
@@ -114,7 +117,8 @@ def caption(model, v: dict, size: tuple[int, int]) -> str:
 
 def prior_text(model) -> str:
     """The model's latent prior in words (models draw from different ones: the MLP-GAN's is uniform)."""
-    prior = PRIORS.get(model.latent_dist, "z ~ " + model.latent_dist + " ({d} numbers)").format(d=model.z_dim)
+    prior = PRIORS.get(model.latent_dist, "z ~ " + model.latent_dist + " ({d} numbers)").format(
+        d=model.z_dim, power=str(model.z_dim).translate(SUPERSCRIPT))
     name = model.info.get("name", "this model")
     return f"**{name}** draws {prior}" + (", mapped to w by its mapping network." if model.style_based else ".")
 
@@ -261,6 +265,19 @@ def restore(app: App, tab: GenerateTab, text: str, model: str):
 
 
 @friendly
+def restore_file(app: App, tab: GenerateTab, path: str, model: str):
+    """A PNG opened or dropped in the page: the view its settings describe."""
+    return restore(app, tab, opened_settings(path, walk=False), model)
+
+
+def shown_n(app: App, tab: GenerateTab, **values):
+    """The grid size box after a typed value the view had to cap (with all classes, as many rows as fit): the
+    box says what is drawn."""
+    n = in_range(app, tab, values).get("n")
+    return gr.skip() if keep_page(values) or n == values.get("n") else gr.update(value=n)
+
+
+@friendly
 def page_load(app: App, tab: GenerateTab, model: str | None):
     """On each page load: rescan the checkpoints (models finish training while the app runs) and show the
     picked model (the first one by default)."""
@@ -307,27 +324,32 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateView:
                     c["mix"] = gr.CheckboxGroup([(g, g) for g in MIX_GROUPS], value=[],
                                                 label="take these layers from the mixing seed")
             generate_btn = gr.Button("Generate", variant="primary")
-        with gr.Column(scale=3):
+            # the sliders beside the image they move (below it, they were never on screen together at 1280x800)
+            with gr.Accordion("Latent sliders (drag: the image follows)", open=True):
+                gr.Markdown(f"**z[0] … z[7]** add −{COORD_RANGE:g} … {COORD_RANGE:g} to those coordinates of every "
+                            f"sample's latent; **PC 1 … PC 8** move every sample −{DIR_RANGE:g} … {DIR_RANGE:g} "
+                            "standard deviations along the principal directions. You can also type a value into a "
+                            "slider's box (outside the range it is set to the nearest end).")
+                with gr.Row():
+                    for group in (COORDS, DIRS):
+                        with gr.Column(min_width=160):
+                            for k in group:
+                                if k in COORDS:
+                                    c[k] = gr.Slider(-COORD_RANGE, COORD_RANGE, 0.0, step=0.05,
+                                                     label=f"z[{k[1:]}]", elem_id=k)
+                                else:
+                                    c[k] = gr.Slider(-DIR_RANGE, DIR_RANGE, 0.0, step=0.1,
+                                                     label=f"PC {int(k[2:]) + 1}", elem_id=k)
+                reset_btn = gr.Button("reset sliders")
+        with gr.Column(scale=3, elem_id="image-column"):
             image = gr.Image(label="generated", type="filepath", format="png", interactive=False,
                              buttons=["download", "fullscreen"], elem_id="generated", elem_classes="crisp")
             cap = gr.Markdown()
-    with gr.Accordion("Latent sliders (drag: the image follows)", open=True):
-        gr.Markdown(f"**z[0] … z[7]** add −{COORD_RANGE:g} … {COORD_RANGE:g} to those coordinates of every sample's "
-                    f"latent; **PC 1 … PC 8** move every sample −{DIR_RANGE:g} … {DIR_RANGE:g} standard deviations "
-                    "along the principal directions. You can also type a value into a slider's box (outside the "
-                    "range it is set to the nearest end).")
-        with gr.Row():
-            for group in (COORDS[:4], COORDS[4:], DIRS[:4], DIRS[4:]):
-                with gr.Column(min_width=160):
-                    for k in group:
-                        if k in COORDS:
-                            c[k] = gr.Slider(-COORD_RANGE, COORD_RANGE, 0.0, step=0.05, label=f"z[{k[1:]}]",
-                                             elem_id=k)
-                        else:
-                            c[k] = gr.Slider(-DIR_RANGE, DIR_RANGE, 0.0, step=0.1, label=f"PC {int(k[2:]) + 1}",
-                                             elem_id=k)
-        reset_btn = gr.Button("reset sliders")
-    with gr.Accordion("Settings (JSON): paste saved settings here and press restore", open=False):
+    with gr.Accordion("Settings (JSON): paste saved settings here and press restore, or open a PNG made by ganlab",
+                      open=False):
+        opened = gr.File(label="open or drop a PNG made by ganlab (an image's download, or the CLI's generate): "
+                         "its view comes back", file_types=[".png", ".gif"], type="filepath",
+                         elem_id="generate-open")
         settings = gr.Code("", language="json", interactive=True, label="settings", elem_id="generate-settings")
         restore_btn = gr.Button("restore")
     tab = GenerateTab(c, style_group, prior, image, settings, cap)
@@ -361,6 +383,10 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateView:
                  api_name="select_model", **UNPROCESSED)
     restore_btn.click(bind(restore, app, tab), [settings, picker], tab.all_outputs, api_name="restore",
                       **UNPROCESSED)
+    opened.upload(bind(restore_file, app, tab), [opened, picker], tab.all_outputs, api_visibility="private").then(
+        lambda: None, None, opened, api_visibility="private", queue=False)   # emptied: the next file can be dropped
+    gr.on([c["n"].input, c["n"].release], bind(shown_n, app, tab), inputs_kwargs=view_inputs, outputs=c["n"],
+          api_visibility="private", trigger_mode="always_last", show_progress="hidden", **UNPROCESSED)
     return GenerateView(c, tab.all_outputs, bind(select_model, app, tab), bind(model_controls, app, tab),
                         bind(page_load, app, tab))
 

@@ -9,7 +9,7 @@ import gradio as gr
 from .. import export, serving, views
 from ..models import CheckpointError
 from . import generate, serve
-from .common import UNPROCESSED, App, bind, friendly, nearest_in_range, parse_settings, to_json
+from .common import UNPROCESSED, App, bind, friendly, nearest_in_range, opened_settings, parse_settings, to_json
 from .serve import session_of_page
 
 OWN_KEYS, KEYS, DEFAULTS = views.WALK_OWN_KEYS, views.WALK_KEYS, views.WALK_DEFAULTS
@@ -98,6 +98,13 @@ def stop(app: App):
     app.server.stop(session_of_page())
 
 
+@friendly
+def restore_file(app: App, gen: generate.GenerateView, tab: InterpolateTab, path: str, model: str,
+                 progress=gr.Progress()):
+    """A GIF opened or dropped in the page: the walk its settings describe."""
+    return restore(app, gen, tab, opened_settings(path, walk=True), model, progress)
+
+
 def options(app: App, model: str):
     """The class options, shown for models with a label embedding."""
     try:
@@ -134,7 +141,11 @@ def build_interpolate_tab(app: App, gen: generate.GenerateView):
                                elem_id="walk-preview", elem_classes="crisp")
             gif_file = gr.File(label="download GIF", interactive=False, elem_id="walk-file")
             cap = gr.Markdown()
-    with gr.Accordion("Settings (JSON): paste saved settings here and press restore", open=False):
+    with gr.Accordion("Settings (JSON): paste saved settings here and press restore, or open a GIF made by ganlab",
+                      open=False):
+        opened = gr.File(label="open or drop a walk's GIF made by ganlab (the download above, or the CLI's "
+                         "interpolate): its walk comes back", file_types=[".gif", ".png"], type="filepath",
+                         elem_id="walk-open")
         settings = gr.Code("", language="json", interactive=True, label="settings", elem_id="walk-settings")
         restore_btn = gr.Button("restore")
     outputs = [preview, gif_file, settings, cap]
@@ -150,4 +161,8 @@ def build_interpolate_tab(app: App, gen: generate.GenerateView):
     restore_btn.click(bind(restore, app, gen, tab), [settings, picker],
                       list(dict.fromkeys([*gen.all_outputs, *c.values(), *outputs])), api_name="restore_interpolation",
                       concurrency_id="export", concurrency_limit=EXPORTS, **UNPROCESSED)
+    opened.upload(bind(restore_file, app, gen, tab), [opened, picker],
+                  list(dict.fromkeys([*gen.all_outputs, *c.values(), *outputs])), api_visibility="private",
+                  concurrency_id="export", concurrency_limit=EXPORTS).then(
+        lambda: None, None, opened, api_visibility="private", queue=False)   # emptied: the next file can be dropped
     picker.change(bind(options, app), picker, class_group, api_name="interpolate_options", **UNPROCESSED)

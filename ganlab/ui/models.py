@@ -14,6 +14,10 @@ from .common import UNPROCESSED, App, bind, friendly
 
 COLUMNS = ["model", "family", "dataset", "parameters", "steps", "train time", "FD (floor) ↓", "precision ↑",
            "recall ↑", "class acc ↑", "status"]
+COLUMN_HELP = ("**parameters**: the generator's · **steps**: generator updates in training · **train time**: on a "
+               "CPU · **FD (floor)**, **precision**, **recall**: see above (— where not evaluated, e.g. imported "
+               "models) · **class acc**: how often a conditional model's image is recognised as the class asked "
+               "for · **status**: available, loaded, or why the model cannot be used")
 SUMMARY_COLUMNS = ["family", "dataset", "params", "steps", "train time", "FD (floor)", "precision", "recall",
                    "class acc"]            # card.summary's names of the columns between model and status
 
@@ -79,7 +83,8 @@ def build_info_panel(app: App, picker: gr.Dropdown) -> gr.Markdown:
 def build_models_tab(app: App) -> gr.Dataframe:
     gr.Markdown(INTRO)
     table = gr.Dataframe(model_rows(app.registry), headers=COLUMNS, interactive=False, wrap=True,
-                         elem_id="models-table")
+                         elem_id="models-table", max_height=4000)
+    gr.Markdown(COLUMN_HELP, elem_classes="column-help")
     refresh = gr.Button("refresh")
     refresh.click(bind(model_rows, app.registry), None, table, api_name="models")
     return table
