@@ -32,11 +32,18 @@ def main():
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="interface to listen on (0.0.0.0 for a LAN or a container)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--share", action="store_true", help=SHARE_HELP)
+    p.add_argument("--device", default=None, help="where the models compute: auto (CUDA, then Apple MPS, then the "
+                   "CPU), cpu, cuda or mps (default: $GANLAB_DEVICE or auto)")
     p.add_argument("--data-dir", default=None, help="MNIST / Fashion-MNIST folder for the Live image GAN tab "
                    "(default $GANLAB_DATA_DIR, else data; downloaded there when missing)")
     a = p.parse_args()
-    from ganlab import preload                          # imported after parsing: `--help` answers at once
+    from ganlab import device, preload                  # imported after parsing: `--help` answers at once
     from ganlab.ui import build_app, launch_kwargs
+    try:
+        where = device.resolve(a.device)
+    except ValueError as e:
+        p.error(str(e))
+    print(f"ganlab: models compute on {device.describe(where)}", flush=True)
 
     share = a.share
     if share and (reason := share_blocker()):
@@ -45,7 +52,7 @@ def main():
     pre = preload.start_from_env()           # GANLAB_PRELOAD: import models in the background, the page is up at once
     if pre is not None:
         print(f"ganlab: preloading {len(pre.items)} model(s) in the background into {pre.out_root}", flush=True)
-    demo = build_app(preloader=pre, data_dir=a.data_dir)   # its registry also lists the preloads' folder
+    demo = build_app(preloader=pre, device=where, data_dir=a.data_dir)   # its registry lists the preloads too
     demo.launch(server_name=a.host, server_port=a.port, share=share, **launch_kwargs())
 
 

@@ -228,7 +228,7 @@ def screenshots(out: Path) -> None:
         page.get_by_role("button", name="▶ Start").click()
         page.locator("#live-frame img").wait_for()
         time.sleep(8)
-        page.get_by_role("button", name="⏸ Pause").click()
+        page.get_by_role("button", name="‖ Pause").click()
         time.sleep(1)
         page.screenshot(path=out / "app-live.png", full_page=True)
         page.get_by_role("button", name="export GIF").click()

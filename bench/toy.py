@@ -1,12 +1,15 @@
 """Benchmark of the live-training engine (ganlab.toy) and its tab. Loopback only, about a minute.
 
-    python bench/toy.py [speed] [stream] [preset] [gif]      (all four without arguments)
+    python bench/toy.py [speed] [stream] [preset] [experiments] [gif]      (all five without arguments)
 
 1. iterations/s of ToyTrainer(lecture_config()) against the lecture's own PyTorch loop (same nets, batch,
    Adam, BCE), timed in alternating rounds in this process so both see the same machine load;
 2. frames/s a gradio_client receives from the Live training tab while it trains;
 3. grid JS divergence (bits) of the recommended preset after 5 s of wall time, for seeds 0, 1, 2;
-4. the Live tab's GIF export after 10 s of streaming (a ToyRun ticking as the tab does): its size, frame
+4. each one-click experiment of the Live tab (ganlab.toy.presets) run as the tab runs it (a ToyRun ticking,
+   training between frames) for a few seconds: the iterations per wall-clock second a visitor gets, and how long
+   the iterations its note speaks of (Preset.iterations) take at that speed;
+5. the Live tab's GIF export after 10 s of streaming (a ToyRun ticking as the tab does): its size, frame
    count, frame size and the export time.
 """
 from __future__ import annotations
@@ -28,6 +31,7 @@ ROUNDS = 3
 STREAM_SECONDS = 5.0
 PRESET_SECONDS = 5.0
 GIF_TRAIN_SECONDS = 10.0
+EXPERIMENT_SECONDS = 4.0
 
 
 def lecture_loop(seed: int = 0):
@@ -159,6 +163,21 @@ def bench_preset() -> None:
           f"(target <= 0.05)")
 
 
+def bench_experiments() -> None:
+    from ganlab.toy.presets import PRESETS, WATCH_SECONDS
+    from ganlab.toy.runs import ToyRun
+
+    for name, preset in PRESETS.items():
+        run = ToyRun(preset.config)
+        start = time.monotonic()
+        while time.monotonic() - start < EXPERIMENT_SECONDS:
+            run.tick()
+        rate = run.status()["iteration"] / (time.monotonic() - start)
+        seconds = preset.iterations / rate
+        print(f"experiment {name!r}: {rate:,.0f} iterations per wall-clock second on the tab; its note's "
+              f"{preset.iterations:,} iterations take {seconds:.0f} s (target >= {WATCH_SECONDS} s)")
+
+
 def bench_gif() -> None:
     import tempfile
 
@@ -185,7 +204,8 @@ def bench_gif() -> None:
 
 if __name__ == "__main__":
     started = time.monotonic()
-    parts = {"speed": bench_speed, "stream": bench_stream, "preset": bench_preset, "gif": bench_gif}
+    parts = {"speed": bench_speed, "stream": bench_stream, "preset": bench_preset, "experiments": bench_experiments,
+             "gif": bench_gif}
     for name in sys.argv[1:] or parts:
         parts[name]()
     print(f"bench total: {time.monotonic() - started:.0f} s")

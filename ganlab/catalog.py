@@ -66,7 +66,7 @@ class Entry:
 
     @property
     def size_text(self) -> str:
-        return "?" if self.size is None else f"{self.size / 1e6:,.1f} MB"
+        return "size not published" if self.size is None else f"{self.size / 1e6:,.1f} MB"
 
 
 def _sg2(name, file, res, dataset, data_terms, note, num_classes=0, channels=3):
@@ -128,6 +128,20 @@ def find(name: str) -> Entry | None:
     return _BY_NAME.get(str(name).strip().lower())
 
 
+def identify(source: str, sha256: str | None = None) -> Entry | None:
+    """The catalog entry that ``source`` (a name, URL or path) is, or None: its name, its exact URL, or, once the
+    file's ``sha256`` is known, the file whose hash the entry publishes (in full; or the torch.hub prefix, with
+    the same file name). A file name alone proves nothing, so an entry that publishes no hash is recognised by
+    its name or URL only."""
+    text = str(source).strip()
+    entry = find(text) or next((e for e in ENTRIES if e.url == text), None)
+    if entry is not None or not sha256:
+        return entry
+    filename = re.split(r"[/\\]", re.split(r"[?#]", text.rstrip("/"))[0])[-1]
+    return next((e for e in ENTRIES if e.sha256 == sha256.lower()
+                 or (e.sha256_prefix and sha256.lower().startswith(e.sha256_prefix) and filename == e.filename)), None)
+
+
 def get(name: str) -> Entry:
     """The entry called ``name``; KeyError listing the known names otherwise."""
     e = find(name)
@@ -170,7 +184,7 @@ def markdown_table() -> str:
     for e in ENTRIES:
         lic = licence_text(e).replace("NON-COMMERCIAL:", "**NON-COMMERCIAL**:", 1)
         src = e.url if e.url.startswith("pip:") else f"[{e.filename}]({e.url})"
-        size = e.size_text if e.size is not None else "size not published"
+        size = e.size_text
         res = f"{e.resolution} px" + (f", {e.num_classes} classes" if e.num_classes else "")
         cells = [f"`{e.name}`", e.format, res, e.dataset, f"{src} ({size})", lic, e.origin]
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
@@ -179,3 +193,13 @@ def markdown_table() -> str:
 
 if __name__ == "__main__":   # python -m ganlab.catalog → the README table
     print(markdown_table())
+
+
+def model_name(source: str) -> str:
+    """The folder (and model) name of a source: the catalog name, else the file's stem, made a valid name."""
+    entry = identify(source)
+    if entry:
+        return entry.name
+    stem = re.split(r"[?#]", source.rstrip("/"))[0].rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    name = re.sub(r"\.{2,}", ".", re.sub(r"[^a-z0-9._-]+", "-", stem.lower())).strip("-._")[:64].rstrip("-._")
+    return name or "model"          # a valid NAME without "..": the app's model list accepts it

@@ -207,10 +207,13 @@ def weights_budget(weights: str | Path) -> int:
     return 3 * size + BUILD_SLACK
 
 
-def load(name_or_path: str, device: str = "cpu"):
-    """Load a generator strictly from a model name, a local folder or a Hub repo id, in eval mode."""
+def load(name_or_path: str, device=None):
+    """Load a generator strictly from a model name, a local folder or a Hub repo id, in eval mode, onto
+    ``device`` ("auto", "cpu", "cuda", "mps"; None: $GANLAB_DEVICE, else auto: see :mod:`ganlab.device`)."""
+    from .device import resolve as resolve_device
+    device = resolve_device(device)
     folder = resolve(name_or_path)
-    meta, state = read_folder(folder, device=device)
+    meta, state = read_folder(folder)                  # read on the CPU, then moved with the model
     model = build_generator(meta, folder / "config.json", weights_budget(folder / "model.safetensors"))
     load_state(model, state, folder / "model.safetensors")
     model.info = {k: v for k, v in meta.items() if k != "config"}

@@ -28,6 +28,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import importers
+    from .device import add_argument as add_device
     from .data import DATASETS
     from .losses import LOSSES
     from .models import FAMILIES
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--truncation", type=float, default=1.0, help="truncation ψ (1 = off, 0 = average)")
     g.add_argument("--grid", action="store_true", help="also write grid.png with every seed")
     g.add_argument("--scale", type=int, default=1, help="nearest-neighbour upscaling factor for the PNGs")
+    add_device(g, "render")
 
     i = sub.add_parser("interpolate", help="a latent walk through keyframe seeds as a GIF", formatter_class=fmt)
     i.add_argument("--model", required=True)
@@ -59,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--truncation", type=float, default=1.0)
     i.add_argument("--size", type=int, default=256, help="GIF side in pixels")
     i.add_argument("--out", type=Path, default=Path("walk.gif"))
+    add_device(i, "render")
 
     t = sub.add_parser("train", help="train a generator (or the evaluation classifier)", formatter_class=fmt)
     t.add_argument("family", choices=[*FAMILIES, "classifier"])
@@ -91,12 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=int, default=0, help="use only the first N training images")
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/train_state")
+    add_device(t, "train GANs (under torchrun: NCCL between CUDA GPUs, one per process; gloo on the CPU; the "
+                  "evaluation classifier trains on the CPU)")
 
     e = sub.add_parser("evaluate", help="FD, precision/recall, class histogram → metrics.json", formatter_class=fmt)
     e.add_argument("model")
     e.add_argument("--data-dir", default="data")
     e.add_argument("--samples", type=int, default=10000)
     e.add_argument("--out", type=Path, default=None, help="metrics file (default: the checkpoint's metrics.json)")
+    add_device(e, "generate the samples")
 
     im = sub.add_parser("import", help="convert an upstream checkpoint (NVIDIA pickle, zoo .pth, ...) into a "
                         "ganlab checkpoint folder", formatter_class=fmt)
@@ -156,7 +162,7 @@ def cmd_generate(a) -> None:
     from . import export, views
     from .checkpoint import load
 
-    m = load(a.model)
+    m = load(a.model, device=a.device)
     if a.label == "all" and not m.num_classes:
         raise ValueError("--class all needs a conditional model; this one is unconditional.")
     label = views.SEEDED if a.label is None else a.label
@@ -178,7 +184,7 @@ def cmd_interpolate(a) -> None:
     from .checkpoint import load
 
     views.whole(a.frames, "--frames", 2, views.MAX_FRAMES)                     # before loading: a typo fails fast
-    m = load(a.model)
+    m = load(a.model, device=a.device)
     label = views.SEEDED if a.label is None else a.label
     frames, settings = views.render_walk(m, {"keyframes": a.seeds, "frames": a.frames, "loop": a.loop,
                                              "method": "slerp" if a.slerp else "lerp", "label": label,
@@ -204,7 +210,7 @@ def cmd_train(a, argv) -> None:
                       d_steps=a.d_steps, label_smoothing=a.label_smoothing, ema_decay=a.ema_decay, r1=a.r1,
                       gp_weight=a.gp_weight, top_k=a.top_k, mixing=a.mixing, mode_seeking=a.mode_seeking,
                       seed=a.seed, model=a.model_config, sample_every=a.sample_every, save_minutes=a.save_minutes,
-                      limit=a.limit, threads=a.threads)
+                      limit=a.limit, threads=a.threads, device=a.device or "")
     trainer = Trainer(cfg)
     trainer.command = "python -m ganlab " + shlex.join(x for x in argv if x != "--resume")  # the reproducing command
     try:
@@ -226,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd_train(a, argv)
         elif a.command == "evaluate":
             from .evaluate import evaluate_model
-            evaluate_model(a.model, a.data_dir, n_samples=a.samples, out=a.out)
+            evaluate_model(a.model, a.data_dir, n_samples=a.samples, out=a.out, device=a.device)
         elif a.command == "import":
             from .importers import import_model
             options = {"avg": True} if a.avg else {}

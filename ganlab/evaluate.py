@@ -334,7 +334,7 @@ def sample_features(model, classifier: Classifier, n: int, seed: int = EVAL_SEED
 
 def evaluate_model(name_or_path: str, data_dir: str, n_samples: int = 10000, out: str | Path | None = None,
                    limit: int | None = None, classifier_dir: str | Path | None = None, seed: int = EVAL_SEED,
-                   verbose: bool = True) -> dict:
+                   verbose: bool = True, device=None) -> dict:
     """Evaluate a generator (bundled name, checkpoint folder or Hub repo id) against its dataset's test split;
     writes ``metrics.json`` to the checkpoint folder (or to ``out``: a .json file or a folder) and, when it
     lands in the checkpoint folder, refreshes the model card. ``limit`` uses only N real images per split."""
@@ -349,7 +349,7 @@ def evaluate_model(name_or_path: str, data_dir: str, n_samples: int = 10000, out
     if dataset not in data.DATASETS:
         raise ValueError(f"{folder / 'config.json'}: dataset {dataset!r} is not one ganlab evaluates "
                          f"({', '.join(data.DATASETS)}).")
-    model = checkpoint.load(str(folder))
+    model = checkpoint.load(str(folder), device=device)    # generates there; features on the CPU
     classifier = load_classifier(dataset, classifier_dir)
     real = real_statistics(classifier, dataset, data_dir, limit)
     feats, preds, labels = sample_features(model, classifier, n_samples, seed)

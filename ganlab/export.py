@@ -11,6 +11,7 @@ import torch
 from PIL import Image, PngImagePlugin
 
 MAX_SIDE = 512          # largest upscaled image side the app and the CLI produce
+DISPLAY_QUALITY = 90    # JPEG quality of the app's displayed large images
 
 
 def upscale(img: np.ndarray, factor: int) -> np.ndarray:
@@ -37,19 +38,40 @@ def to_pil(img: np.ndarray) -> Image.Image:
     return Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img)
 
 
-def save_png(path: str | Path, img: np.ndarray, settings: dict) -> Path:
-    """Write a PNG with the settings as JSON in a ``ganlab`` text chunk."""
+def save_png(path: str | Path, img: np.ndarray, settings: dict, compress_level: int | None = None) -> Path:
+    """Write a PNG with the settings as JSON in a ``ganlab`` text chunk. ``compress_level`` 0–9 (zlib; None:
+    Pillow's default): the pixels are exact at every level; 1 writes a large image several times faster."""
     info = PngImagePlugin.PngInfo()
     info.add_text("ganlab", json.dumps(settings, sort_keys=True))
-    to_pil(img).save(path, pnginfo=info)
+    level = {} if compress_level is None else {"compress_level": compress_level}
+    to_pil(img).save(path, pnginfo=info, **level)
     return Path(path)
+
+
+def save_jpeg(path: str | Path, img: np.ndarray, quality: int = DISPLAY_QUALITY) -> Path:
+    """Write a JPEG for display only (lossy, no settings): how the app shows large photographic images
+    quickly; downloads stay exact PNGs (``bench/classroom.py`` compares the encodings)."""
+    to_pil(img).save(path, format="JPEG", quality=quality)
+    return Path(path)
+
+
+def settings_text(path: str | Path) -> str | None:
+    """The settings JSON a ganlab PNG (text chunk) or GIF (comment) carries, as text; None when it carries none.
+    Only the file's header and metadata are read (no pixels are decoded); ValueError for a file that is not a
+    PNG or GIF."""
+    try:
+        with Image.open(path, formats=["PNG", "GIF"]) as im:
+            raw = im.info.get("ganlab") or im.info.get("comment")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise ValueError(f"{Path(path).name} is not a PNG or GIF image that can be read.") from None
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    return raw or None
 
 
 def read_settings(path: str | Path) -> dict:
     """The settings stored in a ganlab PNG (text chunk) or GIF (comment)."""
-    with Image.open(path) as im:
-        raw = im.info.get("ganlab") or im.info.get("comment") or b"{}"
-    return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    return json.loads(settings_text(path) or "{}")
 
 
 def save_gif(path: str | Path, frames: np.ndarray, fps: float, settings: dict) -> Path:

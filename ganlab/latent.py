@@ -98,7 +98,7 @@ def truncate_w(w: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | N
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """Linear interpolation: exactly a at t = 0 and b at t = 1 (torch.lerp). ``t`` (T,) gives (T, ...)."""
-    t = torch.as_tensor(t, dtype=a.dtype)
+    t = torch.as_tensor(t, dtype=a.dtype, device=a.device)
     t = t.reshape(t.shape + (1,) * a.dim())
     return torch.lerp(a.expand(t.shape[:t.dim() - a.dim()] + a.shape), b, t)
 
@@ -107,7 +107,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float, eps: float 
     """Spherical interpolation (Shoemake 1985; White 2016 for GAN latents): follows the great circle between
     ``a`` and ``b`` scaled by their interpolated norms, so Gaussian latents keep a typical norm mid-way.
     Falls back to lerp when a and b are (anti)parallel. Hits a at t = 0 and b at t = 1 exactly."""
-    t = torch.as_tensor(t, dtype=a.dtype)
+    t = torch.as_tensor(t, dtype=a.dtype, device=a.device)
     tt = t.reshape(t.shape + (1,) * a.dim())
     na, nb = a.norm(), b.norm()
     if na < eps or nb < eps:
@@ -181,5 +181,5 @@ def move_along(x: torch.Tensor, directions: torch.Tensor, std: torch.Tensor, amo
     if not torch.isfinite(amounts).all():
         raise ValueError("direction amounts must be finite numbers.")
     k = amounts.numel()
-    shift = (amounts * std[:k].to(x.dtype)) @ directions[:k].to(x)            # (D,)
+    shift = (amounts.to(x.device) * std[:k].to(x)) @ directions[:k].to(x)      # (D,), on x's device
     return x + shift

@@ -60,7 +60,7 @@ def gradient_penalty(d, real: torch.Tensor, fake: torch.Tensor, labels=None, gen
     """WGAN-GP (Gulrajani et al. 2017): E[(‖∇D(x̂)‖ − 1)²] on random interpolates of real and fake. For a
     conditional D, ``labels`` are those of both halves: real[i] and fake[i] must share the label labels[i]."""
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    t = torch.rand(shape, generator=generator, device=real.device)
+    t = torch.rand(shape, generator=generator).to(real.device)      # drawn on the CPU generator, on any device
     x = (real.detach() + t * (fake.detach() - real.detach())).requires_grad_(True)
     (grad,) = torch.autograd.grad(d(x, labels).sum(), x, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()

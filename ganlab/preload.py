@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import threading
 import time
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import catalog, download
+from .catalog import model_name
 
 ENV = "GANLAB_PRELOAD"
 DATA = Path("/data")                         # a Space's persistent storage, when the Space has it
@@ -70,16 +70,6 @@ def parse(value: str | None) -> list[str]:
             if item and item not in out:
                 out.append(item)
     return out
-
-
-def model_name(source: str) -> str:
-    """The folder (and model) name of a source: the catalog name, else the file's stem, made a valid name."""
-    entry = catalog.find(source)
-    if entry:
-        return entry.name
-    stem = re.split(r"[?#]", source.rstrip("/"))[0].rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    name = re.sub(r"\.{2,}", ".", re.sub(r"[^a-z0-9._-]+", "-", stem.lower())).strip("-._")[:64].rstrip("-._")
-    return name or "model"          # a valid NAME without "..": the app's model list accepts it
 
 
 @dataclass
@@ -124,6 +114,7 @@ class Preloader:
         self._thread: threading.Thread | None = None
         self.items, taken = [], set()
         for s in self.sources:
+            s = getattr(catalog.identify(s), "name", s)        # a catalog entry's own URL is that entry
             name, k = model_name(s), 2
             while name in taken:
                 name, k = f"{model_name(s)}-{k}", k + 1
@@ -169,7 +160,7 @@ class Preloader:
         in progress or ready is returned as it is; a failed one is queued again. ``catalog_only``: refuse
         (DownloadError, nothing queued) anything but a catalog name, so that a visitor cannot make the server
         fetch a URL or read a path."""
-        entry = catalog.find(source)
+        entry = catalog.identify(source)
         if catalog_only and entry is None:
             raise download.DownloadError("only models from ganlab's catalog can be imported here; choose one of "
                                          f"{', '.join(catalog.names())}.")
@@ -235,15 +226,16 @@ class Preloader:
         rec = download.recorded_hashes().get(entry.url if entry else item.source)
         return rec["sha256"] if rec else None
 
-    def _already_there(self, item: Item, folder: Path) -> bool:
+    def _already_there(self, item: Item, folder: Path, sha: str | None = None) -> bool:
         try:
             mark = json.loads(self._marker(item).read_text())
         except (OSError, ValueError):
             return False
-        if mark.get("source") != item.source or not (folder / "config.json").is_file() \
-                or not (folder / "model.safetensors").is_file():
+        if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
             return False
-        sha = self._known_sha(item)
+        sha = sha or self._known_sha(item)
+        if mark.get("source") != item.source:             # converted from another source: the same file?
+            return sha is not None and sha == mark.get("sha256")
         return sha is None or sha == mark.get("sha256")
 
     def _preload(self, item: Item) -> Path:
@@ -254,8 +246,13 @@ class Preloader:
         path = download.resolve(item.source, progress=lambda d, t: self._set(item, done=d, total=t),
                                 catalog_only=item.catalog_only)
         sha = download.sha256_file(path)
+        entry = catalog.identify(item.source, sha)
+        if entry is not None and item.name != entry.name:   # a catalog entry's file by another URL or path
+            self._set(item, name=entry.name)
+            folder = self.out_root / entry.name
+            if self._already_there(item, folder, sha):
+                return folder
         self._set(item, state="converting")
-        entry = catalog.find(item.source)
         options = {"format": entry.format, "catalog_name": entry.name, **entry.options} if entry else {}
         self.out_root.mkdir(parents=True, exist_ok=True)
         tmp = self.out_root / f".preload-tmp-{item.name}-{uuid.uuid4().hex[:8]}"

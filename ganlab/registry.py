@@ -78,16 +78,18 @@ def model_bytes(model) -> int:
 
 
 class ModelRegistry:
-    def __init__(self, roots: str | Path | list | None = None, device: str = "cpu", budget: int | None = None,
+    def __init__(self, roots: str | Path | list | None = None, device=None, budget: int | None = None,
                  unlisted: list | tuple = ()):
         """``roots``: a folder or a list of folders of checkpoints (default: checkpoint.roots(), i.e. the bundled
-        checkpoints and the imported models, rescanned on every listing so new models appear). ``budget``: bytes
-        of loaded parameters + buffers kept at most (default :func:`budget_from_env`). ``unlisted``: roots
-        (among ``roots``) whose models are served by name but never listed (each visitor's own live-trained
-        models, which only their own picker offers)."""
+        checkpoints and the imported models, rescanned on every listing so new models appear). ``device``: where
+        models load ("auto", "cpu", "cuda", "mps"; None: $GANLAB_DEVICE or auto, see :mod:`ganlab.device`).
+        ``budget``: bytes of loaded parameters + buffers kept at most (default :func:`budget_from_env`).
+        ``unlisted``: roots (among ``roots``) whose models are served by name but never listed (each visitor's
+        own live-trained models, which only their own picker offers)."""
+        from .device import resolve
         self.roots = roots
         self.unlisted = {Path(r).expanduser().resolve() for r in unlisted}
-        self.device = device
+        self.device = resolve(device)
         self.budget = budget_from_env() if budget is None else int(budget)
         self._models: OrderedDict[str, GANGenerator] = OrderedDict()    # least recently used first
         self._sizes: dict[str, int] = {}                                # name → model_bytes of a loaded model
@@ -96,6 +98,8 @@ class ModelRegistry:
         self._lock = threading.Lock()                          # guards the dicts and the per-name locks
         self._loading: dict[str, threading.Lock] = {}
         self._param_counts: dict[tuple[str, float], int] = {}   # (name, config.json mtime) → parameter count
+        self._weights: dict[str, tuple[Path, float]] = {}        # name → (weights file, its mtime when loaded)
+        self.on_change: list = []          # called with a model's name when it is loaded anew or dropped (caches)
 
     # -- listing --------------------------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -152,6 +156,7 @@ class ModelRegistry:
         """The generator ``name``, loaded on first use and cached. ValueError (unknown or bad name) or
         CheckpointError (a broken checkpoint, with the reason) otherwise."""
         name = check_name(name)
+        self._drop_if_replaced(name)
         with self._lock:
             model = self._models.get(name)
             if model is not None:
@@ -183,8 +188,22 @@ class ModelRegistry:
             with self._lock:
                 self._models[name] = model
                 self._sizes[name] = size
+                self._weights[name] = (weights, _mtime(weights))
                 self._failed.pop(name, None)
+            self._changed(name)
             return model
+
+    def _drop_if_replaced(self, name: str) -> None:
+        """Forget a loaded model whose weights file was replaced since (e.g. imported again under its name)."""
+        with self._lock:
+            weights, mtime = self._weights.get(name, (None, None))
+        if weights is None or _mtime(weights) == mtime:
+            return
+        with self._lock:
+            self._models.pop(name, None)
+            self._sizes.pop(name, None)
+            self._weights.pop(name, None)
+        self._changed(name)
 
     # -- the memory budget ----------------------------------------------------------------------------------
     def loaded(self) -> dict[str, int]:
@@ -202,11 +221,19 @@ class ModelRegistry:
         if size > self.budget:
             raise CheckpointError(f"model {name} needs {size / MB:,.0f} MB of memory, more than this app's budget "
                                   f"of {self.budget / MB:,.0f} MB for loaded models ({BUDGET_ENV}).")
+        dropped = []
         with self._lock:
             while self._models and sum(self._sizes.values()) + size > self.budget:
                 old, _ = self._models.popitem(last=False)
                 self._sizes.pop(old, None)
                 self.evicted.append(old)
+                dropped.append(old)
+        for old in dropped:
+            self._changed(old)
+
+    def _changed(self, name: str) -> None:
+        for listener in self.on_change:
+            listener(name)
 
     def load_all(self) -> list[str]:
         """Load every available model (benchmarks, warm-up); returns the names that loaded."""

@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
-from . import checkpoint, data, losses
+from . import checkpoint, data, device, losses
 from .models import CONFIGS, FAMILIES
 
 
@@ -62,6 +62,7 @@ class TrainConfig:
     save_minutes: float = 3.0                 # train-state save interval
     limit: int = 0                            # use only the first N training images (tests, quick tries)
     threads: int = 0                          # torch CPU threads (0 = torch's default)
+    device: str = ""                          # auto | cpu | cuda | mps ("" = $GANLAB_DEVICE or auto; ganlab.device)
 
 
 LIVE_SETTINGS = ("lr_g", "lr_d", "betas", "batch", "loss", "d_steps", "label_smoothing", "gp_weight", "top_k",
@@ -99,8 +100,12 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
+        self.device = device.resolve(cfg.device or None)
+        if self.device.type == "cuda" and self.world > 1:     # torchrun: one GPU per process
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(self.device)
         if self.world > 1 and not dist.is_initialized():
-            dist.init_process_group("gloo")
+            dist.init_process_group(device.backend(self.device))
         self.out = Path(cfg.out)
         family = FAMILIES[cfg.family]
         # the dataset's class names: the labels of a conditional model, kept for evaluation and display otherwise
@@ -109,6 +114,7 @@ class Trainer:
         self.G = family.Generator(CONFIGS[cfg.family](**{k: tuple(v) if isinstance(v, list) else v
                                                           for k, v in model_cfg.items()}))
         self.D = family.Discriminator(self.G.config)
+        self.G.to(self.device), self.D.to(self.device)
         unknown = sorted(set(self.G.training_options) - {f.name for f in dataclasses.fields(cfg)})
         if unknown:
             raise ValueError(f"{self.G.display_name} asks for training options {unknown} that TrainConfig lacks.")
@@ -116,6 +122,7 @@ class Trainer:
         (lr_g, betas_g), (lr_d, betas_d) = self.adam_settings()
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=lr_g, betas=betas_g)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=betas_d)
+        # the data stay on the CPU; next_real moves each batch to the device
         self.x, self.y = images if images is not None else \
             data.load_tensors(cfg.dataset, cfg.data_dir, True, self.G.image_size, cfg.limit or None)
         self.schedule = data.BatchSchedule(len(self.x), cfg.batch, cfg.seed, self.rank, self.world)
@@ -152,7 +159,7 @@ class Trainer:
     def next_real(self):
         idx = self.schedule.indices(self.batches)
         self.batches += 1
-        return self.x[idx], (self.y[idx] if self.conditional else None)
+        return self.x[idx].to(self.device), (self.y[idx].to(self.device) if self.conditional else None)
 
     @property
     def conditional(self) -> bool:
@@ -168,6 +175,7 @@ class Trainer:
             y = torch.randint(self.G.num_classes, (n,), generator=self.gen)
         if paired and y is not None:
             y[n // 2: 2 * (n // 2)] = y[: n // 2]
+        z, y = z.to(self.device), (None if y is None else y.to(self.device))   # drawn on the CPU generator
         options = {name: getattr(self.cfg, name) for name in self.G.training_options}
         return self.G.forward_train(z, y, update_stats=update_stats, **options), y, z
 
@@ -299,7 +307,7 @@ class Trainer:
             for _ in range(8):
                 z = torch.randn(256, g.z_dim, generator=gen)
                 y = torch.randint(g.num_classes, (256,), generator=gen) if g.num_classes else None
-                g(z, y)
+                g(z.to(self.device), None if y is None else y.to(self.device))
         for m in g.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 m.momentum = 0.1
@@ -316,10 +324,11 @@ class Trainer:
 
     def summary(self) -> dict:
         c = dataclasses.asdict(self.cfg)
-        c = {k: v for k, v in c.items() if k not in ("out", "data_dir", "threads", "sample_every", "save_minutes")}
+        c = {k: v for k, v in c.items() if k not in ("out", "data_dir", "threads", "sample_every", "save_minutes",
+                                                     "device")}
         return {"command": getattr(self, "command", ""), "steps": self.step, "images_seen": self.step * self.cfg.batch * self.cfg.d_steps,
                 "wall_seconds": round(self.elapsed, 1), "processes": self.world, "ema": bool(self.cfg.ema_decay),
-                "device": "cpu", "torch": torch.__version__, "settings": c}
+                "device": self.device.type, "torch": torch.__version__, "settings": c}
 
     def save_state(self):
         """Everything needed to continue exactly: G, D, EMA, both optimizers, step counters, RNG states."""
@@ -338,11 +347,11 @@ class Trainer:
             meta[name] = {"param_groups": sd["param_groups"]}
             for pid, st in sd["state"].items():
                 for k, v in st.items():
-                    tensors[f"{name}.{pid}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+                    tensors[f"{name}.{pid}.{k}"] = v.cpu() if torch.is_tensor(v) else torch.tensor(v)
         tensors["rng.torch"] = torch.get_rng_state()
         tensors["rng.gen"] = self.gen.get_state()
         tmp = d / "state.safetensors.tmp"
-        save_file({k: v.contiguous().clone() for k, v in tensors.items()}, str(tmp))
+        save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, str(tmp))
         (d / "state.json.tmp").write_text(json.dumps(meta, indent=1))
         os.replace(tmp, d / "state.safetensors")
         os.replace(d / "state.json.tmp", d / "state.json")
@@ -358,7 +367,7 @@ class Trainer:
         if not (d / "state.json").is_file():
             raise FileNotFoundError(f"{d}: no train state to resume from.")
         meta = json.loads((d / "state.json").read_text())
-        t = load_file(str(d / "state.safetensors"))
+        t = load_file(str(d / "state.safetensors"))          # on the CPU: load_state_dict copies to the device
         self.G.load_state_dict({k[2:]: v for k, v in t.items() if k.startswith("G.")}, strict=True)
         self.D.load_state_dict({k[2:]: v for k, v in t.items() if k.startswith("D.")}, strict=True)
         if self.G_ema is not None:

@@ -33,6 +33,8 @@ from .models.base import to_uint8
 
 MAX_GRID = 64                 # most images in one view
 MAX_FRAMES = 240              # most frames in one walk
+MAX_VIEW_PIXELS = 16 * 1024 * 1024   # most pixels one view renders: 16 images of 1024 px, 64 of 512 px
+MAX_WALK_PIXELS = 64 * 1024 * 1024   # most pixels one walk renders (frames × images per frame × side²)
 MAX_LIST_CHARS = 1000         # longest keyframe / class list text (bounded before parsing)
 MAX_SEEDS = 10_000            # most seeds one list holds (the CLI's --seeds)
 N_COORDS = 8                  # sliders over z[0] … z[7]
@@ -43,6 +45,7 @@ MAX_CUTOFF = 32               # largest ψ cutoff accepted; more than a model's 
 PSI_RANGE = (-2.0, 2.0)       # truncation ψ accepted (1 = off, 0 = the average image)
 FPS_RANGE = (1.0, 50.0)
 PREVIEW_SIZE = 256            # a preview renders models that can (``previews``) at this side, e.g. while dragging
+SMALL_PREVIEW = 128           # a cheaper preview, for a busy server (ganlab.serving.busy)
 BIG_SIDE = 512                # models with images this large render slowly on a CPU: the app says it is rendering
 PIXELS_PER_BATCH = 4 * 256 * 256   # images rendered at once are bounded by pixels: one 1024-px image at a time
 NOISE_MODES = ("const", "random", "none")       # fixed noise, fresh noise each draw, no noise (style-based only)
@@ -129,6 +132,9 @@ def check_view(model, values: dict) -> dict:
     v = {**VIEW_DEFAULTS, **{k: values[k] for k in VIEW_KEYS if values.get(k) is not None}}
     v["model"] = model.info.get("name", values.get("model"))
     v["n"] = whole(v["n"], "the grid size n", 1, MAX_GRID)
+    if v["n"] > max_images(model):
+        raise ValueError(f"a view of this model holds at most {max_images(model)} images: {model.image_size}-px "
+                         f"images, at most {MAX_VIEW_PIXELS / 2**20:g} megapixels in one view; got n = {v['n']}.")
     v["seed"] = whole(v["seed"], "seed", 0, latent.MAX_SEED - v["n"] + 1,
                       f" (the grid's last seed, seed + n − 1, is at most {latent.MAX_SEED})" if v["n"] > 1 else "")
     v["truncation"] = number(v["truncation"], "truncation ψ", *PSI_RANGE)
@@ -142,9 +148,9 @@ def check_view(model, values: dict) -> dict:
             label = str(whole(label, "class", 0, model.num_classes - 1,
                               f" (or '{ALL}' for every class, '{SEEDED}' for the class each seed draws)"))
         v["label"] = label
-        if label == ALL and v["n"] * model.num_classes > MAX_GRID:
+        if label == ALL and v["n"] * model.num_classes > max_images(model):
             raise ValueError(f"the all-classes view shows n × {model.num_classes} images and a grid holds at most "
-                             f"{MAX_GRID}: use n ≤ {MAX_GRID // model.num_classes}.")
+                             f"{max_images(model)}: use n ≤ {max_images(model) // model.num_classes}.")
     else:
         v["label"] = None                                # unconditional: the class is ignored
     v["cutoff"] = whole(v["cutoff"], "the ψ cutoff", 0, MAX_CUTOFF)
@@ -159,15 +165,25 @@ def check_view(model, values: dict) -> dict:
     return v
 
 
+def max_images(model) -> int:
+    """The most images one view of ``model`` holds: MAX_GRID, fewer for large images (MAX_VIEW_PIXELS)."""
+    return max(1, min(MAX_GRID, MAX_VIEW_PIXELS // model.image_size ** 2))
+
+
+def walk_pixels(model, frames: int, images_per_frame: int = 1) -> int:
+    """Pixels a walk renders (before any upscaling): what MAX_WALK_PIXELS bounds."""
+    return frames * images_per_frame * model.image_size ** 2
+
+
 def is_big(model) -> bool:
     """Whether the model's images are large enough (≥ BIG_SIDE px) that a render takes seconds on a CPU."""
     return model.image_size >= BIG_SIDE
 
 
-def preview_resolution(model) -> int | None:
-    """The side a preview renders at (PREVIEW_SIZE), or None when the model has no faster preview: its
-    ``previews`` capability is off or its images are no larger than that anyway."""
-    return PREVIEW_SIZE if model.previews and model.image_size > PREVIEW_SIZE else None
+def preview_resolution(model, side: int = PREVIEW_SIZE) -> int | None:
+    """The side a preview renders at (``side``, PREVIEW_SIZE by default), or None when the model has no faster
+    preview: its ``previews`` capability is off or its images are no larger than that anyway."""
+    return side if model.previews and model.image_size > side else None
 
 
 # -- a view: settings → codes → images ------------------------------------------------------------------------
@@ -207,20 +223,21 @@ def edit_codes(model, z: torch.Tensor, labels=None, truncation: float = 1.0, *, 
     from ``mix_z``'s w (style mixing). Otherwise the codes are z (N, z_dim) and truncation is applied when
     rendering. Either way :func:`render_codes` turns them into images and :func:`latent.keyframe_path`
     interpolates between them."""
-    z = latent.shift_coordinates(model.check_latents(z).cpu(), coords)
-    space, dirs, std = model.latent_directions(max(len(directions), 1))
+    model.check_latents(z)
+    z = latent.shift_coordinates(torch.as_tensor(z, dtype=torch.float32).cpu(), coords)   # z: on the CPU, seeded
+    space, dirs, std = model.latent_directions(max(len(directions), 1)) if any(directions) else ("z", None, None)
     if not model.style_based:
         if mix_layers:
             raise ValueError("style mixing needs a style-based model.")
         return latent.move_along(z, dirs, std, directions) if any(directions) else z
-    w = model.mapping(z, labels, truncation, cutoff).cpu()                        # (N, num_ws, w_dim)
+    w = model.mapping(z, labels, truncation, cutoff)                              # (N, num_ws, w_dim), on its device
     if any(directions):
         w = latent.move_along(w, dirs, std, directions) if space == "w" else \
-            model.mapping(latent.move_along(z, dirs, std, directions), labels, truncation, cutoff).cpu()
+            model.mapping(latent.move_along(z, dirs, std, directions), labels, truncation, cutoff)
     if mix_layers:
         if mix_z is None:
             raise ValueError("style mixing needs a second latent.")
-        w_b = model.mapping(mix_z.expand(len(w), -1), labels, truncation, cutoff).cpu()
+        w_b = model.mapping(mix_z.expand(len(w), -1), labels, truncation, cutoff)
         w = model.style_mix(w, w_b, mix_layers)
     return w
 
@@ -247,13 +264,14 @@ def render_codes(model, codes: torch.Tensor, labels=None, truncation: float = 1.
     return np.concatenate(out)
 
 
-def view_images(model, v: dict, seeds: list[int], preview: bool = False,
+def view_images(model, v: dict, seeds: list[int], preview: bool | int = False,
                 callback=None) -> tuple[np.ndarray, list[tuple[int, int | None]]]:
     """uint8 images (N, H, W, C) of checked settings ``v`` for ``seeds`` and their (seed, class) pairs;
-    ``preview``: at :func:`preview_resolution` where the model has one."""
+    ``preview``: at :func:`preview_resolution` where the model has one (a number: at that side)."""
     pairs = view_pairs(model, v, seeds)
     codes, labels = view_codes(model, v, pairs)
-    res = preview_resolution(model) if preview else None
+    res = (preview_resolution(model) if preview is True else
+           preview_resolution(model, int(preview)) if preview else None)
     return render_codes(model, codes, labels, v["truncation"], v["noise"], callback=callback,
                         max_resolution=res), pairs
 
@@ -320,7 +338,7 @@ def known_settings(settings: dict, keys) -> dict:
     return settings
 
 
-def render_view(model, values: dict, preview: bool = False, callback=None) -> tuple[np.ndarray, dict]:
+def render_view(model, values: dict, preview: bool | int = False, callback=None) -> tuple[np.ndarray, dict]:
     """(image uint8 (H, W, C): the grid at a readable size, checked settings) of the view ``values`` describe.
 
     ``preview``: a fast lower-resolution render (PREVIEW_SIZE px per image) for models with ``previews`` and
@@ -360,6 +378,12 @@ def check_walk(model, values: dict) -> tuple[dict, dict]:
             raise ValueError("give at least two keyframes: two seeds, or one seed and the current view.")
     if keys > w["frames"]:
         raise ValueError(f"{keys} keyframes need at least {keys} frames (one each), got {w['frames']}.")
+    per_frame = model.num_classes if w["mode"] == "latent" and v["label"] == ALL else 1
+    if walk_pixels(model, w["frames"], per_frame) > MAX_WALK_PIXELS:
+        most = max(1, MAX_WALK_PIXELS // walk_pixels(model, 1, per_frame))
+        raise ValueError(f"that walk renders {w['frames']} frames of {per_frame} {model.image_size}-px image"
+                         f"{'s' * (per_frame > 1)}, more than the {MAX_WALK_PIXELS / 2**20:g} megapixels one walk may "
+                         f"take: use at most {most} frames.")
     return v, w
 
 

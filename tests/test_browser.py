@@ -95,4 +95,4 @@ def test_live_training_picture_changes_in_the_browser(url):
         # a later frame of the same run is a different picture
         page.wait_for_function("s => { const i = document.querySelector('#live-frame img');"
                                " return i && i.getAttribute('src') !== s; }", arg=src)
-        page.get_by_role("button", name="⏸ Pause").click()
+        page.get_by_role("button", name="‖ Pause").click()

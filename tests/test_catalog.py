@@ -54,7 +54,7 @@ def test_renderings():
     assert sum("**NON-COMMERCIAL**" in ln for ln in table) == sum(bool(e.non_commercial) for e in ENTRIES)
     rows = catalog.rows()
     assert len(rows) == len(ENTRIES) and all(len(r) == len(catalog.COLUMNS) for r in rows)
-    assert rows[0][0] == ENTRIES[0].name and rows[0][5] == "?"              # ffhq.pkl's size is not published
+    assert rows[0][0] == ENTRIES[0].name and rows[0][5] == "size not published"   # ffhq.pkl's size is not published
 
 
 def test_one_non_commercial_rule():

@@ -381,11 +381,12 @@ def test_browser_a_preload_that_becomes_ready_joins_the_picker_without_a_reload(
                 deadline = time.monotonic() + 90
                 while True:                                    # the timer refreshes the picker: no reload
                     page.locator("#model-picker input").click()
-                    page.get_by_role("option").first.wait_for()  # the option list opens (slow on a loaded machine)
+                    page.get_by_role("option").first.wait_for(timeout=15_000)  # the list opens (slow on a loaded machine)
                     if option.count():
                         break
                     assert time.monotonic() < deadline, f"not in the picker; preloads: {pre.status()}"
                     page.keyboard.press("Escape")
+                    page.locator("#model-picker input").blur()  # the list opens on focus: a focused input stays shut
                     page.wait_for_timeout(1000)
                 option.click()
                 page.get_by_text("32×32 px images").first.wait_for()

@@ -33,7 +33,7 @@ def status(page) -> str:
 def pause(page) -> float:
     """Press Pause; the seconds until the status says so."""
     started = time.monotonic()
-    page.get_by_role("button", name="⏸ Pause").click()
+    page.get_by_role("button", name="‖ Pause").click()
     page.wait_for_function("() => document.querySelector('#live-status').innerText.includes('paused')")
     return time.monotonic() - started
 

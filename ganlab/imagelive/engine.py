@@ -121,7 +121,7 @@ class ImageRun:
         was = g.training
         g.eval()
         try:
-            return g.generate(z, y)
+            return g.generate(z, y).cpu()               # the classifier and the PNGs are on the CPU
         finally:
             g.train(was)
 

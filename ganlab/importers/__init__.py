@@ -132,7 +132,7 @@ def import_model(source: str | Path, out_dir: str | Path | None = None, format: 
 
     ``source``: a local file, an http(s) URL or a catalog name (``ganlab.catalog``; downloads are cached).
     ``out_dir``: default, the imported-models folder (``checkpoint.roots()``) under the catalog name or the
-    source file's stem made a valid model name (``preload.model_name``: "My Model.pth" → "my-model"), so that
+    source file's stem made a valid model name (``catalog.model_name``: "My Model.pth" → "my-model"), so that
     the app and ``ganlab.load(name)`` find it. ``format``: "auto" (a catalog entry's own format, else detected
     from the file) or one of FORMATS. ``options`` go to the importer's ``convert`` (e.g. ``avg=True`` for the
     zoo's averaged generator; a catalog entry adds its own). ``catalog_name``: the catalog entry that the local
@@ -159,7 +159,6 @@ def _convert_and_write(source, path: Path, entry, out_dir, format, catalog_name,
     from ..card import write_card
     from ..checkpoint import MODELS_DIR, save
     from ..download import sha256_file
-    from ..preload import model_name
 
     if catalog_name is not None:
         entry = catalog.find(catalog_name)
@@ -170,7 +169,7 @@ def _convert_and_write(source, path: Path, entry, out_dir, format, catalog_name,
         if format in (None, "", "auto"):
             format = entry.format
     if out_dir is None:                 # the models folder, under the name the model list will show
-        out_dir = Path(MODELS_DIR) / (entry.name if entry else model_name(str(source)))
+        out_dir = Path(MODELS_DIR) / (entry.name if entry else catalog.model_name(str(source)))
     out_dir = Path(out_dir)
     name = detect(path) if format in (None, "", "auto") else format
     mod = importer(name)   # an explicit format skips detection: its convert() refuses what it cannot read

@@ -125,7 +125,7 @@ def save_folder(trainer, folder: str | Path) -> Path:
     state = {f"generator.{k}": v for k, v in generator.state_dict().items()}
     state |= {f"discriminator.{k}": v for k, v in discriminator.state_dict().items()}
     meta = {"family": FAMILY, "config": generator.config, "training": trainer.settings(),
-            "metrics": trainer.metrics(log=False)}
+            "metrics": {k: None if v != v else v for k, v in trainer.metrics(log=False).items()}}  # NaN: not measured
     return checkpoint.write_folder(folder, meta, state)
 
 

@@ -21,13 +21,16 @@ from ..registry import ModelRegistry
 from . import generate, imports, interpolate, live_image, models
 from .common import CSS, UNPROCESSED, App, TempFiles, bind, model_choices
 from .live import build_live_tab
+from .serve import ViewServer
 
 CONCURRENCY = 8              # events running at once: short requests (model work is small next to Gradio's own)
-                             # interleave instead of queueing behind each other; GIF exports run one at a time
+                             # interleave instead of queueing behind each other; heavy renders then wait their
+                             # turn in the view server's lane (serve.py), exports in a lane of their own
 QUEUE_SIZE = 64              # requests waiting beyond that are refused with "queue full"
 GRADIO_CACHE = (300, 900)    # Gradio's copies of served files: swept every 5 min, kept 15 min, which bounds the
                              # disk they take under full load to about 20 min of results (bench/load.py)
-TORCH_THREADS = 1            # intra-op threads per request: the queue runs requests in parallel instead
+TORCH_THREADS = 1            # intra-op threads of a small request: the queue runs them in parallel instead; a
+                             # heavy render takes every core in its turn (ganlab.serving)
 MALLOC_ARENAS = 2            # glibc malloc arenas for the app's many threads (see limit_malloc_arenas)
 M_ARENA_MAX = -8             # glibc's mallopt() parameter number for it
 GRADIO_ANALYTICS = {         # Gradio's per-event statistics (its monitoring page): by default it rebuilds a pandas
@@ -43,12 +46,14 @@ make is downloadable, and each PNG and GIF carries the settings that made it (al
 
 
 def build_app(models_dir: str | Path | list | None = None, torch_threads: int | None = TORCH_THREADS,
-              preloader=None, data_dir: str | Path | None = None) -> gr.Blocks:
+              preloader=None, device=None, data_dir: str | Path | None = None) -> gr.Blocks:
     """The app's Blocks, queued with bounded concurrency; ``models_dir``: a folder or a list of folders of
     checkpoints (default ``checkpoint.roots()``: the bundled checkpoints and the imported models).
     ``preloader``: the background importer (``preload.start_from_env()``'s, for GANLAB_PRELOAD; default an idle
-    one writing into the imported-models folder) that the Models tab's Import button also uses. ``data_dir``:
-    where the Live image GAN tab finds MNIST / Fashion-MNIST (default $GANLAB_DATA_DIR, else ``data``).
+    one writing into the imported-models folder) that the Models tab's Import button also uses. ``device``:
+    where models compute ("auto", "cpu", "cuda", "mps"; None: $GANLAB_DEVICE or auto; see ``ganlab.device``).
+    ``data_dir``: where the Live image GAN tab finds MNIST / Fashion-MNIST (default $GANLAB_DATA_DIR, else
+    ``data``).
 
     Sets torch to ``torch_threads`` intra-op threads (None leaves it alone). The app's requests are small
     (a StyleGAN2 image is a few ms) and run ``CONCURRENCY`` at a time; with torch's default of one thread per
@@ -61,8 +66,10 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
         os.environ.setdefault(name, value)
     preloader = preloader or imports.new_preloader()
     images = live_image.new_sessions(data_dir)   # its visitors' exported models: served, listed to them only
-    app = App(ModelRegistry(imports.roots_with(models_dir, preloader.out_root) + [images.models_root],
-                            unlisted=[images.models_root]), TempFiles())
+    registry = ModelRegistry(imports.roots_with(models_dir, preloader.out_root) + [images.models_root],
+                             device=device, unlisted=[images.models_root])
+    app = App(registry, TempFiles(), ViewServer(registry))
+    gr.set_static_paths([app.server.dir])      # the exact PNGs of large images, linked under the image
     choices = model_choices(app.registry)
     with gr.Blocks(title="ganlab", delete_cache=GRADIO_CACHE) as demo:
         gr.Markdown(HEADER)

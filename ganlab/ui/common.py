@@ -6,6 +6,7 @@ import html
 import inspect
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -13,13 +14,14 @@ import uuid
 import weakref
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import gradio as gr
 
-from .. import views
+from .. import export, views
 from ..models import CheckpointError, display_name
 from ..registry import ModelRegistry
+from ..serving import Superseded
 
 MAX_TEMP_FILES = 200         # PNGs and GIFs the app keeps on disk; older ones are deleted (Gradio serves copies)
 CSS = """
@@ -27,6 +29,19 @@ CSS = """
    no taller than most of the window; the browser scales them by nearest neighbour, so pixels stay square */
 .crisp .image-frame { width: 100%; }
 .crisp img { image-rendering: pixelated; width: 100%; height: auto; max-height: 75vh; object-fit: contain; }
+/* the image's toolbar (download, fullscreen) above the image, not over its first row */
+.crisp .icon-button-wrapper.top-panel { position: static; display: flex; justify-content: flex-end; }
+/* the image stays in view while the controls beside it (or, on a phone, under it) are scrolled through
+   (overflow: clip, not Gradio's hidden, which made the page's container a scroll box that sticky sticks to) */
+.gradio-container { overflow: clip !important; }
+#image-column { position: sticky; top: 0; align-self: flex-start; z-index: 100;
+                background: var(--body-background-fill); }
+@media (max-width: 767px) {
+  #image-column { order: -1; align-self: stretch; }
+  #image-column .crisp img { max-height: 40vh; }
+}
+/* a phone: every tab's name in the tab bar (Gradio moves the ones that do not fit behind a "…" menu) */
+@media (max-width: 600px) { .tab-wrapper .tab-container button { padding: 4px 7px; } }
 """
 
 
@@ -50,6 +65,16 @@ class TempFiles:
                 self._files.popleft().unlink(missing_ok=True)
         return p
 
+    def alias(self, source: Path) -> Path:
+        """A fresh name in this dir for the file ``source`` (a hard link, else a copy): a view served from the
+        render cache still reaches the page as a new file, as every redraw always has."""
+        p = self.path(source.stem.rsplit("_", 1)[0], source.suffix)
+        try:
+            os.link(source, p)
+        except OSError:
+            shutil.copyfile(source, p)
+        return p
+
     def cleanup(self) -> None:
         self._finalizer()
 
@@ -59,6 +84,7 @@ class App:
     """The state every tab's callbacks use."""
     registry: ModelRegistry
     files: TempFiles
+    server: object = None        # serve.ViewServer: cached, sized renders of the Generate tab's views
 
 
 def model_choices(registry: ModelRegistry) -> list[tuple[str, str]]:
@@ -107,13 +133,16 @@ def refuse(message, action: str = "input", logger: logging.Logger = log):
 
 def friendly(fn):
     """Turn the library's ValueError / CheckpointError into :func:`refuse`: the page keeps every control as it was
-    and shows the reason once; an API client gets the reason as an error. Keeps ``fn``'s signature (Gradio reads
-    parameter names from it)."""
+    and shows the reason once; an API client gets the reason as an error. A request superseded by the same page's
+    newer one (``serving.Superseded``) changes nothing. Keeps ``fn``'s signature (Gradio reads parameter names
+    from it)."""
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
+            except Superseded:                 # the visitor asked for something newer: that answer follows
+                yield gr.skip()
             except (ValueError, CheckpointError) as e:
                 yield refuse(str(e), fn.__name__)
     else:
@@ -121,6 +150,8 @@ def friendly(fn):
         def wrapper(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
+            except Superseded:                 # the visitor asked for something newer: that answer follows
+                return gr.skip()
             except (ValueError, CheckpointError) as e:
                 return refuse(str(e), fn.__name__)
     return wrapper
@@ -180,3 +211,32 @@ def parse_settings(text: str, keys) -> dict:
     if not isinstance(settings, dict):
         raise ValueError("the settings must be a JSON object like the one shown after generating.")
     return views.known_settings(settings, keys)
+
+
+def opened_settings(path, walk: bool) -> str:
+    """The settings JSON of a PNG or GIF that ganlab made (the app's or the CLI's), opened or dropped in the page,
+    for the Generate tab's view (``walk`` False) or the Interpolate tab's walk: ValueError with one line saying
+    what the file is otherwise. A CLI file's model given as a folder path is named by its folder, as the app
+    names models."""
+    if not path:
+        raise ValueError("choose a PNG or GIF file made by ganlab.")
+    name = Path(path).name
+    text = export.settings_text(path)
+    try:
+        settings = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        settings = None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{name} carries no ganlab settings: open a PNG or GIF that ganlab made (an image's or "
+                         "a walk's download button, or the CLI's generate and interpolate).")
+    if settings.get("kind") == "toy2d live run":
+        raise ValueError(f"{name} is a Live training run: its settings (in the GIF's comment) belong to the Live "
+                         "training tab.")
+    is_walk = any(k in settings for k in ("keyframes", "frames", "fps"))
+    if is_walk != walk:
+        raise ValueError(f"{name} holds a walk: open it in the Interpolate tab." if is_walk else
+                         f"{name} holds an image, not a walk: open it in the Generate tab.")
+    model = settings.get("model")
+    if isinstance(model, str) and ("/" in model or "\\" in model):
+        settings["model"] = PurePath(model.replace("\\", "/")).name
+    return to_json(settings)

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from .. import export, latent, views
+from .. import latent, views
 from ..models import CheckpointError
 from ..views import COORD_RANGE, COORDS, DIR_RANGE, DIRS, MAX_CUTOFF, MIX_GROUPS
 from .common import (UNPROCESSED, App, bind, friendly, from_page, model_choices, nearest_in_range,
-                     parse_settings, refuse, to_json)
+                     opened_settings, parse_settings, refuse, to_json)
+from .serve import session_of_page
 
 KEYS, DEFAULTS = views.VIEW_KEYS, views.VIEW_DEFAULTS
 SLIDERS = ["n", "truncation", "cutoff", *COORDS, *DIRS]
@@ -23,7 +24,8 @@ BOXES = {"seed": "seed", "mix_seed": "style-mixing seed"}                       
 KEPT = ["seed", "n", "truncation"]              # what switching models keeps (the style settings, between StyleGANs)
 STYLE_KEPT = ["cutoff", "noise", "mix_seed", "mix"]
 PRIORS = {"normal": "z ~ N(0, I), a standard normal vector of {d} numbers",
-          "uniform": "z ~ U(−1, 1)^{d}: {d} numbers drawn uniformly between −1 and 1"}
+          "uniform": "z ~ U(−1, 1){power}: {d} numbers drawn uniformly between −1 and 1"}
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")   # U(−1, 1)⁹⁶: Markdown has no superscript
 NOISE_CHOICES = [("random", "random"), ("fixed", "const"), ("off", "none")]
 
 INTRO = """\
@@ -37,6 +39,16 @@ coordinates; the **PC sliders** move along the principal directions of the laten
 the intermediate space W, as GANSpace does), so you can watch what one direction changes while you drag.
 A value typed into a slider's box outside its range is set to the nearest end of the range.
 """
+SETTLE_MS = 700             # the page asks for the full image this long after a slider's last change or preview
+SETTLE_SOON_JS = """(...args) => {
+    clearTimeout(window.ganlabSettle);
+    window.ganlabSettle = setTimeout(() => {
+        const el = document.querySelector('#settle-view');
+        (el && el.tagName !== 'BUTTON' ? el.querySelector('button') : el)?.click();
+    }, %d);
+    return args;
+}""" % SETTLE_MS
+
 STYLE_HELP = """\
 **StyleGAN.** z is mapped to w, which sets the styles of every layer. ψ applies to the first *cutoff*
 layers. **Style mixing** copies the styles of the chosen layer ranges from a second seed: coarse layers set
@@ -90,38 +102,56 @@ def render_view(app: App, values: dict, preview: bool = False, progress=None):
     return (model, *views.render_view(model, values, preview=preview, callback=step))
 
 
-def caption(model, v: dict, image) -> str:
+def caption(model, v: dict, size: tuple[int, int]) -> str:
     seeds = f"seed {v['seed']}" if v["n"] == 1 else f"seeds {v['seed']}–{v['seed'] + v['n'] - 1}"
     what = {None: "", views.ALL: " · every class" + (" (one per column)" if v["n"] > 1 else ""),
             views.SEEDED: " · the class each seed draws"}.get(v["label"])
     if what is None:
         what = f" · class {v['label']} ({model.class_names[int(v['label'])]})"
+    if v.get("mix"):
+        what += f" · style mixing: the {', '.join(v['mix'])} layers from seed {v['mix_seed']}"
     side = model.image_size
     return (f"{seeds}{what} · ψ = {v['truncation']:g} · {side}×{side} px images drawn at "
-            f"{image.shape[1]}×{image.shape[0]} px and scaled to the panel (nearest neighbour: the pixels stay crisp)")
+            f"{size[0]}×{size[1]} px and scaled to the panel (nearest neighbour: the pixels stay crisp)")
 
 
 def prior_text(model) -> str:
     """The model's latent prior in words (models draw from different ones: the MLP-GAN's is uniform)."""
-    prior = PRIORS.get(model.latent_dist, "z ~ " + model.latent_dist + " ({d} numbers)").format(d=model.z_dim)
+    prior = PRIORS.get(model.latent_dist, "z ~ " + model.latent_dist + " ({d} numbers)").format(
+        d=model.z_dim, power=str(model.z_dim).translate(SUPERSCRIPT))
     name = model.info.get("name", "this model")
     return f"**{name}** draws {prior}" + (", mapped to w by its mapping network." if model.style_based else ".")
 
 
 def grid_limit(model, label) -> int:
-    """The largest grid size n of the view: the all-classes view shows n × classes images in one grid."""
-    return views.MAX_GRID // model.num_classes if model.num_classes and label == views.ALL else views.MAX_GRID
+    """The largest grid size n of the view: the all-classes view shows n × classes images in one grid, and large
+    images fill a grid sooner (views.max_images)."""
+    most = views.max_images(model)
+    return max(1, most // model.num_classes) if model.num_classes and label == views.ALL else most
+
+
+def grid_info(model) -> str:
+    """The grid slider's note: its range, and for large images what bounds it (said before anything runs)."""
+    if views.max_images(model) < views.MAX_GRID:
+        return (f"1 – {views.max_images(model)}: {model.image_size}-px images, at most "
+                f"{views.MAX_VIEW_PIXELS / 2**20:g} megapixels in one view")
+    return f"1 – {views.MAX_GRID}; with all classes, as many rows as fit {views.MAX_GRID} images"
 
 
 # -- the handlers: (app, tab) first, bound by build_generate_tab (common.bind) ------------------------------------
 def render(app: App, values: dict, preview: bool = False, progress=None):
-    """(PNG path, settings JSON, caption) of the view ``values``, the PNG carrying its settings."""
-    model, img, v = render_view(app, values, preview, progress)
-    stem = f"{v['model']}_seed{v['seed']}" + (f"-{v['seed'] + v['n'] - 1}" if v["n"] > 1 else "")
-    path = export.save_png(app.files.path(stem, ".png"), img, v)
-    note = (f" · **preview at {views.PREVIEW_SIZE} px**: the full {model.image_size}-px image follows when you "
-            "release the slider") if preview and views.preview_resolution(model) else ""
-    return str(path), to_json(v), caption(model, v, img) + note
+    """(image path, settings JSON, caption) of the view ``values`` through the app's view server (rendered once
+    for everyone asking, heavy renders in turn; ``serving.Superseded`` when this page asked for something newer
+    meanwhile). The image is the PNG carrying its settings, or for a large image on the page a JPEG with a link
+    to that PNG."""
+    model = app.registry.get(values.get("model"))
+    shown = app.server.render(model, values, preview, page=from_page(), owner=session_of_page(), progress=progress)
+    v = shown.settings
+    note = (f" · **preview at {shown.preview} px**: the full {model.image_size}-px image follows when you release "
+            "the slider" if shown.preview else "")
+    if shown.png is not None and shown.png != shown.display:          # a large image, shown as JPEG
+        note = f" · shown as JPEG; [download the exact PNG](gradio_api/file={shown.png}) (these settings inside)"
+    return str(app.files.alias(shown.display)), to_json(v), caption(model, v, shown.size) + note
 
 
 def model_controls(app: App, tab: GenerateTab, values: dict) -> dict:
@@ -137,7 +167,7 @@ def model_controls(app: App, tab: GenerateTab, values: dict) -> dict:
     mix = [(f"{g} (layers {r.start}–{r.stop - 1})", g) for g, r in groups.items()] or [(g, g) for g in MIX_GROUPS]
     out = {c["model"]: gr.update(value=v["model"]),
            c["label"]: gr.update(choices=labels, value=v["label"] or views.ALL, visible=bool(model.num_classes)),
-           c["n"]: gr.update(maximum=grid_limit(model, v["label"]), value=v["n"]),
+           c["n"]: gr.update(maximum=grid_limit(model, v["label"]), value=v["n"], info=grid_info(model)),
            tab.style_group: gr.update(visible=bool(num_ws)),
            c["cutoff"]: gr.update(maximum=num_ws or MAX_CUTOFF, value=min(v["cutoff"], num_ws or MAX_CUTOFF)),
            c["mix"]: gr.update(choices=mix, value=v["mix"]),
@@ -219,10 +249,32 @@ def select_model(app: App, tab: GenerateTab, **values):
 
 
 @friendly
+def pick_model(app: App, tab: GenerateTab, **values):
+    """The picker: select_model, once per pick (the dropdown's second event for one mouse pick, the same model
+    again at once from the same page, changes nothing)."""
+    if app.server.repeated(session_of_page(), ("pick", values.get("model"))):
+        return gr.skip()
+    return select_model(app, tab, **values)
+
+
+@friendly
 def restore(app: App, tab: GenerateTab, text: str, model: str):
     values = parse_settings(text, KEYS)
     values.setdefault("model", model)
     return {**model_controls(app, tab, values), **shown(app, tab, values)}
+
+
+@friendly
+def restore_file(app: App, tab: GenerateTab, path: str, model: str):
+    """A PNG opened or dropped in the page: the view its settings describe."""
+    return restore(app, tab, opened_settings(path, walk=False), model)
+
+
+def shown_n(app: App, tab: GenerateTab, **values):
+    """The grid size box after a typed value the view had to cap (with all classes, as many rows as fit): the
+    box says what is drawn."""
+    n = in_range(app, tab, values).get("n")
+    return gr.skip() if keep_page(values) or n == values.get("n") else gr.update(value=n)
 
 
 @friendly
@@ -272,27 +324,32 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateView:
                     c["mix"] = gr.CheckboxGroup([(g, g) for g in MIX_GROUPS], value=[],
                                                 label="take these layers from the mixing seed")
             generate_btn = gr.Button("Generate", variant="primary")
-        with gr.Column(scale=3):
+            # the sliders beside the image they move (below it, they were never on screen together at 1280x800)
+            with gr.Accordion("Latent sliders (drag: the image follows)", open=True):
+                gr.Markdown(f"**z[0] … z[7]** add −{COORD_RANGE:g} … {COORD_RANGE:g} to those coordinates of every "
+                            f"sample's latent; **PC 1 … PC 8** move every sample −{DIR_RANGE:g} … {DIR_RANGE:g} "
+                            "standard deviations along the principal directions. You can also type a value into a "
+                            "slider's box (outside the range it is set to the nearest end).")
+                with gr.Row():
+                    for group in (COORDS, DIRS):
+                        with gr.Column(min_width=160):
+                            for k in group:
+                                if k in COORDS:
+                                    c[k] = gr.Slider(-COORD_RANGE, COORD_RANGE, 0.0, step=0.05,
+                                                     label=f"z[{k[1:]}]", elem_id=k)
+                                else:
+                                    c[k] = gr.Slider(-DIR_RANGE, DIR_RANGE, 0.0, step=0.1,
+                                                     label=f"PC {int(k[2:]) + 1}", elem_id=k)
+                reset_btn = gr.Button("reset sliders")
+        with gr.Column(scale=3, elem_id="image-column"):
             image = gr.Image(label="generated", type="filepath", format="png", interactive=False,
                              buttons=["download", "fullscreen"], elem_id="generated", elem_classes="crisp")
             cap = gr.Markdown()
-    with gr.Accordion("Latent sliders (drag: the image follows)", open=True):
-        gr.Markdown(f"**z[0] … z[7]** add −{COORD_RANGE:g} … {COORD_RANGE:g} to those coordinates of every sample's "
-                    f"latent; **PC 1 … PC 8** move every sample −{DIR_RANGE:g} … {DIR_RANGE:g} standard deviations "
-                    "along the principal directions. You can also type a value into a slider's box (outside the "
-                    "range it is set to the nearest end).")
-        with gr.Row():
-            for group in (COORDS[:4], COORDS[4:], DIRS[:4], DIRS[4:]):
-                with gr.Column(min_width=160):
-                    for k in group:
-                        if k in COORDS:
-                            c[k] = gr.Slider(-COORD_RANGE, COORD_RANGE, 0.0, step=0.05, label=f"z[{k[1:]}]",
-                                             elem_id=k)
-                        else:
-                            c[k] = gr.Slider(-DIR_RANGE, DIR_RANGE, 0.0, step=0.1, label=f"PC {int(k[2:]) + 1}",
-                                             elem_id=k)
-        reset_btn = gr.Button("reset sliders")
-    with gr.Accordion("Settings (JSON): paste saved settings here and press restore", open=False):
+    with gr.Accordion("Settings (JSON): paste saved settings here and press restore, or open a PNG made by ganlab",
+                      open=False):
+        opened = gr.File(label="open or drop a PNG made by ganlab (an image's download, or the CLI's generate): "
+                         "its view comes back", file_types=[".png", ".gif"], type="filepath",
+                         elem_id="generate-open")
         settings = gr.Code("", language="json", interactive=True, label="settings", elem_id="generate-settings")
         restore_btn = gr.Button("restore")
     tab = GenerateTab(c, style_group, prior, image, settings, cap)
@@ -306,20 +363,30 @@ def build_generate_tab(app: App, picker: gr.Dropdown) -> GenerateView:
     gr.on([generate_btn.click, c["seed"].submit, c["mix_seed"].submit, *[c[k].input for k in ("noise", "mix")]],
           bind(generate, app, tab), inputs_kwargs=view_inputs, outputs=tab.outputs, api_name="generate",
           **shown_progress)
+    # a slider moved by the mouse, by typing into its box or by arrow keys ends with the full image: release
+    # (pointer up, or the box losing focus) asks for it, and so does the page itself SETTLE_MS after the last
+    # change or preview (a hidden button: typing and arrow keys send no release)
+    settle_btn = gr.Button("full image", visible="hidden", elem_id="settle-view")
     gr.on([s.input for s in dragged], bind(drag, app, tab), inputs_kwargs=view_inputs, outputs=tab.outputs,
-          api_visibility="private", **live)
-    gr.on([s.release for s in dragged], bind(release, app, tab), inputs_kwargs=view_inputs, outputs=tab.outputs,
-          api_visibility="private", **shown_progress)
+          api_visibility="private", js=SETTLE_SOON_JS, **live).then(None, js=SETTLE_SOON_JS)
+    gr.on([*[s.release for s in dragged], settle_btn.click], bind(release, app, tab), inputs_kwargs=view_inputs,
+          outputs=tab.outputs, api_visibility="private", **shown_progress)
     c["label"].input(bind(set_class, app, tab), inputs_kwargs=view_inputs, outputs=[c["n"], *tab.outputs],
                      api_name="set_class", **live)
     randomize_btn.click(bind(randomize, app, tab), inputs_kwargs=view_inputs, outputs=[c["seed"], *tab.outputs],
                         api_name="randomize", **UNPROCESSED)
     reset_btn.click(bind(reset_sliders, app, tab), inputs_kwargs=view_inputs, outputs=[*sliders, *tab.outputs],
                     api_name="reset_sliders", **UNPROCESSED)
-    picker.input(bind(select_model, app, tab), inputs_kwargs=view_inputs, outputs=tab.all_outputs,
+    # the dropdown sends `input` once for a pick with the keyboard and twice with the mouse (on choosing and on
+    # losing focus; `select` only for the mouse): pick_model serves a page's repeat of the same pick once
+    picker.input(bind(pick_model, app, tab), inputs_kwargs=view_inputs, outputs=tab.all_outputs,
                  api_name="select_model", **UNPROCESSED)
     restore_btn.click(bind(restore, app, tab), [settings, picker], tab.all_outputs, api_name="restore",
                       **UNPROCESSED)
+    opened.upload(bind(restore_file, app, tab), [opened, picker], tab.all_outputs, api_visibility="private").then(
+        lambda: None, None, opened, api_visibility="private", queue=False)   # emptied: the next file can be dropped
+    gr.on([c["n"].input, c["n"].release], bind(shown_n, app, tab), inputs_kwargs=view_inputs, outputs=c["n"],
+          api_visibility="private", trigger_mode="always_last", show_progress="hidden", **UNPROCESSED)
     return GenerateView(c, tab.all_outputs, bind(select_model, app, tab), bind(model_controls, app, tab),
                         bind(page_load, app, tab))
 

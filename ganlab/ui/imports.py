@@ -8,6 +8,8 @@ polls while anything is pending; a model that becomes ready is added to the mode
 """
 from __future__ import annotations
 
+import html
+import re
 import time
 from pathlib import Path
 
@@ -16,10 +18,15 @@ import gradio as gr
 from .. import catalog, checkpoint, download, preload
 from ..preload import Preloader
 from ..registry import ModelRegistry, check_name
-from .common import App, bind, friendly, model_choices
+from .common import App, bind, from_page, log, model_choices, refuse
 
 CATALOG_COLUMNS = ["name", "resolution", "download", "licence", "status"]
+CATALOG_WIDTHS = ["19%", "15%", "11%", "38%", "17%"]   # every column on screen, the licence wrapping
+CATALOG_HELP = ("**resolution**: the images' size in pixels · **download**: the file's size, where its authors "
+                "publish it · **licence**: the weights' licence, then the training data's terms (NON-COMMERCIAL "
+                "ones first) · **status**: not imported, imported, or the import's progress or the reason it failed")
 IMPORT_COLUMNS = ["model", "source", "status"]
+FULL_HEIGHT = 4000             # px: the tables show every row (Gradio's default height scrolled the last ones away)
 PENDING = ("queued", "downloading", "converting")
 POLL_SECONDS = 1.0             # the status tables' refresh while an import or preload is pending
 WAIT_STEP = 0.25               # how often the Import button's progress bar looks at its item
@@ -86,6 +93,20 @@ def pending(preloader: Preloader) -> bool:
 
 
 # -- the Import button -----------------------------------------------------------------------------------------
+def failure_text(name, reason: str) -> str:
+    """What the page says under the Import button when an import fails: the reason, and what a visitor can do
+    (the command-line advice of ganlab.download does not apply to a page)."""
+    reason = re.sub(r"\s*Downloading needs internet access:.*$", "", reason.strip(), flags=re.S)
+    entry = catalog.find(name) if isinstance(name, str) else None
+    if entry is None:
+        return (f"**Not imported**: {html.escape(reason)}  \nThe page imports only the catalog's models: pick one "
+                "from the list. Another file can be added by whoever runs this app (`GANLAB_PRELOAD`).")
+    return (f"**Importing {entry.name} failed**: {html.escape(reason)}  \nWhat you can do: press Import again later "
+            "(a download that failed is retried); if this server cannot reach the internet, ask whoever runs it to "
+            f"preload the file (`GANLAB_PRELOAD`), or run ganlab on your own computer: `python -m ganlab import "
+            f"{entry.name}`.")
+
+
 def run_import(preloader: Preloader, name, progress=None, timeout: float | None = None) -> str:
     """Import catalog entry ``name`` on the shared worker and wait for it, reporting ``progress(fraction or None,
     desc)``; returns the model's name. ValueError with the reason when it is not a catalog name or fails."""
@@ -116,10 +137,17 @@ def tables(app: App, preloader: Preloader):
     return catalog_rows(preloader, app.registry), import_rows(preloader)
 
 
-@friendly
 def do_import(app: App, preloader: Preloader, name: str, progress=gr.Progress()):
+    """Import and select the model; a failure is said once, under the Import button (an API client gets it as
+    an error)."""
     progress(0, desc="queued")
-    model = run_import(preloader, name, progress)
+    try:
+        model = run_import(preloader, name, progress)
+    except ValueError as e:
+        if not from_page():
+            return refuse(str(e), "import")
+        log.warning("refused import: %s", e)
+        return failure_text(name, str(e)), *tables(app, preloader), gr.skip()
     return (f"**{model}** is ready: it is selected in the model list above (Generate and Interpolate use it).",
             *tables(app, preloader), gr.update(choices=model_choices(app.registry)))
 
@@ -132,9 +160,12 @@ def poll(app: App, preloader: Preloader, before: list):
     return (*tables(app, preloader), picker_update, names, gr.Timer(active=busy))
 
 
-def show(gen, name: str):
-    """The imported model, shown in the Generate tab."""
-    return gen.select_model(model=check_name(catalog.get(name).name))
+def show(app: App, gen, name: str):
+    """The imported model, shown in the Generate tab; nothing when the import did not make one (it said why)."""
+    entry = catalog.find(name)
+    if entry is None or entry.name not in app.registry.available():
+        return gr.skip()
+    return gen.select_model(model=check_name(entry.name))
 
 
 def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, gen) -> gr.Timer:
@@ -145,7 +176,9 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
     still see preloads join the picker."""
     gr.Markdown(INTRO)
     table = gr.Dataframe(lambda: catalog_rows(preloader, app.registry), headers=CATALOG_COLUMNS,
-                         interactive=False, wrap=True, elem_id="catalog-table")
+                         interactive=False, wrap=True, elem_id="catalog-table", column_widths=CATALOG_WIDTHS,
+                         max_height=FULL_HEIGHT)
+    gr.Markdown(CATALOG_HELP, elem_classes="column-help")
     with gr.Row():
         choice = gr.Dropdown(catalog.names(), value=None, label="catalog model", allow_custom_value=True,
                              elem_id="import-choice", scale=3,
@@ -154,7 +187,7 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
     message = gr.Markdown(elem_id="import-message")
     gr.Markdown("#### Background imports (preloads and the imports above)")
     status = gr.Dataframe(lambda: import_rows(preloader), headers=IMPORT_COLUMNS, interactive=False, wrap=True,
-                          elem_id="import-status")
+                          elem_id="import-status", column_widths=["25%", "35%", "40%"], max_height=FULL_HEIGHT)
     refresh = gr.Button("refresh")
     timer = gr.Timer(POLL_SECONDS, active=True, render=False)   # the first tick switches it off when nothing is pending
     shown = gr.State([])                                # the model names the picker offered at the last poll
@@ -162,7 +195,7 @@ def build_imports_section(app: App, preloader: Preloader, picker: gr.Dropdown, g
     import_btn.click(lambda: gr.Timer(active=True), None, timer, queue=False, api_visibility="private")
     import_btn.click(bind(do_import, app, preloader), choice, [message, table, status, picker],
                      api_name="import_model", concurrency_id="import", concurrency_limit=4
-                     ).success(bind(show, gen), choice, gen.all_outputs, api_visibility="private")
+                     ).success(bind(show, app, gen), choice, gen.all_outputs, api_visibility="private")
     refresh.click(bind(tables, app, preloader), None, [table, status], api_name="import_status")
     timer.tick(bind(poll, app, preloader), shown, [table, status, picker, shown, timer], api_visibility="private",
                show_progress="hidden")

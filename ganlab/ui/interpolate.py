@@ -6,12 +6,15 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from .. import export, views
+from .. import export, serving, views
 from ..models import CheckpointError
-from . import generate
-from .common import UNPROCESSED, App, bind, friendly, nearest_in_range, parse_settings, to_json
+from . import generate, serve
+from .common import UNPROCESSED, App, bind, friendly, nearest_in_range, opened_settings, parse_settings, to_json
+from .serve import session_of_page
 
 OWN_KEYS, KEYS, DEFAULTS = views.WALK_OWN_KEYS, views.WALK_KEYS, views.WALK_DEFAULTS
+EXPORTS = 4                  # exports running at once; a long one (a large model's walk) waits in the view
+                             # server's export lane instead, so a short one never waits behind it
 MODES = [("between latents", "latent"), ("between classes (label embedding)", "class")]
 
 INTRO = """\
@@ -34,17 +37,38 @@ class InterpolateTab:
     outputs: list               # preview, GIF file, settings JSON, caption
 
 
-def render_walk(app: App, values: dict, callback=None):
-    """(frames uint8 (T, H, W, C), settings) of the walk: the registry's model, through views."""
-    return views.render_walk(app.registry.get(values.get("model")), values, callback=callback)
+def render_walk(app: App, values: dict, callback=None, on_wait=None):
+    """(frames uint8 (T, H, W, C), settings) of the walk: the registry's model, through views; a long walk
+    (``serving.is_heavy``) waits its turn in the app's export lane (``on_wait(ahead, eta_s)`` meanwhile)."""
+    model = app.registry.get(values.get("model"))
+    v, w = views.check_walk(model, values)
+    per_frame = model.num_classes if w["mode"] == "latent" and v["label"] == views.ALL else 1
+    pixels = views.walk_pixels(model, w["frames"], per_frame)
+    lane = app.server.export_lane if app.server is not None else serving.Lane()
+    with serving.sized(pixels, lane, on_wait=on_wait):
+        return serve.render_walk(model, values, callback=callback)
+
+
+def walk_size(app: App, values: dict) -> str:
+    """What a walk will render, in words, said before it runs: "60 frames of 1024×1024 px"."""
+    model = app.registry.get(values.get("model"))
+    _, w = views.check_walk(model, values)
+    return f"{w['frames']} frames of {model.image_size}×{model.image_size} px"
 
 
 # -- the handlers: (app, gen, tab) first, bound by build_interpolate_tab (common.bind) -----------------------------
 def export_gif(app: App, values: dict, progress: gr.Progress):
     """(preview, GIF file, settings JSON, note) of the walk ``values``, the GIF carrying its settings."""
-    progress(0, desc="rendering frames")
-    frames, s = render_walk(app, values, callback=lambda done, total: progress((done, total),
-                                                                             desc="rendering frames"))
+    what = f"rendering {walk_size(app, values)}"                     # said before anything runs
+    progress(0, desc=what)
+    owner = session_of_page()
+    app.server.start(owner)
+    shown, on_wait = serve.progress_steps(progress, what, "frames")
+
+    def step(done, total):
+        app.server.check(owner)                                      # stop pressed: the render ends here
+        shown(done, total)
+    frames, s = render_walk(app, values, callback=step, on_wait=on_wait)
     progress(1.0, desc="writing the GIF")
     path = app.files.path(f"{s['model']}_walk", ".gif")
     export.save_gif(path, frames, s["fps"], s)
@@ -67,6 +91,18 @@ def restore(app: App, gen: generate.GenerateView, tab: InterpolateTab, text: str
     _, walk = views.check_walk(app.registry.get(values.get("model")), values)
     updates.update({tab.controls[k]: gr.update(value=walk[k]) for k in OWN_KEYS})
     return {**updates, **dict(zip(tab.outputs, export_gif(app, values, progress)))}
+
+
+def stop(app: App):
+    """The stop button: this page's running export ends at its next frame."""
+    app.server.stop(session_of_page())
+
+
+@friendly
+def restore_file(app: App, gen: generate.GenerateView, tab: InterpolateTab, path: str, model: str,
+                 progress=gr.Progress()):
+    """A GIF opened or dropped in the page: the walk its settings describe."""
+    return restore(app, gen, tab, opened_settings(path, walk=True), model, progress)
 
 
 def options(app: App, model: str):
@@ -97,13 +133,19 @@ def build_interpolate_tab(app: App, gen: generate.GenerateView):
                 c["frames"] = gr.Slider(2, views.MAX_FRAMES, DEFAULTS["frames"], step=1, label="frames")
                 c["fps"] = gr.Slider(*views.FPS_RANGE, DEFAULTS["fps"], step=1, label="frames per second")
             c["loop"] = gr.Checkbox(DEFAULTS["loop"], label="loop back to the first keyframe")
-            run_btn = gr.Button("Interpolate and export GIF", variant="primary")
+            with gr.Row():
+                run_btn = gr.Button("Interpolate and export GIF", variant="primary", scale=3)
+                stop_btn = gr.Button("stop", elem_id="walk-stop", scale=1)
         with gr.Column(scale=3):
             preview = gr.Image(label="preview", type="filepath", interactive=False, buttons=["download", "fullscreen"],
                                elem_id="walk-preview", elem_classes="crisp")
             gif_file = gr.File(label="download GIF", interactive=False, elem_id="walk-file")
             cap = gr.Markdown()
-    with gr.Accordion("Settings (JSON): paste saved settings here and press restore", open=False):
+    with gr.Accordion("Settings (JSON): paste saved settings here and press restore, or open a GIF made by ganlab",
+                      open=False):
+        opened = gr.File(label="open or drop a walk's GIF made by ganlab (the download above, or the CLI's "
+                         "interpolate): its walk comes back", file_types=[".gif", ".png"], type="filepath",
+                         elem_id="walk-open")
         settings = gr.Code("", language="json", interactive=True, label="settings", elem_id="walk-settings")
         restore_btn = gr.Button("restore")
     outputs = [preview, gif_file, settings, cap]
@@ -112,9 +154,15 @@ def build_interpolate_tab(app: App, gen: generate.GenerateView):
     # -- the wiring: every event takes its inputs unprocessed (views checks them) -------------------------------
     picker = gen.controls["model"]
     view = {k: gen.controls[k] for k in KEYS if k in gen.controls}
-    run_btn.click(bind(interpolate, app, gen, tab), inputs_kwargs={**view, **c}, outputs=outputs,
-                  api_name="interpolate", concurrency_id="export", concurrency_limit=1, **UNPROCESSED)
+    run = run_btn.click(bind(interpolate, app, gen, tab), inputs_kwargs={**view, **c}, outputs=outputs,
+                        api_name="interpolate", concurrency_id="export", concurrency_limit=EXPORTS, **UNPROCESSED)
+    # stop: the page stops waiting (cancels) and the render stops at its next frame (ViewServer.stop)
+    stop_btn.click(bind(stop, app), None, None, cancels=[run], queue=False, api_visibility="private")
     restore_btn.click(bind(restore, app, gen, tab), [settings, picker],
                       list(dict.fromkeys([*gen.all_outputs, *c.values(), *outputs])), api_name="restore_interpolation",
-                      concurrency_id="export", concurrency_limit=1, **UNPROCESSED)
+                      concurrency_id="export", concurrency_limit=EXPORTS, **UNPROCESSED)
+    opened.upload(bind(restore_file, app, gen, tab), [opened, picker],
+                  list(dict.fromkeys([*gen.all_outputs, *c.values(), *outputs])), api_visibility="private",
+                  concurrency_id="export", concurrency_limit=EXPORTS).then(
+        lambda: None, None, opened, api_visibility="private", queue=False)   # emptied: the next file can be dropped
     picker.change(bind(options, app), picker, class_group, api_name="interpolate_options", **UNPROCESSED)

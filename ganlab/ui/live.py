@@ -319,9 +319,12 @@ def on_rebuild(sessions: LiveSessions, request: gr.Request, **values):
     key = _key(request)
     old = sessions.get(key)
     try:
-        changed = [n for n in toy.RESTART_FIELDS if old is not None and values.get(n) != getattr(old.config, n)]
-        what = ", ".join(toy.BY_NAME[n].help for n in changed) or "a network setting"
-        return shown(restart(sessions, values, key, f"New run: {what} changed, and that starts a new run."))
+        first = next(iter(presets.PRESETS.values())).config                    # no run yet: the page's start
+        before = toy.to_dict(old.config if old is not None else first)
+        changed = [n for n in toy.RESTART_FIELDS if values.get(n) != before[n]]
+        what = ", ".join(toy.BY_NAME[n].help for n in changed)
+        message = f"New run: {what} changed, and that starts a new run." if what else "New run."
+        return shown(restart(sessions, values, key, message))
     except Refused as e:
         return gr.skip(), refused(e, "setting", old)
 
@@ -526,7 +529,7 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
                 use_csv = gr.Button("train on my CSV")
     with gr.Row():
         start = gr.Button("▶ Start", variant="primary")
-        pause = gr.Button("⏸ Pause")
+        pause = gr.Button("‖ Pause")   # ‖: a glyph every font has (⏸ showed as an empty box)
         step = gr.Button("Step (1 iteration)")
         reset = gr.Button("↺ Reset")
         refresh = gr.Button("refresh", visible=False)  # API only: /live_frame renders without training

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import gradio as gr
 
+from .. import device
 from ..card import describe, read_metrics, summary
 from ..registry import ModelRegistry, check_name
 from .common import UNPROCESSED, App, bind, friendly
 
 COLUMNS = ["model", "family", "dataset", "parameters", "steps", "train time", "FD (floor) ↓", "precision ↑",
            "recall ↑", "class acc ↑", "status"]
+COLUMN_HELP = ("**parameters**: the generator's · **steps**: generator updates in training · **train time**: on a "
+               "CPU · **FD (floor)**, **precision**, **recall**: see above (— where not evaluated, e.g. imported "
+               "models) · **class acc**: how often a conditional model's image is recognised as the class asked "
+               "for · **status**: available, loaded, or why the model cannot be used")
 SUMMARY_COLUMNS = ["family", "dataset", "params", "steps", "train time", "FD (floor)", "precision", "recall",
                    "class acc"]            # card.summary's names of the columns between model and status
 
@@ -54,8 +59,9 @@ def model_info(registry: ModelRegistry, name: str | None) -> str:
     status = {s.name: s for s in registry.status()}.get(name)
     if status is None or not status.family:
         return f"**{name}**: unknown or unreadable checkpoint."
-    return describe(name, status.config, registry.num_parameters(name), _metrics(registry, name),
-                    "" if status.available else status.reason)
+    about = describe(name, status.config, registry.num_parameters(name), _metrics(registry, name),
+                     "" if status.available else status.reason)
+    return about + f"\n- **runs on**: {device.describe(registry.device)} (`--device` / `GANLAB_DEVICE`)"
 
 
 def info_handler(app: App):
@@ -77,7 +83,8 @@ def build_info_panel(app: App, picker: gr.Dropdown) -> gr.Markdown:
 def build_models_tab(app: App) -> gr.Dataframe:
     gr.Markdown(INTRO)
     table = gr.Dataframe(model_rows(app.registry), headers=COLUMNS, interactive=False, wrap=True,
-                         elem_id="models-table")
+                         elem_id="models-table", max_height=4000)
+    gr.Markdown(COLUMN_HELP, elem_classes="column-help")
     refresh = gr.Button("refresh")
     refresh.click(bind(model_rows, app.registry), None, table, api_name="models")
     return table
