@@ -34,7 +34,7 @@ def main():
     p.add_argument("--share", action="store_true", help=SHARE_HELP)
     p.add_argument("--device", default=None, help="where the models compute: auto (CUDA, then Apple MPS, then the "
                    "CPU), cpu, cuda or mps (default: $GANLAB_DEVICE or auto)")
-    p.add_argument("--data-dir", default=None, help="MNIST / Fashion-MNIST folder for the Live image GAN tab "
+    p.add_argument("--data-dir", default=None, help="MNIST / Fashion-MNIST folder for the Live training tab's image GAN "
                    "(default $GANLAB_DATA_DIR, else data; downloaded there when missing)")
     a = p.parse_args()
     from ganlab import device, preload                  # imported after parsing: `--help` answers at once

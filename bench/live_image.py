@@ -50,7 +50,7 @@ def headless_steps_per_second(pool: ImageRunPool, config, data_dir: str | None, 
 
 
 def generate_while_two_runs_train(seconds: float, data_dir: str | None) -> None:
-    """app.py's app in a child process; two visitors train the lecture MLP-GAN on the Live image GAN tab (both
+    """app.py's app in a child process; two visitors train the lecture MLP-GAN on the Live training tab's image GAN (both
     of this machine's slots) while a third asks /generate for 6-image grids: its latency, and the trainers'
     frames/s."""
     import random

@@ -1,4 +1,4 @@
-"""The Live image GAN tab in a real browser (Debian's Chromium through Playwright; skipped without it, as in
+"""The Live training tab's image GAN (MNIST) in a real browser (Debian's Chromium through Playwright; skipped without it, as in
 test_browser.py), on made-up MNIST-layout data: pick the lecture's MLP-GAN preset, Start, see the grid change,
 scrub the timeline, export the GIF, and find the trained model in the model picker."""
 import shutil
@@ -7,6 +7,7 @@ import time
 import pytest
 
 from ganlab import export
+from ganlab.ui import IMAGE_TAB
 
 from .conftest import launched_app
 from .test_browser import open_page
@@ -31,7 +32,8 @@ def grid_src(page) -> str:
 def test_the_lecture_preset_trains_live_and_exports_a_gif_and_a_model(app_url):
     demo, url = app_url
     with open_page(url) as page:
-        page.get_by_role("tab", name="Live image GAN").click()
+        page.get_by_role("tab", name="Live training").click()
+        page.get_by_role("tab", name=IMAGE_TAB).click()
         page.locator("#live-image-preset input").click()
         page.get_by_role("option", name="MLP-GAN, the lecture's settings · MNIST").click()
         page.wait_for_function("t => document.querySelector('#live-image-status').innerText.includes(t)",
@@ -43,7 +45,7 @@ def test_the_lecture_preset_trains_live_and_exports_a_gif_and_a_model(app_url):
                                arg=first, timeout=120_000)                 # the same latents, a new picture
         page.wait_for_function("() => document.querySelector('#live-image-status').innerText.includes('classes')")
         time.sleep(2.0)
-        page.get_by_role("button", name="⏸ Pause").click()
+        page.get_by_role("button", name="‖ Pause").click()
         page.wait_for_function("() => document.querySelector('#live-image-status').innerText.includes('paused')")
         status = page.locator("#live-image-status").inner_text()
         assert "MLP-GAN" in status and "steps/s" in status

@@ -1,4 +1,4 @@
-"""Each one-click experiment of the Live image GAN tab really shows what its note says (ganlab.imagelive.presets),
+"""Each one-click experiment of the Live training tab's image GAN really shows what its note says (ganlab.imagelive.presets),
 measured on MNIST runs with the bundled classifier. Slow (minutes of training on a CPU); needs MNIST in
 $GANLAB_DATA_DIR (../shared/data beside the clone), skipped without it."""
 import dataclasses

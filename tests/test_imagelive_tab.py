@@ -1,4 +1,4 @@
-"""The Live image GAN tab through gradio_client, on made-up MNIST-layout data: a visitor beyond the server's
+"""The Live training tab's image GAN (MNIST) through gradio_client, on made-up MNIST-layout data: a visitor beyond the server's
 training slots sees their place in line and starts when the first run pauses; a refused setting changes
 nothing; the exported model is served by the registry but listed to nobody else."""
 import time
@@ -24,7 +24,7 @@ def tab(tmp_path_factory, tiny_checkpoints):
     registry = ModelRegistry([tiny_checkpoints, sessions.models_root], unlisted=[sessions.models_root])
     with gr.Blocks() as demo:
         picker = gr.Dropdown(["tiny-dcgan"], value="tiny-dcgan")
-        with gr.Tab("Live image GAN"):
+        with gr.Tab("Image GAN (MNIST)"):
             live_image.build_live_image_tab(App(registry, TempFiles()), picker, sessions)
     port = free_port()
     demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)

@@ -1,5 +1,5 @@
 """Live training of image GANs (the lectures' MLP-GAN, DCGAN and conditional GAN on MNIST / Fashion-MNIST): the
-engine behind the app's "Live image GAN" tab, with no UI code.
+engine behind the app's "Live training" tab (its image GAN), with no UI code.
 
     from ganlab.imagelive import ImageRun, presets
     run = ImageRun(presets.PRESETS[presets.LECTURE_MLP].config, data_dir="data")   # lecture A's MLP-GAN

@@ -37,6 +37,7 @@ GRADIO_ANALYTICS = {         # Gradio's per-event statistics (its monitoring pag
     "GRADIO_ANALYTICS_CACHE_FREQUENCY": "100",   # table of the last 10,000 events after every event, a CPU cost per
     "GRADIO_ANALYTICS_MAX_EVENTS": "2000",       # request that grows with the table; here every 100 events, over
 }                                                # the last 2,000 (env vars win)
+TOY_TAB, IMAGE_TAB = "Toy GAN (2-D points)", "Image GAN (MNIST)"   # the Live training tab's two modes
 
 HEADER = """\
 # ganlab: explore trained GANs
@@ -52,7 +53,7 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
     ``preloader``: the background importer (``preload.start_from_env()``'s, for GANLAB_PRELOAD; default an idle
     one writing into the imported-models folder) that the Models tab's Import button also uses. ``device``:
     where models compute ("auto", "cpu", "cuda", "mps"; None: $GANLAB_DEVICE or auto; see ``ganlab.device``).
-    ``data_dir``: where the Live image GAN tab finds MNIST / Fashion-MNIST (default $GANLAB_DATA_DIR, else
+    ``data_dir``: where the Live training tab's image GAN finds MNIST / Fashion-MNIST (default $GANLAB_DATA_DIR, else
     ``data``).
 
     Sets torch to ``torch_threads`` intra-op threads (None leaves it alone). The app's requests are small
@@ -86,22 +87,22 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
             with gr.Tab("Models") as models_tab:
                 table = models.build_models_tab(app)
                 poll_timer = imports.build_imports_section(app, preloader, picker, gen)
-            live_tab, live = _live_tab()
-            with gr.Tab("Live image GAN") as image_tab:
-                live_image.build_live_image_tab(app, picker, images, image_tab)
+            with gr.Tab("Live training") as live_tab, gr.Tabs():   # two modes: a phone's tab bar holds four tabs
+                with gr.Tab(TOY_TAB, elem_id="live-toy-tab"):
+                    live = build_live_tab()
+                with gr.Tab(IMAGE_TAB, elem_id="live-image-tab") as image_tab:
+                    live_image.build_live_image_tab(app, picker, images, image_tab)
         poll_timer.render()             # outside the Tabs: it ticks whichever tab the visitor is on
-        for tab in (generate_tab, interpolate_tab, models_tab, live_tab, image_tab):
-            if tab is not None:
-                tab.select(lambda show=tab not in (live_tab, image_tab): gr.update(visible=show), None, model_box,
-                           queue=False,
-                           api_visibility="private")
+        for tab in (generate_tab, interpolate_tab, models_tab, live_tab):
+            tab.select(lambda show=tab is not live_tab: gr.update(visible=show), None, model_box, queue=False,
+                       api_visibility="private")
         demo.load(gen.page_load, picker, gen.all_outputs, api_name="page_load", **UNPROCESSED).then(
             models.info_handler(app), picker, info, api_name="page_model_info", **UNPROCESSED)
         demo.load(bind(models.model_rows, app.registry), None, table, api_name="models_on_load")
     demo.ganlab = app               # tests and the benchmark reach the registry and temp dir through this
     demo.ganlab_preloader = preloader   # the background imports (GANLAB_PRELOAD and the Import button)
     demo.ganlab_live = live         # the Live training tab's sessions
-    demo.ganlab_live_image = images     # the Live image GAN tab's sessions
+    demo.ganlab_live_image = images     # the Live training tab's image GAN's sessions
     return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
 
@@ -126,9 +127,3 @@ def launch_kwargs() -> dict:
     rewrite it on every event, so that dragging a slider slowed from ~10 to ~2 image updates/s over 200 events
     (bench/drag.py)."""
     return {"css": CSS, "show_error": True, "run_history": False}
-
-
-def _live_tab():
-    """The Live training tab: (the tab, its sessions)."""
-    with gr.Tab("Live training") as tab:
-        return tab, build_live_tab()

@@ -53,10 +53,12 @@ WORKER_GONE = ("The training worker stopped (the server may be short of memory),
                "press Reset or Start for a new run.")
 HEADLINE = ("dataset", "loss", "seed")   # the controls in the top row; the others go by live / restart
 GROUPS = (("Training (applies immediately)", True), ("Networks, optimizer (a change starts a new run)", False))
+PRESET_WIDTH = 300                       # px: a preset's name stays readable (a phone gives it a row of its own)
+PAUSE = "‖ Pause"                        # ‖: a glyph every font has (⏸ showed as an empty box)
 CSV_TYPES = [".csv", ".txt"]             # what the CSV upload takes
 
 INTRO = """\
-### Live training: a GAN on points in the plane
+### Toy GAN: a GAN on points in the plane
 Pick a dataset and press **Start**. The generator G turns random noise into **purple** points; the real data
 is **green**. The background is the discriminator D: green where D says "real", purple where it says "fake".
 The faint purple lines are G's *manifold* (the image of a line or grid of latents), and the small arrows
@@ -510,7 +512,8 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
 
     gr.Markdown(INTRO)
     with gr.Row():
-        preset = gr.Dropdown(list(presets.PRESETS), value=next(iter(presets.PRESETS)), label="experiment")
+        preset = gr.Dropdown(list(presets.PRESETS), value=next(iter(presets.PRESETS)), label="experiment",
+                             min_width=PRESET_WIDTH)
         for name in HEADLINE:
             c[name] = control(toy.BY_NAME[name], defaults[name])
     note = gr.Markdown(first.note, elem_id="live-note")
@@ -529,7 +532,7 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
                 use_csv = gr.Button("train on my CSV")
     with gr.Row():
         start = gr.Button("▶ Start", variant="primary")
-        pause = gr.Button("‖ Pause")   # ‖: a glyph every font has (⏸ showed as an empty box)
+        pause = gr.Button(PAUSE)
         step = gr.Button("Step (1 iteration)")
         reset = gr.Button("↺ Reset")
         refresh = gr.Button("refresh", visible=False)  # API only: /live_frame renders without training

@@ -1,4 +1,4 @@
-"""The "Live image GAN" tab: watch the lectures' MNIST / Fashion-MNIST GANs learn, in the browser.
+"""The image GAN of the "Live training" tab: watch the lectures' MNIST / Fashion-MNIST GANs learn, in the browser.
 
 Every browser session has a :class:`Session`: its run (a ganlab.imagelive.runs.LiveImageRun in a worker process
 of an ImageRunPool) in a registry keyed by Gradio's session hash. Training happens only inside the Start event,
@@ -45,7 +45,7 @@ GROUPS = (("Training (applies immediately)", True), ("Networks (a change starts 
 LINE_POLL_SECONDS = 1.0     # how often a visitor waiting in line hears their place
 
 INTRO = """\
-### Live image GAN: watch a GAN learn to draw digits
+### Image GAN: watch a GAN learn to draw digits
 Pick an architecture preset and press **Start**. The grid shows what G draws from the same latents for the
 whole run (a row per class for the conditional GAN), so you see digits come out of noise. Beside it, the
 bundled classifier's view of 256 fixed samples: which classes G draws (a missing class is mode collapse, in
@@ -395,7 +395,8 @@ def build_live_image_tab(app: App, picker: gr.Dropdown, sessions: ImageSessions,
 
     gr.Markdown(INTRO)
     with gr.Row():
-        preset = gr.Dropdown(list(presets.PRESETS), value=first_name, label="preset", elem_id="live-image-preset")
+        preset = gr.Dropdown(list(presets.PRESETS), value=first_name, label="preset", elem_id="live-image-preset",
+                             min_width=live.PRESET_WIDTH)
         for name in HEADLINE:
             c[name] = control(BY_NAME[name], defaults[name])
     note = gr.Markdown(first.note, elem_id="live-image-note")
@@ -404,7 +405,7 @@ def build_live_image_tab(app: App, picker: gr.Dropdown, sessions: ImageSessions,
             c.update(control_rows(_grouped(applies_live), defaults))
     with gr.Row():
         start = gr.Button("▶ Start", variant="primary", elem_id="live-image-start")
-        pause = gr.Button("⏸ Pause", elem_id="live-image-pause")
+        pause = gr.Button(live.PAUSE, elem_id="live-image-pause")
         reset = gr.Button("↺ Reset", elem_id="live-image-reset")
     status = gr.Markdown(_status(None), elem_id="live-image-status")
     with gr.Row():
