@@ -32,6 +32,8 @@ def grid_src(page) -> str:
 def test_the_lecture_preset_trains_live_and_exports_a_gif_and_a_model(app_url):
     demo, url = app_url
     with open_page(url) as page:
+        page.locator("#generated img").wait_for()                          # tiny-dcgan's grid
+        before = page.locator("#generated img").get_attribute("src")
         page.get_by_role("tab", name="Live training").click()
         page.get_by_role("tab", name=IMAGE_TAB).click()
         page.locator("#live-image-preset input").click()
@@ -67,9 +69,14 @@ def test_the_lecture_preset_trains_live_and_exports_a_gif_and_a_model(app_url):
         page.wait_for_function("() => document.querySelector('#live-image-status').innerText.includes('Exported')")
         page.get_by_role("tab", name="Generate").click()
         picked = page.locator("#model-picker input").input_value()
-        assert "live-mlp-mnist" in picked
+        assert "live-mlp-mnist" in picked and "(yours, live)" in picked
         name = picked.split("· ")[-1]
         assert demo.ganlab.registry.get(name).family == "mlp"              # served like any model
+        # drawn in the Generate tab at once, without picking it or waiting for a poll: its prior and its image
+        page.wait_for_function("n => document.querySelector('#prior')?.innerText.includes(n)", arg=name)
+        page.wait_for_function("s => document.querySelector('#generated img')?.src !== s", arg=before)
+        page.locator("#model-picker input").click()                        # listed among the picker's choices
+        assert page.get_by_role("option", name=name, exact=False).count() == 1
     with open_page(url) as other:                                           # another visitor's picker lacks it
         other.locator("#model-picker input").click()
         assert other.get_by_role("option", name="live-mlp", exact=False).count() == 0

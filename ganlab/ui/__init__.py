@@ -91,7 +91,7 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
                 with gr.Tab(TOY_TAB, elem_id="live-toy-tab"):
                     live = build_live_tab()
                 with gr.Tab(IMAGE_TAB, elem_id="live-image-tab") as image_tab:
-                    live_image.build_live_image_tab(app, picker, images, image_tab)
+                    live_image.build_live_image_tab(app, gen, images, image_tab)
         poll_timer.render()             # outside the Tabs: it ticks whichever tab the visitor is on
         for tab in (generate_tab, interpolate_tab, models_tab, live_tab):
             tab.select(lambda show=tab is not live_tab: gr.update(visible=show), None, model_box, queue=False,

@@ -34,6 +34,7 @@ from ..imagelive import presets
 from ..imagelive.config import ARCH_NAMES, BY_NAME, LIVE_FIELDS, RESTART_FIELDS, ImageConfig
 from ..imagelive.runs import FRAME_SECONDS, WORKER_ERRORS, ImageRunPool, Line
 from . import live
+from ..models import display_name
 from .common import UNPROCESSED, App, Refused, bind, model_choices, warn
 from .live import WORKER_GONE, _key, control, control_rows
 
@@ -68,7 +69,7 @@ class Session(live.Session):
     stream, message, lock, ``call``) with the run's last snapshot, its place in line and its exported models."""
     snap: dict | None = None            # the run's last snapshot (ImageRun.snapshot)
     place: int = 0                      # place in line while waiting for a slot (0: not waiting)
-    models: list = field(default_factory=list)     # names of the models this session exported
+    models: dict = field(default_factory=dict)     # the models this session exported: name → family
 
 
 class ImageSessions(live.LiveSessions):
@@ -174,7 +175,7 @@ def restart(sessions: ImageSessions, values: dict, key: str, message: str = "") 
     old = sessions.get(key)
     if old is None or old.gone:
         run = Session(remote, cfg, generation=0 if old is None else old.generation + 1, message=message,
-                      models=[] if old is None else old.models)
+                      models={} if old is None else old.models)
         run.snap = run.call("snapshot", True)
         sessions.put(key, run)
         return run
@@ -335,24 +336,33 @@ def on_export_gif(sessions: ImageSessions, request: gr.Request):
 
 def on_export_model(sessions: ImageSessions, app: App, request: gr.Request):
     """The run's generator as a checkpoint in the registry's live-models folder, added to this visitor's
-    picker (and picked)."""
+    picker and picked: (the picker's update, the status line, the model's name for ``show_exported``)."""
     key = _key(request)
     try:
         run = trained(sessions, key)
         with run.lock:
-            step = run.snap["step"]
-            name = f"live-{run.config.arch}-{run.config.dataset}-{_safe(key)[:8]}-{step}"
+            step, arch = run.snap["step"], run.config.arch
+            name = f"live-{arch}-{run.config.dataset}-{_safe(key)[:8]}-{step}"
             run.call("save_checkpoint", str(sessions.models_root / name))
     except (Refused, ValueError, OSError) as e:
         warn(str(e), "model export", log)
-        return gr.skip(), gr.skip()
-    if name not in run.models:
-        run.models.append(name)
-    mine = [(f"{ARCH_NAMES[run.config.arch]} (yours, live) · {n}", n) for n in run.models]
+        return gr.skip(), gr.skip(), None
+    run.models[name] = arch
     run.message = (f"Exported **{name}** (step {step:,}): it is in the model picker now; open the Generate or "
                    "Interpolate tab to explore it.")
-    return gr.update(choices=model_choices(app.registry) + mine, value=name), \
-        _status(run, sessions.line.slots)
+    return gr.update(choices=picker_choices(app, run), value=name), _status(run, sessions.line.slots), name
+
+
+def picker_choices(app: App, run: Session) -> list[tuple[str, str]]:
+    """The model picker's choices for this visitor: the app's models, then the ones this visitor exported."""
+    return model_choices(app.registry) + [(f"{display_name(arch)} (yours, live) · {name}", name)
+                                          for name, arch in run.models.items()]
+
+
+def show_exported(gen, name: str | None):
+    """The exported model drawn in the Generate tab at once (its controls, its image), as a pick in the picker
+    would; nothing when the export was refused."""
+    return gr.skip() if name is None else gen.select_model(model=name)
 
 
 def on_unload(sessions: ImageSessions, request: gr.Request):
@@ -379,11 +389,12 @@ def on_tab_open(sessions: ImageSessions) -> None:
     sessions.warming.start()
 
 
-def build_live_image_tab(app: App, picker: gr.Dropdown, sessions: ImageSessions,
-                         tab: gr.Tab | None = None) -> ImageSessions:
-    """Create the tab's components in the current Blocks/Tab context and wire its events; ``picker`` is the app's
-    model picker, which an exported model joins; opening ``tab`` warms the workers up (without a tab: now).
-    Returns ``sessions`` (tests and benchmarks inspect it)."""
+def build_live_image_tab(app: App, gen, sessions: ImageSessions, tab: gr.Tab | None = None) -> ImageSessions:
+    """Create the tab's components in the current Blocks/Tab context and wire its events. ``gen``: what the
+    Generate tab gives the others (a ``generate.GenerateView``): an exported model joins its picker and is drawn
+    there at once (a bare model picker, gr.Dropdown, only gets the model). Opening ``tab`` warms the workers up
+    (without a tab: now). Returns ``sessions`` (tests and benchmarks inspect it)."""
+    picker = gen if isinstance(gen, gr.Dropdown) else gen.controls["model"]
     if tab is None:
         on_tab_open(sessions)
     else:
@@ -446,8 +457,11 @@ def build_live_image_tab(app: App, picker: gr.Dropdown, sessions: ImageSessions,
     timeline.input(bind(on_scrub, sessions), timeline, [past, when], api_name="live_image_timeline",
                    show_progress="hidden", trigger_mode="always_last", **UNPROCESSED)
     export_gif.click(bind(on_export_gif, sessions), None, export_file, api_name="live_image_export_gif")
-    export_model.click(bind(on_export_model, sessions, app), None, [picker, status],
-                       api_name="live_image_export_model")
+    exported = gr.State(None)           # the name of the model just exported (None: refused)
+    exporting = export_model.click(bind(on_export_model, sessions, app), None, [picker, status, exported],
+                                   api_name="live_image_export_model")
+    if not isinstance(gen, gr.Dropdown):
+        exporting.success(bind(show_exported, gen), exported, gen.all_outputs, api_visibility="private")
     root = gr.context.Context.root_block
     if root is not None:
         root.unload(bind(on_unload, sessions))
