@@ -1,6 +1,6 @@
 """The live image GAN's settings: ONE typed table of fields drives the config class, its validation, the presets'
 format, what may change while training, and the tab's controls (ranges, defaults, labels), as the toy's does
-(:mod:`ganlab.toy.config`, whose :class:`~ganlab.toy.config.Field` and value check it shares).
+(:mod:`ganlab.toy.config`): both are tables of :mod:`ganlab.settings_table` rows.
 
 The table's defaults are lecture A's MLP-GAN on MNIST (``../shared/docs/lecture-notes.md``): 96-d uniform
 noise, Adam 1e-3 with β1 0.5, batch 128, the non-saturating BCE loss. :func:`train_config` turns a config
@@ -12,7 +12,7 @@ import dataclasses
 
 from .. import data
 from ..losses import LOSSES
-from ..toy.config import MAX_SEED, Field, check_value
+from ..settings_table import MAX_SEED, Field, config_class, config_from
 from ..train import TrainConfig
 
 ARCHS = ("mlp", "dcgan", "cgan")          # ganlab.models families that train live (mlp.py, dcgan.py, cgan.py)
@@ -47,26 +47,16 @@ RESTART_FIELDS = tuple(f.name for f in FIELDS if not f.live)  # a change starts 
 NET_FIELDS = tuple(f.name for f in FIELDS if f.net)
 
 
-def _post_init(self) -> None:
-    for f in FIELDS:
-        object.__setattr__(self, f.name, check_value(f, getattr(self, f.name)))
-
-
-ImageConfig = dataclasses.make_dataclass(
-    "ImageConfig", [(f.name, f.type, dataclasses.field(default=f.default)) for f in FIELDS],
-    namespace={"__post_init__": _post_init, "__module__": __name__,
-               "__doc__": "A live image GAN's settings (frozen; fields and ranges from FIELDS); invalid values "
-                          "raise ValueError. dataclasses.replace(cfg, lr_g=1e-4) makes a changed copy."},
-    frozen=True)
+ImageConfig = config_class(
+    "ImageConfig", FIELDS, __name__, "A live image GAN's settings (frozen; fields and ranges from FIELDS); invalid "
+                                     "values raise ValueError. dataclasses.replace(cfg, lr_g=1e-4) makes a changed "
+                                     "copy.")
 
 
 def from_dict(values: dict) -> ImageConfig:
     """A config from a dict of field values (a form, an API call, a GIF's settings): missing fields take their
     defaults, unknown ones are an error."""
-    unknown = sorted(set(values) - set(BY_NAME))
-    if unknown:
-        raise ValueError(f"unknown image-GAN settings: {', '.join(map(str, unknown))[:200]}.")
-    return ImageConfig(**values)
+    return config_from(ImageConfig, values, "image-GAN settings")
 
 
 def to_dict(cfg: ImageConfig) -> dict:

@@ -3,8 +3,9 @@
 A :class:`LiveImageRun` is one run (an :class:`~ganlab.imagelive.engine.ImageRun`) behind a lock, with the
 frame cadence the tab streams at: ``tick`` trains for what is left of a frame's time after drawing, then
 returns the snapshot. :class:`ImageRunPool` hosts the runs in worker processes, as the toy's
-:class:`ganlab.toy.runs.RunPool` does (the same manager processes, lowered priority, exit with the server), with
-one torch thread per worker: a run trains on one core, and the server's own requests keep theirs.
+:class:`ganlab.toy.runs.RunPool` does (both are a :class:`ganlab.workers.WorkerPool`: lowered priority, exit with
+the server), with one torch thread per worker: a run trains on one core, and the server's own requests keep
+theirs.
 
 :class:`Line` bounds how many runs train at once (default: one per core). A visitor beyond that waits in line,
 first come first served, and is told their place; a visitor whose page stops asking leaves the line.
@@ -17,8 +18,9 @@ import time
 from collections import OrderedDict
 from multiprocessing.managers import BaseManager
 
+from .. import workers
 from ..toy import runs as toy_runs
-from ..toy.runs import WORKER_ERRORS, WORKER_NICE, WorkerGone  # noqa: F401  (re-exported for the tab)
+from ..workers import WORKER_ERRORS, WORKER_NICE, WorkerGone  # noqa: F401  (re-exported for the tab)
 from .config import from_dict, to_dict
 from . import data
 from .engine import ImageRun
@@ -116,21 +118,16 @@ _Manager.register("LiveImageRun", LiveImageRun)
 def _worker_init(nice: int, parent: int, threads: int) -> None:
     import torch
 
-    toy_runs._worker_init(nice, parent)
+    workers.worker_init(nice, parent)
     torch.set_num_threads(threads)
 
 
-def _context():
-    """The toy's worker context (forkserver where there is one), preloading this module (torch) as well."""
-    ctx = toy_runs._context()
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload([toy_runs.__name__, __name__])
-    return ctx
-
-
-class ImageRunPool(toy_runs.RunPool):
+class ImageRunPool(workers.WorkerPool):
     """Creates LiveImageRuns in ``workers`` worker processes (started on first use, restarted if one dies), each
-    new run in the worker holding the fewest; ``workers=0`` keeps runs in this process."""
+    new run in the worker holding the fewest; ``workers=0`` keeps runs in this process. A worker preloads torch
+    (this module) and the toy's module (where the forkserver is shared with the toy's pool)."""
+
+    manager, run_type, preload = _Manager, "LiveImageRun", (toy_runs.__name__, __name__)
 
     def __init__(self, workers: int = 2, nice: int = WORKER_NICE, threads: int = WORKER_THREADS):
         super().__init__(workers, nice)
@@ -139,20 +136,15 @@ class ImageRunPool(toy_runs.RunPool):
     def create(self, config, data_dir: str | None = None):
         """A new run of ``config`` (an ImageConfig or a dict); ValueError for a bad config or missing data."""
         values = config if isinstance(config, dict) else to_dict(config)
+        data_dir = None if data_dir is None else str(data_dir)
         if not self.workers:
             run = LiveImageRun()
             run.new(values, data_dir)
             return run
-        with self._lock:
-            i = min(range(self.workers), key=lambda k: len(self._runs[k]))
-            manager = self._worker(i)
-        try:
-            run = manager.LiveImageRun()
-        except WORKER_ERRORS as e:
-            raise WorkerGone("the training worker process stopped; press Reset to start a new run.") from e
-        run.new(values, None if data_dir is None else str(data_dir))
-        self._runs[i].add(run)
-        return run
+        return self.remote(values, data_dir)
+
+    def initializer(self) -> tuple:
+        return _worker_init, (self.nice, os.getpid(), self.threads)
 
     def warm(self, dataset: str = "mnist", data_dir: str | None = None) -> None:
         """Start every worker and load ``dataset`` into each (the app does this in the background, so that the
@@ -161,14 +153,6 @@ class ImageRunPool(toy_runs.RunPool):
             with self._lock:
                 manager = self._worker(i)
             manager.LiveImageRun().warm(dataset, None if data_dir is None else str(data_dir))
-
-    def _worker(self, i: int) -> _Manager:
-        manager = self._managers[i]
-        if manager is None or not manager._process.is_alive():
-            manager = self._managers[i] = _Manager(ctx=_context())
-            with toy_runs._without_main_script():
-                manager.start(_worker_init, (self.nice, os.getpid(), self.threads))
-        return manager
 
 
 class Line:

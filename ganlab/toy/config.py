@@ -9,31 +9,15 @@ synthesis noise); the names they replace (:data:`OLD_NAMES`) are still read, wit
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass
 
 from .. import vocabulary
+from ..settings_table import MAX_SEED, Field, check_value, config_class, config_from  # noqa: F401  (toy.config's names)
 from .data import DATASETS
 from .losses import LOSSES
 from .nets import ACTIVATIONS
 from .optim import OPTIMIZERS
 
 LATENT_DISTS = ("normal", "uniform")    # the latent prior: N(0, I) or U(-1, 1)^z_dim
-MAX_SEED = 2**32 - 1
-
-
-@dataclass(frozen=True)
-class Field:
-    """One setting. ``range`` is (lo, hi), inclusive, for numbers and the allowed values for strings."""
-    name: str
-    type: type                  # int, float, str or bool
-    default: object             # the lecture's value (lecture_config)
-    range: tuple | None         # see above; None for bool
-    live: bool                  # True: applies while training; False: a change starts a new run
-    help: str                   # the control's label
-    step: float | None = None   # a slider's step; None: a number box (floats) or a dropdown (strings)
-    net: bool = False           # describes a network (part of the exported checkpoint's config)
-
 
 FIELDS: tuple[Field, ...] = (
     # name                type   default         range              live   help
@@ -82,54 +66,15 @@ def current_names(values: dict, where: str = "toy settings") -> dict:
     return values
 
 
-def check_value(f: Field, value):
-    """``value`` converted to the field's type; ValueError naming the field when it is not allowed. Numbers may
-    arrive as floats or numeric strings (a web form, an API client); ints must be whole."""
-    if value is None or value == "":
-        raise ValueError(f"please fill in {f.name}.")
-    if f.type is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{f.name} must be true or false, got {str(value)[:40]!r}.")
-        return value
-    if f.type is str:
-        if value not in f.range:
-            raise ValueError(f"{f.name} must be one of {', '.join(f.range)}; got {str(value)[:40]!r}.")
-        return value
-    try:
-        number = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError, OverflowError):
-        number = math.nan
-    if not math.isfinite(number):
-        raise ValueError(f"{f.name} must be a finite number, got {str(value)[:40]!r}.")
-    if f.type is int and number != int(number):
-        raise ValueError(f"{f.name} must be a whole number, got {value!r}.")
-    lo, hi = f.range
-    if not lo <= number <= hi:
-        raise ValueError(f"{f.name} must be between {lo:g} and {hi:g}, got {number:g}.")
-    return int(number) if f.type is int else number
-
-
-def _post_init(self) -> None:
-    for f in FIELDS:
-        object.__setattr__(self, f.name, check_value(f, getattr(self, f.name)))
-
-
-ToyConfig = dataclasses.make_dataclass(
-    "ToyConfig", [(f.name, f.type, dataclasses.field(default=f.default)) for f in FIELDS],
-    namespace={"__post_init__": _post_init, "__module__": __name__,
-               "__doc__": "The toy GAN's settings (frozen; fields and ranges from FIELDS); invalid values raise "
-                          "ValueError. dataclasses.replace(cfg, lr_g=1e-3) makes a changed copy."},
-    frozen=True)
+ToyConfig = config_class(
+    "ToyConfig", FIELDS, __name__, "The toy GAN's settings (frozen; fields and ranges from FIELDS); invalid values "
+                                   "raise ValueError. dataclasses.replace(cfg, lr_g=1e-3) makes a changed copy.")
 
 
 def from_dict(values: dict) -> ToyConfig:
     """A config from a dict of field values (a form, an API call, saved JSON): missing fields take their
     defaults, unknown ones are an error; old names are converted (:func:`current_names`)."""
-    values = current_names(values)
-    unknown = sorted(set(values) - set(BY_NAME))
-    if unknown:
-        raise ValueError(f"unknown toy settings: {', '.join(map(str, unknown))[:200]}.")
-    return ToyConfig(**values)
+    return config_from(ToyConfig, current_names(values), "toy settings")
 
 
 def to_dict(cfg: ToyConfig) -> dict:

@@ -4,7 +4,7 @@ A :class:`ToyRun` is one run (a :class:`ganlab.toy.trainer.ToyTrainer`) plus wha
 cadence (the plane every frame, the curve panels and the distances less often), JPEG frames and the frames kept
 for the GIF. ``tick`` trains for a slice of a frame's time, renders and returns the frame in one call.
 
-A :class:`RunPool` hosts the runs in a few worker processes (``multiprocessing`` managers: each run is a
+A :class:`RunPool` hosts the runs in a few worker processes (a :class:`ganlab.workers.WorkerPool`: each run is a
 proxy whose method calls go to its worker). Training is a tight numpy loop; in the web server's own process it
 held the GIL that every visitor's request needs, and two live runs doubled the p95 latency of everyone's
 image requests (bench/load.py). In workers, the runs compute in parallel with the server, at a slightly lower
@@ -16,20 +16,15 @@ draws or uploads are parsed into a numpy array by the server before they reach a
 """
 from __future__ import annotations
 
-import atexit
-import contextlib
 import io
-import multiprocessing
-import os
-import sys
 import threading
 import time
-import weakref
 from multiprocessing.managers import BaseManager
 
 import numpy as np
 from PIL import Image
 
+from ..workers import WORKER_ERRORS, WORKER_NICE, WorkerGone, WorkerPool  # noqa: F401  (the Live tab's names)
 from .config import ToyConfig
 from .gif import GIF_FRAMES, pick, save_gif
 from .render import render_curve_panels, render_frame
@@ -41,7 +36,6 @@ METRICS_SECONDS = 1.0       # the distances (JS, sliced W) are re-measured at mo
 CURVES_SECONDS = 0.3        # the curve panels are redrawn at most this often (the plane every frame)
 MAX_GIF_FRAMES = 2 * GIF_FRAMES   # frames kept for the GIF; when full, every other one is dropped
 JPEG_QUALITY = 85
-WORKER_NICE = 2             # how much lower the workers' CPU priority is than the server's (Unix nice): see below
 
 
 class ToyRun:
@@ -154,117 +148,15 @@ class _Manager(BaseManager):
 _Manager.register("ToyRun", ToyRun)
 
 
-def _context():
-    """forkserver where there is one (a clean, single-threaded parent to fork from: the web server has many
-    threads), else spawn (Windows)."""
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx = multiprocessing.get_context(method)
-    if method == "forkserver":
-        ctx.set_forkserver_preload([__name__])   # not __main__: the app's own module need not load in workers
-    return ctx
-
-
-@contextlib.contextmanager
-def _without_main_script():
-    """While starting a worker, hide the ``__main__`` script's path from multiprocessing, which would otherwise
-    make the worker import it (to find functions pickled from it; nothing of the workers lives there). Imported
-    in a worker, app.py loads Gradio for nothing, and a script that builds the app without an
-    ``if __name__ == "__main__"`` guard would run again, app and all, inside each worker."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if path is None or getattr(main, "__spec__", None) is not None:
-        yield
-        return
-    del main.__file__
-    try:
-        yield
-    finally:
-        main.__file__ = path
-
-
-def _worker_init(nice: int, parent: int) -> None:
-    """Lower the worker's priority, and exit if the process that started the pool goes away (even SIGKILLed)."""
-    if nice and hasattr(os, "nice"):
-        os.nice(nice)
-
-    def watch():
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(parent, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:
-                pass
-
-    threading.Thread(target=watch, daemon=True, name="ganlab-parent-watch").start()
-
-
-class WorkerGone(RuntimeError):
-    """The worker process holding a run has exited (killed, or out of memory)."""
-
-
-WORKER_ERRORS = (EOFError, ConnectionError, BrokenPipeError, FileNotFoundError)
-
-
-class RunPool:
+class RunPool(WorkerPool):
     """Creates ToyRuns in ``workers`` worker processes (started on first use, restarted if one dies); each new
-    run goes to the worker holding the fewest runs. ``workers=0`` keeps runs in this process."""
+    run goes to the worker holding the fewest runs. ``workers=0`` keeps runs in this process. A worker imports
+    numpy and Pillow (this module), which :meth:`start` does before the first visitor presses Start."""
 
-    def __init__(self, workers: int = 2, nice: int = WORKER_NICE):
-        self.workers, self.nice = workers, nice
-        self._managers: list[_Manager | None] = [None] * workers
-        self._runs = [weakref.WeakSet() for _ in range(workers)]
-        self._lock = threading.Lock()
-        atexit.register(self._kill)
-
-    def _kill(self) -> None:
-        """At exit: end the workers at once. multiprocessing's own exit hook waits for its child processes, and
-        the managers' shutdown left them running, so Ctrl-C on the app hung. A run is nothing to save."""
-        for m in self._managers:
-            if m is not None and m._process.is_alive():
-                m._process.kill()
-                m._process.join(5)
+    manager, run_type, preload = _Manager, "ToyRun", (__name__,)
 
     def create(self, config: ToyConfig, points: np.ndarray | None = None):
         """A new run (a ToyRun, or a proxy to one in a worker). ValueError for a bad config, as ToyRun raises."""
         if not self.workers:
             return ToyRun(config, points)
-        with self._lock:
-            i = min(range(self.workers), key=lambda k: len(self._runs[k]))
-            manager = self._worker(i)
-        try:
-            run = manager.ToyRun()
-        except WORKER_ERRORS as e:
-            raise WorkerGone("the training worker process stopped; press Reset to start a new run.") from e
-        run.new(config, points)
-        self._runs[i].add(run)
-        return run
-
-    def start(self) -> None:
-        """Start every worker now: a worker's first start imports numpy and Pillow (a second), which the
-        first visitor to press Start would otherwise wait for. The app calls this in the background."""
-        for i in range(self.workers):
-            with self._lock:
-                self._worker(i)
-
-    def _worker(self, i: int) -> _Manager:
-        """Worker i, started or restarted if it is not running (call with the lock held)."""
-        manager = self._managers[i]
-        if manager is None or not manager._process.is_alive():
-            manager = self._managers[i] = _Manager(ctx=_context())
-            with _without_main_script():
-                manager.start(_worker_init, (self.nice, os.getpid()))
-        return manager
-
-    def pids(self) -> list[int]:
-        """Process ids of the running workers (for monitoring: the load benchmark adds their memory)."""
-        return [m._process.pid for m in self._managers if m is not None and m._process.is_alive()]
-
-    def close(self) -> None:
-        """Stop the workers (they also stop when this process exits)."""
-        with self._lock:
-            for m in self._managers:
-                if m is not None:
-                    m.shutdown()
-            self._managers = [None] * self.workers
+        return self.remote(config, points)
