@@ -254,6 +254,56 @@ def test_missing_data_offline_is_one_clear_line(monkeypatch, tmp_path, capsys):
     assert not list((tmp_path / "FashionMNIST").glob("raw/*ubyte"))
 
 
+def served_mnist(folder, n=64, n_test=32):
+    """Made-up MNIST as a download mirror holds it (the four files gzipped, in ``folder``): the torchvision
+    ``resources`` (file name, MD5) that describe them."""
+    import gzip
+    import hashlib
+
+    made_up_mnist(folder / "made", n, n_test)
+    resources = []
+    for f in sorted((folder / "made" / "MNIST" / "raw").iterdir()):
+        packed = gzip.compress(f.read_bytes(), mtime=0)
+        (folder / f"{f.name}.gz").write_bytes(packed)
+        resources.append((f"{f.name}.gz", hashlib.md5(packed).hexdigest()))
+    return resources
+
+
+@pytest.fixture
+def mirror(tmp_path, monkeypatch):
+    """torchvision's MNIST downloads from a local HTTP server (tests/http_fixtures.py), at 0.25 MB/s (the
+    training images, about 0.4 MB gzipped, in several chunks): the server, and an empty data folder."""
+    import torchvision
+
+    from .http_fixtures import serve
+
+    served = tmp_path / "mirror"
+    served.mkdir()
+    resources = served_mnist(served, n=1024, n_test=64)
+    with serve(served) as srv:
+        srv.rate = 0.25
+        monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [srv.url("")])
+        monkeypatch.setattr(torchvision.datasets.MNIST, "resources", resources)
+        yield srv, tmp_path / "data"
+
+
+def test_a_missing_data_set_downloads_in_the_background_and_says_how_far_it_got(mirror):
+    srv, root = mirror
+    download = live_data.fetch("mnist", root)
+    assert live_data.fetch("mnist", root) is download                     # one download for every caller
+    seen = []
+    while not download.wait(0.05):
+        seen.append(download.progress())
+    assert download.error is None and live_data.fetch("mnist", root) is None
+    assert all(total == 4 for _, total, _ in seen)
+    assert len({written for fetched, _, written in seen if fetched == 2}) >= 3   # file 3 (the training images)
+    assert [fetched for fetched, _, _ in seen] == sorted(fetched for fetched, _, _ in seen)   # grew as we watched
+    assert "downloading MNIST into" in download.describe() and "of 4" in download.describe()
+    assert {rel for rel, _ in srv.requests} == {name for name, _ in live_data._torchvision_class("mnist").resources}
+    images = live_data.load("mnist", root)
+    assert images.x.shape == (1024, 1, 28, 28) and images.x_test.shape == (64, 1, 28, 28)
+
+
 def test_the_line_gives_slots_first_come_first_served_and_drops_pages_that_stopped_asking():
     now = [0.0]
     line = Line(slots=2, stale=10, clock=lambda: now[0])

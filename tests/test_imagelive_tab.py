@@ -1,6 +1,7 @@
 """The Live training tab's image GAN (MNIST) through gradio_client, on made-up MNIST-layout data: a visitor beyond the server's
 training slots sees their place in line and starts when the first run pauses; a refused setting changes
-nothing; the exported model is served by the registry but listed to nobody else."""
+nothing; the exported model is served by the registry but listed to nobody else; a data set that is not there
+is downloaded (from a local mirror) with its progress in the page."""
 import time
 
 import gradio as gr
@@ -12,7 +13,7 @@ from ganlab.ui import live_image
 from ganlab.ui.common import App, TempFiles
 
 from .conftest import free_port
-from .test_imagelive import made_up_mnist
+from .test_imagelive import made_up_mnist, mirror  # noqa: F401  (mirror: a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -71,3 +72,36 @@ def test_a_refused_setting_changes_nothing_and_the_exported_model_is_listed_to_n
     assert name.startswith("live-mlp-mnist-") and "Exported" in status
     assert registry.get(name).family == "mlp" and name not in registry.available()
     time.sleep(0.1)
+
+
+@pytest.mark.parametrize("action", ["start", "reset"])
+def test_a_missing_data_set_downloads_with_its_progress_in_the_page(action, mirror, tiny_checkpoints):
+    """Start or Reset on an app without MNIST: the page shows how far the download got (Start, a stream: in its
+    status line; Reset: as the event's progress), then the run trains or waits."""
+    srv, root = mirror
+    sessions = live_image.new_sessions(root, slots=1, workers=0)
+    with gr.Blocks() as demo:
+        live_image.build_live_image_tab(App(ModelRegistry([tiny_checkpoints]), TempFiles()),
+                                        gr.Dropdown(["tiny-dcgan"], value="tiny-dcgan"), sessions)
+    port = free_port()
+    demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        job = client.submit(api_name=f"/live_image_{action}")
+        shown = []
+        if action == "start":
+            for update in job:
+                shown.append(update[1])
+                if "training" in update[1]:
+                    break
+            client.predict(api_name="/live_image_pause")
+        else:
+            while not job.done():
+                shown.extend(unit.desc for unit in job.status().progress_data or ())
+                time.sleep(0.05)
+            assert "paused" in job.result()[1]
+        progress = [text for text in shown if text and "downloading MNIST into" in text]
+        assert progress and all(f"{root}" in text and " of 4, " in text for text in progress), shown
+        assert srv.requests and sessions.runs                   # from the mirror; and a run was made
+    finally:
+        demo.close()

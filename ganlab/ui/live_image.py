@@ -30,6 +30,7 @@ import gradio as gr
 import pandas as pd
 
 from ..imagelive import config as image_config
+from ..imagelive import data as image_data
 from ..imagelive import presets
 from ..imagelive.config import ARCH_NAMES, BY_NAME, LIVE_FIELDS, RESTART_FIELDS, ImageConfig
 from ..imagelive.runs import FRAME_SECONDS, WORKER_ERRORS, ImageRunPool, Line
@@ -44,6 +45,7 @@ MAX_RUN_SECONDS = 600.0     # a run pauses itself after this much training since
 HEADLINE = ("arch", "dataset", "seed")   # the controls in the top row; the others go by live / restart
 GROUPS = (("Training (applies immediately)", True), ("Networks (a change starts a new run)", False))
 LINE_POLL_SECONDS = 1.0     # how often a visitor waiting in line hears their place
+DOWNLOAD_POLL_SECONDS = 0.5     # how often a visitor waiting for the data set's download hears how far it got
 
 INTRO = """\
 ### Image GAN: watch a GAN learn to draw digits
@@ -168,9 +170,28 @@ def frame(run: Session, slots: int) -> tuple:
 
 
 # -- handlers ------------------------------------------------------------------------------------------------
-def restart(sessions: ImageSessions, values: dict, key: str, message: str = "") -> Session:
-    """A new run from the controls, swapped into the session between two frames (Refused if refused)."""
+def downloading(sessions: ImageSessions, dataset: str):
+    """Nothing when ``dataset`` is in the app's data folder; else, while it downloads there (in this process,
+    one download however many visitors wait for it), its Download every DOWNLOAD_POLL_SECONDS, first at once.
+    Refused with the one-line reason if it cannot be downloaded."""
+    download = image_data.fetch(dataset, sessions.data_dir)
+    if download is None:
+        return
+    yield download
+    while not download.wait(DOWNLOAD_POLL_SECONDS):
+        yield download
+    if download.error is not None:
+        raise Refused(str(download.error))
+
+
+def restart(sessions: ImageSessions, values: dict, key: str, message: str = "", progress=None) -> Session:
+    """A new run from the controls, swapped into the session between two frames (Refused if refused). If its
+    data set must be downloaded first, ``progress`` (a gr.Progress) shows how far that got."""
     cfg = config_of(values)
+    for download in downloading(sessions, cfg.dataset):
+        if progress is not None:
+            fetched, total, _ = download.progress()
+            progress((fetched, total), desc=download.describe(), unit="files")
     remote = live.new_run(sessions.pool, cfg, data_dir=sessions.data_dir)
     old = sessions.get(key)
     if old is None or old.gone:
@@ -202,32 +223,37 @@ def refused(sessions: ImageSessions, error: Exception, what: str, run: Session |
             *(gr.skip(),) * 5)
 
 
-def on_reset(sessions: ImageSessions, request: gr.Request, **values):
+def on_reset(sessions: ImageSessions, request: gr.Request, progress=gr.Progress(), **values):
     key = _key(request)
     try:
-        return shown(sessions, restart(sessions, values, key))
+        return shown(sessions, restart(sessions, values, key, progress=progress))
     except Refused as e:
         return refused(sessions, e, "reset", sessions.get(key))
 
 
-def on_rebuild(sessions: ImageSessions, request: gr.Request, **values):
+def on_rebuild(sessions: ImageSessions, request: gr.Request, progress=gr.Progress(), **values):
     key = _key(request)
     old = sessions.get(key)
     try:
         changed = [n for n in RESTART_FIELDS if old is not None and values.get(n) != getattr(old.config, n)]
         what = ", ".join(BY_NAME[n].help for n in changed) or "a network setting"
-        return shown(sessions, restart(sessions, values, key, f"New run: {what} changed, and that starts a new run."))
+        return shown(sessions, restart(sessions, values, key, f"New run: {what} changed, and that starts a new run.",
+                                       progress))
     except Refused as e:
         return refused(sessions, e, "setting", old)
 
 
 def on_start(sessions: ImageSessions, request: gr.Request, **values):
-    """Wait for a slot (showing the place in line), then train and stream frames until paused, capped or
-    disconnected; restarts swap the run underneath."""
+    """Download the data set if it is missing (showing how far that got), wait for a slot (showing the place
+    in line), then train and stream frames until paused, capped or disconnected; restarts swap the run
+    underneath."""
     key = _key(request)
     try:
         run = sessions.get(key)
-        run = run if run is not None and not run.gone else restart(sessions, values, key)
+        if run is None or run.gone:
+            for download in downloading(sessions, config_of(values).dataset):
+                yield (gr.skip(), f"**{download.describe()}**", *(gr.skip(),) * 5)
+            run = restart(sessions, values, key)
     except Refused as e:
         yield refused(sessions, e, "start", sessions.get(key))
         return
@@ -294,10 +320,10 @@ def on_preset(name: str):
     return [gr.update(value=values[n]) for n in NAMES] + [presets.PRESETS[name].note]
 
 
-def on_preset_reset(sessions: ImageSessions, request: gr.Request, **values):
+def on_preset_reset(sessions: ImageSessions, request: gr.Request, progress=gr.Progress(), **values):
     key = _key(request)
     try:
-        return shown(sessions, restart(sessions, values, key, "New run with the preset's settings."))
+        return shown(sessions, restart(sessions, values, key, "New run with the preset's settings.", progress))
     except Refused as e:
         return refused(sessions, e, "preset", sessions.get(key))
 
@@ -373,6 +399,8 @@ def _start_workers(sessions: ImageSessions) -> None:
     """Start the workers with MNIST loaded, best effort: if that fails (no data, or the app is exiting), the
     first run does it and says why."""
     try:
+        for _ in downloading(sessions, "mnist"):      # here, where the visitors' pages can show its progress
+            pass
         sessions.pool.warm("mnist", sessions.data_dir)
     except (ValueError, *WORKER_ERRORS) as e:
         log.warning("live image: workers not warmed up: %s", str(e).splitlines()[0][:200] if str(e) else e)
