@@ -1,5 +1,6 @@
 """The live image-GAN engine (ganlab.imagelive): its settings table, a run's snapshots, timeline, live updates and
 exports, the worker pool and the line of visitors, the data finder. Small made-up data, a few steps each."""
+import contextlib
 import struct
 import urllib.error
 
@@ -269,8 +270,8 @@ def served_mnist(folder, n=64, n_test=32):
     return resources
 
 
-@pytest.fixture
-def mirror(tmp_path, monkeypatch):
+@contextlib.contextmanager
+def mnist_mirror(tmp_path, monkeypatch):
     """torchvision's MNIST downloads from a local HTTP server (tests/http_fixtures.py), at 0.25 MB/s (the
     training images, about 0.4 MB gzipped, in several chunks): the server, and an empty data folder."""
     import torchvision
@@ -285,6 +286,12 @@ def mirror(tmp_path, monkeypatch):
         monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [srv.url("")])
         monkeypatch.setattr(torchvision.datasets.MNIST, "resources", resources)
         yield srv, tmp_path / "data"
+
+
+@pytest.fixture
+def mirror(tmp_path, monkeypatch):
+    with mnist_mirror(tmp_path, monkeypatch) as served:
+        yield served
 
 
 def test_a_missing_data_set_downloads_in_the_background_and_says_how_far_it_got(mirror):

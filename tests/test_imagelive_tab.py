@@ -2,6 +2,7 @@
 training slots sees their place in line and starts when the first run pauses; a refused setting changes
 nothing; the exported model is served by the registry but listed to nobody else; a data set that is not there
 is downloaded (from a local mirror) with its progress in the page."""
+import contextlib
 import time
 
 import gradio as gr
@@ -13,7 +14,7 @@ from ganlab.ui import live_image
 from ganlab.ui.common import App, TempFiles
 
 from .conftest import free_port
-from .test_imagelive import made_up_mnist, mirror  # noqa: F401  (mirror: a fixture)
+from .test_imagelive import made_up_mnist, mnist_mirror
 
 pytestmark = pytest.mark.slow
 
@@ -74,11 +75,15 @@ def test_a_refused_setting_changes_nothing_and_the_exported_model_is_listed_to_n
     time.sleep(0.1)
 
 
-@pytest.mark.parametrize("action", ["start", "reset"])
-def test_a_missing_data_set_downloads_with_its_progress_in_the_page(action, mirror, tiny_checkpoints):
-    """Start or Reset on an app without MNIST: the page shows how far the download got (Start, a stream: in its
-    status line; Reset: as the event's progress), then the run trains or waits."""
-    srv, root = mirror
+@pytest.fixture
+def mirror(tmp_path, monkeypatch):
+    with mnist_mirror(tmp_path, monkeypatch) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def tab_on(root, tiny_checkpoints):
+    """The tab alone, its runs in this process, finding their data in ``root``: (url, sessions)."""
     sessions = live_image.new_sessions(root, slots=1, workers=0)
     with gr.Blocks() as demo:
         live_image.build_live_image_tab(App(ModelRegistry([tiny_checkpoints]), TempFiles()),
@@ -86,7 +91,18 @@ def test_a_missing_data_set_downloads_with_its_progress_in_the_page(action, mirr
     port = free_port()
     demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        yield f"http://127.0.0.1:{port}/", sessions
+    finally:
+        demo.close()
+
+
+@pytest.mark.parametrize("action", ["start", "reset"])
+def test_a_missing_data_set_downloads_with_its_progress_in_the_page(action, mirror, tiny_checkpoints):
+    """Start or Reset on an app without MNIST: the page shows how far the download got (Start, a stream: in its
+    status line; Reset: as the event's progress), then the run trains or waits."""
+    srv, root = mirror
+    with tab_on(root, tiny_checkpoints) as (url, sessions):
+        client = Client(url, verbose=False)
         job = client.submit(api_name=f"/live_image_{action}")
         shown = []
         if action == "start":
@@ -103,5 +119,17 @@ def test_a_missing_data_set_downloads_with_its_progress_in_the_page(action, mirr
         progress = [text for text in shown if text and "downloading MNIST into" in text]
         assert progress and all(f"{root}" in text and " of 4, " in text for text in progress), shown
         assert srv.requests and sessions.runs                   # from the mirror; and a run was made
-    finally:
-        demo.close()
+
+
+def test_offline_the_page_says_where_to_put_the_data_in_one_line(mirror, tiny_checkpoints, monkeypatch):
+    import torchvision
+
+    from .http_fixtures import refused_url
+
+    _, root = mirror
+    monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [refused_url("")])
+    with tab_on(root, tiny_checkpoints) as (url, sessions):
+        statuses = [update[1] for update in Client(url, verbose=False).submit(api_name="/live_image_start")]
+    last = statuses[-1]
+    assert last.startswith("⚠") and "\n" not in last and "could not be downloaded" in last
+    assert "GANLAB_DATA_DIR" in last and not sessions.runs
