@@ -1,8 +1,9 @@
 """Presets of the live image-GAN tab: each architecture on each dataset with the lectures' settings and with
 ganlab's recommended ones, and the one-click experiments, each with a note that says what to look for.
 
-Each experiment's effect is checked numerically in tests/test_imagelive_presets.py (on MNIST, the runs of the
-notes), so the notes promise only what those runs show.
+Each experiment's effect, and what the notes of the presets in :data:`SHOWN` say to look for, is checked
+numerically in tests/test_imagelive_presets.py (on MNIST, the runs of the notes), so those notes promise only
+what the runs show; the other presets' notes say what the settings are and what to watch, and promise nothing.
 """
 from __future__ import annotations
 
@@ -16,16 +17,30 @@ LECTURE = {   # the lectures' recipes (../shared/docs/lecture-notes.md; bench/ba
     "dcgan": dict(arch="dcgan", z_dim=64, latent_dist="normal"),     # lecture A's DCGAN: 3 epochs, batch 128,
     "cgan": dict(arch="cgan", z_dim=64, latent_dist="normal"),       # Adam 1e-3, β1 0.5; cGAN: the same + labels
 }
-RECOMMENDED = {   # ganlab's settings for a live run on a CPU: recognisable images within a minute or two
+RECOMMENDED = {   # ganlab's settings for a live run on a CPU (bench/live_image.py measures them)
     "mlp": dict(label_smoothing=0.1, ema_decay=0.99),
     "dcgan": dict(arch="dcgan", z_dim=64, latent_dist="normal", batch=32, lr_g=1e-3, lr_d=1e-3),
     "cgan": dict(arch="cgan", z_dim=64, latent_dist="normal", batch=32, lr_g=1e-3, lr_d=1e-3),
 }
-NOTES = {
-    "lecture": ("{arch}, the lecture's settings: {what}. Look for: noise, then blurry shapes, then {items}; "
-                "the class histogram shows which classes G draws (often few at first)."),
-    "recommended": ("{arch}, ganlab's recommended settings: {what}. Look for: {items} sooner than with the "
-                    "lecture's settings, and the FD curve falling faster."),
+NOTES = {   # a preset's note: what its settings are, then what to watch (WATCH, or its SHOWN text)
+    "lecture": "{arch}, the lecture's settings: {what}.",
+    "recommended": "{arch}, ganlab's recommended settings: {what}.",
+}
+WATCH = {
+    "lecture": "Watch the grid, the class histogram (which classes G draws) and the FD curve (lower is better).",
+    "recommended": ("Compare with the lecture's settings on the same data: the grid, the class histogram and the "
+                    "FD curve."),
+}
+SHOWN = {   # (arch, kind, dataset) → what to look for, each checked by a test of tests/test_imagelive_presets.py
+    ("mlp", "lecture", "mnist"): (
+        "Look for: noise, then digits the classifier is sure of, and the FD curve falling; the class histogram "
+        "shows one or two classes for the first few hundred steps, then more."),
+    ("mlp", "recommended", "mnist"): (
+        "Look for: all ten digits among the fixed samples by step 1,000, where the lecture's run still misses "
+        "some, and an FD well below the lecture run's at the same step."),
+    ("dcgan", "recommended", "mnist"): (
+        "Look for: within about 400 steps, all ten digits among the fixed samples and a classifier mostly sure "
+        "of them."),
 }
 WHAT = {
     "lecture": {"mlp": "96-d uniform noise, Adam 1e-3 with β1 0.5, batch 128 (lecture A)",
@@ -53,16 +68,17 @@ def preset_name(arch: str, kind: str, dataset: str) -> str:
 def _architecture_presets() -> dict[str, Preset]:
     out = {}
     for dataset in data.DATASETS:
-        items = "digits" if dataset == "mnist" else "clothes and shoes"
         for arch in ARCHS:
             for kind, table in (("lecture", LECTURE), ("recommended", RECOMMENDED)):
-                note = NOTES[kind].format(arch=ARCH_NAMES[arch], what=WHAT[kind][arch], items=items)
+                note = (NOTES[kind].format(arch=ARCH_NAMES[arch], what=WHAT[kind][arch]) + " "
+                        + SHOWN.get((arch, kind, dataset), WATCH[kind]))
                 out[preset_name(arch, kind, dataset)] = Preset(ImageConfig(**table[arch], dataset=dataset), note)
     return out
 
 
 ARCHITECTURES = _architecture_presets()
 LECTURE_MLP = preset_name("mlp", "lecture", "mnist")
+RECOMMENDED_MLP = preset_name("mlp", "recommended", "mnist")
 RECOMMENDED_MNIST = preset_name("dcgan", "recommended", "mnist")
 
 EXPERIMENTS = {
@@ -71,23 +87,25 @@ EXPERIMENTS = {
             "ganlab's recommended MNIST run: a DCGAN with batch 32 and Adam 1e-3. Run *MLP-GAN, the lecture's "
             "settings · MNIST* too and compare after the same minute of training on a CPU (about 400 steps here "
             "against 1,400 of the lecture's MLP-GAN): here all ten digits are among the fixed samples, the "
-            "classifier is sure of them, and the FD is well below the lecture run's.")),
+            "classifier is mostly sure of them, and the FD is well below the lecture run's.")),
     "experiment: β1 = 0.9 (lecture A's warning)": Preset(ImageConfig(beta1=0.9), (
         "Lecture A's MLP-GAN with Adam's default β1 = 0.9 instead of 0.5. The lecture warns that D's loss then "
-        "often drops to zero and G never learns. Look for: mean D(real) near 1 and D(fake) near 0, and a grid "
-        "that stays noise or blobs while the lecture's β1 = 0.5 run draws digits.")),
+        "often drops to zero and G never learns. Look for: mean D(real) near 1 and D(fake) near 0, and after "
+        "600 steps an FD far above (more than 1.5×) that of the lecture's β1 = 0.5 run at the same step, "
+        "where D and G are still in a contest (D(real) and D(fake) close).")),
     "experiment: a discriminator that wins": Preset(
         ImageConfig(loss="minimax", lr_d=4e-3, lr_g=2e-4, d_steps=5), (
             "The original minimax loss (G minimises log(1 − D(G(z)))) against a strong D: 5 D steps per G step "
             "and a 20× higher D learning rate. Look for: within a hundred steps D(real) ≈ 1 and D(fake) ≈ 0, "
             "G's loss goes flat near 0 (its gradient vanishes where D is sure) and the grid stays a blur (the "
             "FD stays above 1,000). Switch the loss to non-saturating: G's loss turns large instead of flat "
-            "(its gradient no longer vanishes), but this D still wins; lower D's learning rate or its steps to "
-            "let G catch up.")),
+            "(its gradient no longer vanishes), but this D still wins (D(real) well above D(fake)); lower D's "
+            "learning rate or its steps to let G catch up.")),
     "experiment: mode collapse": Preset(ImageConfig(batch=64, lr_g=2e-4, lr_d=2e-4), (
         "The lecture's MLP-GAN with a 5× smaller learning rate and half the batch (2e-4, 64). Look for: the "
-        "grid's samples are all the same digit, and after 800 steps the classifier still finds one class "
-        "among the 256 fixed samples, where the lecture's settings show several by then. Try raising "
+        "grid's samples are nearly all the same digit, and after 800 steps the classifier still finds at most "
+        "two classes among the 256 fixed samples (nine in ten of them one class), where the lecture's settings "
+        "show at least twice as many by then. Try raising "
         "*mode-seeking λ* (MSGAN's term), which rewards G for keeping different latents apart.")),
 }
 PRESETS = {**ARCHITECTURES, **EXPERIMENTS}
