@@ -34,8 +34,8 @@ from ..imagelive import data as image_data
 from ..imagelive import presets
 from ..imagelive.config import ARCH_NAMES, BY_NAME, LIVE_FIELDS, RESTART_FIELDS, ImageConfig
 from ..imagelive.runs import FRAME_SECONDS, WORKER_ERRORS, ImageRunPool, Line
-from . import live
 from ..models import display_name
+from . import live
 from .common import UNPROCESSED, App, Refused, bind, model_choices, warn
 from .live import WORKER_GONE, _key, control, control_rows
 
