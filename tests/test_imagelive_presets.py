@@ -50,14 +50,15 @@ def test_the_lecture_mlp_gan_draws_digits_from_one_or_two_classes_then_more(lect
     assert later["fd"] < 0.5 * first["fd"]                                                # the FD curve falls
 
 
-def test_the_recommended_mlp_gan_draws_every_digit_sooner_than_the_lecture_settings(lecture_mlp):
-    """The same network, batch and steps a second (the EMA copy costs little next to a step), so the same steps
-    are about the same time on the tab."""
+def test_the_recommended_mlp_gan_spreads_over_the_digits_sooner_than_the_lecture_settings(lecture_mlp):
+    """Compared step for step: the same network and batch (the EMA copy adds a little to each step;
+    bench/live_image.py prints both presets' steps/s)."""
     assert presets.SHOWN["mlp", "recommended", "mnist"] in presets.PRESETS[presets.RECOMMENDED_MLP].note
     rec = measured(presets.PRESETS[presets.RECOMMENDED_MLP].config, (1000, 1400))
-    assert rec[1000]["classes_covered"] == 10 and lecture_mlp[1000]["classes_covered"] < 10
     for n in (1000, 1400):
         assert rec[n]["fd"] < 0.8 * lecture_mlp[n]["fd"]
+        assert rec[n]["classes_covered"] >= 9 and max(rec[n]["histogram"]) < 0.5 * 256
+        assert sum(sorted(lecture_mlp[n]["histogram"])[-2:]) >= 0.6 * 256             # leans on one or two
 
 
 def test_the_recommended_dcgan_draws_every_digit_where_the_lecture_mlp_gan_is_still_learning(lecture_mlp):

@@ -75,6 +75,28 @@ def test_a_refused_setting_changes_nothing_and_the_exported_model_is_listed_to_n
     time.sleep(0.1)
 
 
+def test_every_refresh_of_a_visitors_picker_keeps_the_models_they_exported(tab):
+    """The picker's choices come from common.model_choices in every event that refreshes them (the Models tab's
+    import and its poll, a page load): inside one of this visitor's events they hold the visitor's export, in
+    anyone else's they do not."""
+    from types import SimpleNamespace
+
+    from gradio.context import LocalContext
+
+    from ganlab.ui.common import model_choices
+
+    url, sessions, registry = tab
+    client = Client(url, verbose=False)
+    client.predict(api_name="/live_image_reset")
+    name = client.predict(api_name="/live_image_export_model")[0]["value"]
+    for visitor, listed in ((client.session_hash, True), ("another-visitor", False), (None, False)):
+        token = LocalContext.request.set(None if visitor is None else SimpleNamespace(session_hash=visitor))
+        try:
+            assert (name in [value for _, value in model_choices(registry)]) is listed, visitor
+        finally:
+            LocalContext.request.reset(token)
+
+
 @pytest.fixture
 def mirror(tmp_path, monkeypatch):
     with mnist_mirror(tmp_path, monkeypatch) as served:

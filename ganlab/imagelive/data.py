@@ -1,7 +1,8 @@
 """MNIST and Fashion-MNIST for live runs: found where ganlab looks (``--data-dir``, ``$GANLAB_DATA_DIR``, else
 ``data``), downloaded by torchvision when absent (:func:`fetch`: in the background, with what has arrived so far
-for the page to show), refused in one line when they are absent and cannot be downloaded; held once per process (the runs of a worker share them), with the test split's
-feature statistics in the evaluation classifier's space (the reference of the live FD curve).
+for the page to show), refused in one line when they are absent and cannot be downloaded; held once per process
+(the runs of a worker share them), with the test split's feature statistics in the evaluation classifier's space
+(the reference of the live FD curve).
 """
 from __future__ import annotations
 

@@ -36,8 +36,9 @@ SHOWN = {   # (arch, kind, dataset) → what to look for, each checked by a test
         "Look for: noise, then digits the classifier is sure of, and the FD curve falling; the class histogram "
         "shows one or two classes for the first few hundred steps, then more."),
     ("mlp", "recommended", "mnist"): (
-        "Look for: all ten digits among the fixed samples by step 1,000, where the lecture's run still misses "
-        "some, and an FD well below the lecture run's at the same step."),
+        "Look for: from about step 1,000, an FD well below the lecture run's at the same step, and the fixed "
+        "samples spread over nine or ten digits with none taking half of them, where the lecture's run still "
+        "leans on one or two."),
     ("dcgan", "recommended", "mnist"): (
         "Look for: within about 400 steps, all ten digits among the fixed samples and a classifier mostly sure "
         "of them."),

@@ -90,9 +90,26 @@ class App:
 
 
 def model_choices(registry: ModelRegistry) -> list[tuple[str, str]]:
-    """Dropdown choices ("DCGAN · dcgan-mnist", "dcgan-mnist") of the available models, grouped by family."""
-    return [(f"{display_name(family)} · {name}", name)
-            for family, names in registry.grouped().items() for name in names]
+    """Dropdown choices ("DCGAN · dcgan-mnist", "dcgan-mnist") of the available models, grouped by family; in an
+    event, then the models only its visitor may pick (see offer_to_visitors), so that no refresh of the picker
+    drops them."""
+    from gradio.context import LocalContext
+
+    choices = [(f"{display_name(family)} · {name}", name)
+               for family, names in registry.grouped().items() for name in names]
+    request, choices_of = LocalContext.request.get(None), _VISITOR_CHOICES.get(registry)
+    if request is not None and choices_of is not None:
+        choices += choices_of(getattr(request, "session_hash", None) or "local")
+    return choices
+
+
+_VISITOR_CHOICES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # registry → choices_of
+
+
+def offer_to_visitors(registry: ModelRegistry, choices_of) -> None:
+    """Have model_choices(registry) add ``choices_of(session_hash)`` for the visitor whose event runs: models the
+    registry serves from an unlisted root that this visitor may pick (the Live training tab's exports)."""
+    _VISITOR_CHOICES[registry] = choices_of
 
 
 log = logging.getLogger("ganlab.app")

@@ -16,6 +16,7 @@ Generate and Interpolate tabs work on it; the folder goes when the session ends.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import os
 import re
@@ -36,7 +37,7 @@ from ..imagelive.config import ARCH_NAMES, BY_NAME, LIVE_FIELDS, RESTART_FIELDS,
 from ..imagelive.runs import FRAME_SECONDS, WORKER_ERRORS, ImageRunPool, Line
 from ..models import display_name
 from . import live
-from .common import UNPROCESSED, App, Refused, bind, model_choices, warn
+from .common import UNPROCESSED, App, Refused, bind, model_choices, offer_to_visitors, warn
 from .live import WORKER_GONE, _key, control, control_rows
 
 log = logging.getLogger("ganlab.live_image")
@@ -376,13 +377,15 @@ def on_export_model(sessions: ImageSessions, app: App, request: gr.Request):
     run.models[name] = arch
     run.message = (f"Exported **{name}** (step {step:,}): it is in the model picker now; open the Generate or "
                    "Interpolate tab to explore it.")
-    return gr.update(choices=picker_choices(app, run), value=name), _status(run, sessions.line.slots), name
+    return gr.update(choices=model_choices(app.registry), value=name), _status(run, sessions.line.slots), name
 
 
-def picker_choices(app: App, run: Session) -> list[tuple[str, str]]:
-    """The model picker's choices for this visitor: the app's models, then the ones this visitor exported."""
-    return model_choices(app.registry) + [(f"{display_name(arch)} (yours, live) · {name}", name)
-                                          for name, arch in run.models.items()]
+def exported_choices(sessions: ImageSessions, key: str) -> list[tuple[str, str]]:
+    """The model picker's choices of the models the visitor ``key`` exported (common.model_choices adds them to
+    every refresh of that visitor's picker)."""
+    run = sessions.runs.get(key)
+    return [(f"{display_name(arch)} (yours, live) · {name}", name)
+            for name, arch in getattr(run, "models", {}).items()]
 
 
 def show_exported(gen, name: str | None):
@@ -423,6 +426,7 @@ def build_live_image_tab(app: App, gen, sessions: ImageSessions, tab: gr.Tab | N
     there at once (a bare model picker, gr.Dropdown, only gets the model). Opening ``tab`` warms the workers up
     (without a tab: now). Returns ``sessions`` (tests and benchmarks inspect it)."""
     picker = gen if isinstance(gen, gr.Dropdown) else gen.controls["model"]
+    offer_to_visitors(app.registry, functools.partial(exported_choices, sessions))
     if tab is None:
         on_tab_open(sessions)
     else:
