@@ -1,11 +1,13 @@
 """A smaller frame size for walks of big models (frame_size): the walk's settings, the CLI's --frame-size, the app's
 dropdown and sentence, and a GIF that restores at its frame size."""
+import io
 import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import ganlab
 from ganlab import checkpoint, cli, export, views
 from ganlab.ui import interpolate
 
@@ -18,7 +20,6 @@ def big(tmp_path_factory):
     root = tmp_path_factory.mktemp("frames")
     checkpoint.save(tiny_generator("stylegan2", image_size=512, channels_base=64, channels_max=8),
                     root / "tiny-big", dataset="mnist", training={"steps": 0})
-    import ganlab
     return root, ganlab.load(str(root / "tiny-big"))
 
 
@@ -88,7 +89,7 @@ def test_the_cli_writes_the_frame_size_and_the_app_restores_it(big, tmp_path):
 
 def test_the_app_offers_smaller_sizes_for_big_models_and_says_what_a_walk_renders(big, tiny_checkpoints):
     root, m = big
-    small = __import__("ganlab").load(str(tiny_checkpoints / "tiny-dcgan"))
+    small = ganlab.load(str(tiny_checkpoints / "tiny-dcgan"))
     assert [v for _, v in interpolate.frame_sizes(m)] == [views.FULL, 256, 128]
     assert [v for _, v in interpolate.frame_sizes(small)] == [views.FULL]
 
@@ -105,3 +106,23 @@ def test_the_app_offers_smaller_sizes_for_big_models_and_says_what_a_walk_render
     assert interpolate.walk_size(App, {"model": "tiny-big", "frames": 60}) == "60 frames of 512×512 px"
     assert (interpolate.walk_size(App, {"model": "tiny-big", "frames": 60, "frame_size": 128}) ==
             "60 frames of 128×128 px (512-px images, downscaled)")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_frame_size_picked_in_the_page_is_the_gifs(big):
+    from .test_browser import open_page
+    root, _ = big
+    with launched_app(root) as (_, url), open_page(url) as page:
+        page.locator("#generated img").wait_for()
+        page.get_by_role("tab", name="Interpolate").click()
+        page.locator("#walk-frame-size input").click()
+        page.get_by_role("option", name="128 px").click()
+        page.get_by_role("button", name="Interpolate and export GIF").click()
+        link = page.locator("#walk-file a[href]").first
+        link.wait_for()
+        gif = page.request.get(link.get_attribute("href"))
+        assert gif.ok
+        with Image.open(io.BytesIO(gif.body())) as im:
+            assert im.size == (128, 128) and im.n_frames == 60
+        page.get_by_text("60 frames of 128×128 px at 10 fps").wait_for()           # the caption says so

@@ -193,5 +193,6 @@ def build_interpolate_tab(app: App, gen: generate.GenerateView):
                   concurrency_id="export", concurrency_limit=EXPORTS).then(
         lambda: None, None, opened, api_visibility="private", queue=False)   # emptied: the next file can be dropped
     picker.change(bind(options, app), picker, class_group, api_name="interpolate_options", **UNPROCESSED)
-    picker.change(bind(frame_size_update, app), [picker, c["frame_size"]], c["frame_size"], api_visibility="private",
-                  **UNPROCESSED)
+    # the frame size offered for the model: on the page's load and when the model changes (triggers=None: both)
+    gr.on(None, bind(frame_size_update, app), [picker, c["frame_size"]], c["frame_size"], api_visibility="private",
+          **UNPROCESSED)
