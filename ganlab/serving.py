@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -35,6 +36,8 @@ CACHE_MB = 256             # rendered views kept (a 1024-px image with its files
 HEAVY_PIXELS = 512 * 512   # a request rendering at least this many pixels takes the lane with every core
 BUSY_PREVIEW = 4           # every this many renders under way, a drag preview gets cheaper (ui.serve.PREVIEW_SIDES)
 CORES = os.cpu_count() or 1
+BACKGROUND_NICE = 10       # how much lower a background thread's CPU priority is (nice: +10 gets ~1/10 of a core
+                           # that renders at the normal priority want)
 
 
 # -- the same view rendered once --------------------------------------------------------------------------------
@@ -154,6 +157,20 @@ def torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def lower_priority(by: int = BACKGROUND_NICE) -> bool:
+    """Lower the calling thread's CPU priority by ``by`` nice levels (Linux keeps a nice value per thread), so that
+    its work (e.g. writing the exact PNG of an image already shown) takes the CPU time that renders leave instead
+    of slowing the next render down. Returns whether it was lowered (False elsewhere, or when not permitted)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + by))
+        return True
+    except OSError:
+        return False
 
 
 _busy_lock = threading.Lock()

@@ -1,5 +1,6 @@
 """Serving many visitors: the render cache, single flight, the heavy-work lane and its superseded turns,
 torch threads per request; the device choice (also on the meta device) and ZeroGPU's decorator."""
+import os
 import sys
 import threading
 import time
@@ -296,6 +297,22 @@ def test_large_images_are_shown_as_jpeg_and_downloaded_as_the_exact_png(registry
     api = server.render(model, {"seed": 2, "n": 1})                    # an API client: the PNG itself
     assert api.display.suffix == ".png" and export.read_settings(api.display)["seed"] == 2
     server.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a nice value per thread is Linux's")
+def test_the_exact_pngs_are_written_at_a_lower_cpu_priority_than_renders(registry):
+    """The PNG behind a shown image's download link must not slow the next render down: its writer thread runs
+    at a lower priority (a higher nice value) than the threads that render."""
+    from ganlab.ui.serve import ViewServer
+    server = ViewServer(registry)
+    try:
+        writer = server._png_writer.submit(threading.get_native_id).result(timeout=30)
+        here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        if here >= 19:
+            pytest.skip("the tests run at the lowest priority already")
+        assert os.getpriority(os.PRIO_PROCESS, writer) == min(19, here + serving.BACKGROUND_NICE)
+    finally:
+        server.close()
 
 
 def test_a_pages_superseded_request_is_not_shown(registry):
