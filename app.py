@@ -34,6 +34,8 @@ def main():
     p.add_argument("--share", action="store_true", help=SHARE_HELP)
     p.add_argument("--device", default=None, help="where the models compute: auto (CUDA, then Apple MPS, then the "
                    "CPU), cpu, cuda or mps (default: $GANLAB_DEVICE or auto)")
+    p.add_argument("--data-dir", default=None, help="MNIST / Fashion-MNIST folder for the Live training tab's image GAN "
+                   "(default $GANLAB_DATA_DIR, else data; downloaded there when missing)")
     a = p.parse_args()
     from ganlab import device, preload                  # imported after parsing: `--help` answers at once
     from ganlab.ui import build_app, launch_kwargs
@@ -50,7 +52,7 @@ def main():
     pre = preload.start_from_env()           # GANLAB_PRELOAD: import models in the background, the page is up at once
     if pre is not None:
         print(f"ganlab: preloading {len(pre.items)} model(s) in the background into {pre.out_root}", flush=True)
-    demo = build_app(preloader=pre, device=where)   # its registry also lists the preloads' folder
+    demo = build_app(preloader=pre, device=where, data_dir=a.data_dir)   # its registry lists the preloads too
     demo.launch(server_name=a.host, server_port=a.port, share=share, **launch_kwargs())
 
 

@@ -78,13 +78,17 @@ def model_bytes(model) -> int:
 
 
 class ModelRegistry:
-    def __init__(self, roots: str | Path | list | None = None, device=None, budget: int | None = None):
+    def __init__(self, roots: str | Path | list | None = None, device=None, budget: int | None = None,
+                 unlisted: list | tuple = ()):
         """``roots``: a folder or a list of folders of checkpoints (default: checkpoint.roots(), i.e. the bundled
         checkpoints and the imported models, rescanned on every listing so new models appear). ``device``: where
         models load ("auto", "cpu", "cuda", "mps"; None: $GANLAB_DEVICE or auto, see :mod:`ganlab.device`).
-        ``budget``: bytes of loaded parameters + buffers kept at most (default :func:`budget_from_env`)."""
+        ``budget``: bytes of loaded parameters + buffers kept at most (default :func:`budget_from_env`).
+        ``unlisted``: roots (among ``roots``) whose models are served by name but never listed (each visitor's
+        own live-trained models, which only their own picker offers)."""
         from .device import resolve
         self.roots = roots
+        self.unlisted = {Path(r).expanduser().resolve() for r in unlisted}
         self.device = resolve(device)
         self.budget = budget_from_env() if budget is None else int(budget)
         self._models: OrderedDict[str, GANGenerator] = OrderedDict()    # least recently used first
@@ -104,7 +108,8 @@ class ModelRegistry:
 
     def status(self) -> list[ModelStatus]:
         """Every generator checkpoint folder, sorted by family then name, with whether it can be served."""
-        out = [s for f in checkpoint.scan(self.roots) if (s := self._folder_status(f)) is not None]
+        out = [s for f in checkpoint.scan(self.roots)
+               if f.folder.parent.resolve() not in self.unlisted and (s := self._folder_status(f)) is not None]
         return sorted(out, key=lambda s: (_family_rank(s.family), s.name))
 
     def folder(self, name: str) -> Path | None:

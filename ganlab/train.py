@@ -65,22 +65,36 @@ class TrainConfig:
     device: str = ""                          # auto | cpu | cuda | mps ("" = $GANLAB_DEVICE or auto; ganlab.device)
 
 
+LIVE_SETTINGS = ("lr_g", "lr_d", "betas", "batch", "loss", "d_steps", "label_smoothing", "gp_weight", "top_k",
+                 "mode_seeking")                # what Trainer.update may change between two steps
+
+
+def check_settings(cfg: TrainConfig) -> None:
+    """ValueError naming the first setting of ``cfg`` that the loop cannot use."""
+    if cfg.loss not in losses.LOSSES:
+        raise ValueError(f"unknown loss {cfg.loss!r}: use one of {', '.join(losses.LOSSES)}.")
+    if not 0 <= cfg.label_smoothing <= 0.5:
+        raise ValueError(f"label_smoothing is the amount taken off D's real target, 0 (off) to 0.5; "
+                         f"got {cfg.label_smoothing}.")
+    if not 0 < cfg.top_k <= 1:
+        raise ValueError(f"top_k is the fraction of fakes G learns from, in (0, 1] (1 = all = off); "
+                         f"got {cfg.top_k}.")
+    if not 0 <= cfg.ema_decay < 1:
+        raise ValueError(f"ema_decay must be in [0, 1) (0 = off), got {cfg.ema_decay}.")
+
+
 class Trainer:
-    def __init__(self, cfg: TrainConfig):
+    """The loop, one step at a time: ``train_step()`` (or ``fit()`` for the CLI's whole run); ``update()`` changes
+    training settings between two steps; ``final_G`` / ``save_generator()`` give the generator reached so far.
+    ``images``: the training tensors (x, y) as data.load_tensors returns them, instead of loading them from
+    ``cfg.data_dir`` (a live session keeps them once per process)."""
+
+    def __init__(self, cfg: TrainConfig, images: tuple | None = None):
         if cfg.family not in FAMILIES:
             raise ValueError(f"unknown family {cfg.family!r}: use one of {', '.join(FAMILIES)}.")
         if FAMILIES[cfg.family].Discriminator is None:
             raise ValueError(f"{cfg.family} models are imported from upstream checkpoints; ganlab does not train them.")
-        if cfg.loss not in losses.LOSSES:
-            raise ValueError(f"unknown loss {cfg.loss!r}: use one of {', '.join(losses.LOSSES)}.")
-        if not 0 <= cfg.label_smoothing <= 0.5:
-            raise ValueError(f"label_smoothing is the amount taken off D's real target, 0 (off) to 0.5; "
-                             f"got {cfg.label_smoothing}.")
-        if not 0 < cfg.top_k <= 1:
-            raise ValueError(f"top_k is the fraction of fakes G learns from, in (0, 1] (1 = all = off); "
-                             f"got {cfg.top_k}.")
-        if not 0 <= cfg.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1) (0 = off), got {cfg.ema_decay}.")
+        check_settings(cfg)
         self.cfg = cfg
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -105,18 +119,41 @@ class Trainer:
         if unknown:
             raise ValueError(f"{self.G.display_name} asks for training options {unknown} that TrainConfig lacks.")
         self.G_ema = copy.deepcopy(self.G).eval() if cfg.ema_decay else None
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas))
-        r1_scale = cfg.r1_every / (cfg.r1_every + 1) if cfg.r1 else 1.0   # lazy-regularisation correction
-        betas_d = tuple(b ** r1_scale for b in cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d * r1_scale, betas=betas_d)
+        (lr_g, betas_g), (lr_d, betas_d) = self.adam_settings()
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=lr_g, betas=betas_g)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=betas_d)
         # the data stay on the CPU; next_real moves each batch to the device
-        self.x, self.y = data.load_tensors(cfg.dataset, cfg.data_dir, True, self.G.image_size, cfg.limit or None)
+        self.x, self.y = images if images is not None else \
+            data.load_tensors(cfg.dataset, cfg.data_dir, True, self.G.image_size, cfg.limit or None)
         self.schedule = data.BatchSchedule(len(self.x), cfg.batch, cfg.seed, self.rank, self.world)
         self.total_steps = (int(cfg.epochs * self.schedule.per_epoch / cfg.d_steps) if cfg.epochs else cfg.steps)
         self.gen = torch.Generator().manual_seed(cfg.seed * 7919 + self.rank)   # z, fake labels, GP mixing
         self.step, self.batches, self.elapsed = 0, 0, 0.0
         self.fixed_z = self.G.latents(8 * 8, seed=cfg.seed)              # the seeds seed … seed + 63
         self.fixed_y = torch.arange(len(self.fixed_z)) % self.G.num_classes if self.G.num_classes else None
+
+    def adam_settings(self) -> tuple[tuple[float, tuple], tuple[float, tuple]]:
+        """(lr, betas) of G's and D's Adam; D's corrected for lazy R1 (its steps come in r1_every + 1 parts)."""
+        c = self.cfg
+        r1_scale = c.r1_every / (c.r1_every + 1) if c.r1 else 1.0
+        return (c.lr_g, tuple(c.betas)), (c.lr_d * r1_scale, tuple(b ** r1_scale for b in c.betas))
+
+    def update(self, **changes) -> None:
+        """Change training settings (LIVE_SETTINGS) between two steps, e.g. ``update(lr_g=1e-4, batch=64)``;
+        ValueError, nothing changed, for another setting or a value the loop cannot use. The optimizers keep
+        their moments; a new batch size continues the data schedule's current position."""
+        other = sorted(set(changes) - set(LIVE_SETTINGS))
+        if other:
+            raise ValueError(f"{', '.join(other)} cannot change during a run (live: {', '.join(LIVE_SETTINGS)}).")
+        cfg = dataclasses.replace(self.cfg, **changes)
+        check_settings(cfg)
+        schedule = self.schedule
+        if cfg.batch != self.cfg.batch:
+            schedule = data.BatchSchedule(len(self.x), cfg.batch, cfg.seed, self.rank, self.world)
+        self.cfg, self.schedule = cfg, schedule
+        for opt, (lr, betas) in zip((self.opt_g, self.opt_d), self.adam_settings()):
+            for group in opt.param_groups:
+                group["lr"], group["betas"] = lr, betas
 
     # -- one step ---------------------------------------------------------------------------------------
     def next_real(self):
@@ -318,7 +355,12 @@ class Trainer:
         (d / "state.json.tmp").write_text(json.dumps(meta, indent=1))
         os.replace(tmp, d / "state.safetensors")
         os.replace(d / "state.json.tmp", d / "state.json")
-        checkpoint.save(self.final_G, self.out, dataset=self.cfg.dataset, training=self.summary())
+        self.save_generator(self.out)
+
+    def save_generator(self, folder, **extra) -> Path:
+        """The generator to ship (``final_G``) as a ganlab checkpoint folder, with this run's summary (and
+        ``extra`` entries in its training block)."""
+        return checkpoint.save(self.final_G, folder, dataset=self.cfg.dataset, training={**self.summary(), **extra})
 
     def load_state(self):
         d = self.out / "train_state"

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from ganlab import preload
+from ganlab.ui import IMAGE_TAB
 
 from .conftest import free_port, launched_app
 from .http_fixtures import serve
@@ -243,6 +244,13 @@ def test_the_small_things_a_teacher_noticed(tiny_app, viewport):
         page.get_by_role("option", name="ring").click()
         page.wait_for_function("() => document.querySelector('#live-status').innerText.includes('dataset changed')")
         assert "network setting" not in page.locator("#live-status").inner_text()
+
+        page.get_by_role("tab", name=IMAGE_TAB).click()                  # the Live tab's second mode, on a phone too
+        assert page.get_by_role("button", name="‖ Pause").last.is_visible()
+        text, arrow = (page.locator(f"#live-image-preset {e}").bounding_box() for e in ("input", ".icon-wrap"))
+        padding = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('#live-image-preset "
+                                "input')).paddingRight)")
+        assert text["x"] + text["width"] - padding <= arrow["x"] + 1     # the preset's name ends before the arrow
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280x800", "390x844"])

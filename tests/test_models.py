@@ -160,6 +160,8 @@ def test_no_family_knowledge_outside_the_family_files():
             continue
         if rel.startswith("importers/") or rel == "catalog.py":  # upstream *format* names, some shared by a family
             continue
+        if rel in ("imagelive/config.py", "imagelive/presets.py"):   # training recipes: which family to train, by
+            continue                                                  # name, as the CLI's --family (data, no branching)
         offenders += [f"{rel}:{i}: {line.strip()}" for i, line in enumerate(path.read_text().splitlines(), 1)
                       if pattern.search(line)]
     assert offenders == []

@@ -107,7 +107,7 @@ def base_kwargs(api: str) -> dict:
 # the Live-training endpoints that take the control panel all share one parser: test every parameter on one of
 # them (live_reset) and a few on the others; the StyleGAN sliders share views.number: every one is still tested
 SHARED_LIVE = ("live_step", "live_update", "live_rebuild", "live_preset_reset", "live_start", "live_use_drawing",
-               "live_use_csv")
+               "live_use_csv", "live_image_start", "live_image_update", "live_image_rebuild", "live_image_preset_reset")
 SHARED_VIEW = ("randomize", "reset_sliders", "interpolate")
 SKIP = {"live_start", "live_preset_reset", "live_rebuild", "restore_interpolation", "reset_sliders"}   # a stream that trains until paused: exercised by the load benchmark instead
 

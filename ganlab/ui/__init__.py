@@ -18,7 +18,7 @@ import torch
 
 from ..models import FAMILIES, display_name
 from ..registry import ModelRegistry
-from . import generate, imports, interpolate, models
+from . import generate, imports, interpolate, live_image, models
 from .common import CSS, UNPROCESSED, App, TempFiles, bind, model_choices
 from .live import build_live_tab
 from .serve import ViewServer
@@ -37,6 +37,7 @@ GRADIO_ANALYTICS = {         # Gradio's per-event statistics (its monitoring pag
     "GRADIO_ANALYTICS_CACHE_FREQUENCY": "100",   # table of the last 10,000 events after every event, a CPU cost per
     "GRADIO_ANALYTICS_MAX_EVENTS": "2000",       # request that grows with the table; here every 100 events, over
 }                                                # the last 2,000 (env vars win)
+TOY_TAB, IMAGE_TAB = "Toy GAN (2-D points)", "Image GAN (MNIST)"   # the Live training tab's two modes
 
 HEADER = """\
 # ganlab: explore trained GANs
@@ -46,12 +47,14 @@ make is downloadable, and each PNG and GIF carries the settings that made it (al
 
 
 def build_app(models_dir: str | Path | list | None = None, torch_threads: int | None = TORCH_THREADS,
-              preloader=None, device=None) -> gr.Blocks:
+              preloader=None, device=None, data_dir: str | Path | None = None) -> gr.Blocks:
     """The app's Blocks, queued with bounded concurrency; ``models_dir``: a folder or a list of folders of
     checkpoints (default ``checkpoint.roots()``: the bundled checkpoints and the imported models).
     ``preloader``: the background importer (``preload.start_from_env()``'s, for GANLAB_PRELOAD; default an idle
     one writing into the imported-models folder) that the Models tab's Import button also uses. ``device``:
     where models compute ("auto", "cpu", "cuda", "mps"; None: $GANLAB_DEVICE or auto; see ``ganlab.device``).
+    ``data_dir``: where the Live training tab's image GAN finds MNIST / Fashion-MNIST (default $GANLAB_DATA_DIR, else
+    ``data``).
 
     Sets torch to ``torch_threads`` intra-op threads (None leaves it alone). The app's requests are small
     (a StyleGAN2 image is a few ms) and run ``CONCURRENCY`` at a time; with torch's default of one thread per
@@ -63,7 +66,9 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
     for name, value in GRADIO_ANALYTICS.items():     # read when the Blocks' queue is made, just below
         os.environ.setdefault(name, value)
     preloader = preloader or imports.new_preloader()
-    registry = ModelRegistry(imports.roots_with(models_dir, preloader.out_root), device=device)
+    images = live_image.new_sessions(data_dir)   # its visitors' exported models: served, listed to them only
+    registry = ModelRegistry(imports.roots_with(models_dir, preloader.out_root) + [images.models_root],
+                             device=device, unlisted=[images.models_root])
     app = App(registry, TempFiles(), ViewServer(registry))
     gr.set_static_paths([app.server.dir])      # the exact PNGs of large images, linked under the image
     choices = model_choices(app.registry)
@@ -82,18 +87,22 @@ def build_app(models_dir: str | Path | list | None = None, torch_threads: int | 
             with gr.Tab("Models") as models_tab:
                 table = models.build_models_tab(app)
                 poll_timer = imports.build_imports_section(app, preloader, picker, gen)
-            live_tab, live = _live_tab()
+            with gr.Tab("Live training") as live_tab, gr.Tabs():   # two modes: a phone's tab bar holds four tabs
+                with gr.Tab(TOY_TAB, elem_id="live-toy-tab"):
+                    live = build_live_tab()
+                with gr.Tab(IMAGE_TAB, elem_id="live-image-tab") as image_tab:
+                    live_image.build_live_image_tab(app, picker, images, image_tab)
         poll_timer.render()             # outside the Tabs: it ticks whichever tab the visitor is on
         for tab in (generate_tab, interpolate_tab, models_tab, live_tab):
-            if tab is not None:
-                tab.select(lambda show=tab is not live_tab: gr.update(visible=show), None, model_box, queue=False,
-                           api_visibility="private")
+            tab.select(lambda show=tab is not live_tab: gr.update(visible=show), None, model_box, queue=False,
+                       api_visibility="private")
         demo.load(gen.page_load, picker, gen.all_outputs, api_name="page_load", **UNPROCESSED).then(
             models.info_handler(app), picker, info, api_name="page_model_info", **UNPROCESSED)
         demo.load(bind(models.model_rows, app.registry), None, table, api_name="models_on_load")
     demo.ganlab = app               # tests and the benchmark reach the registry and temp dir through this
     demo.ganlab_preloader = preloader   # the background imports (GANLAB_PRELOAD and the Import button)
     demo.ganlab_live = live         # the Live training tab's sessions
+    demo.ganlab_live_image = images     # the Live training tab's image GAN's sessions
     return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
 
@@ -118,9 +127,3 @@ def launch_kwargs() -> dict:
     rewrite it on every event, so that dragging a slider slowed from ~10 to ~2 image updates/s over 200 events
     (bench/drag.py)."""
     return {"css": CSS, "show_error": True, "run_history": False}
-
-
-def _live_tab():
-    """The Live training tab: (the tab, its sessions)."""
-    with gr.Tab("Live training") as tab:
-        return tab, build_live_tab()

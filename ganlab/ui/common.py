@@ -40,6 +40,8 @@ CSS = """
   #image-column { order: -1; align-self: stretch; }
   #image-column .crisp img { max-height: 40vh; }
 }
+/* a dropdown's text ends before its arrow (with an ellipsis when it is longer) instead of running under it */
+.secondary-wrap input[role=combobox] { box-sizing: border-box; padding-right: 24px; text-overflow: ellipsis; }
 /* a phone: every tab's name in the tab bar (Gradio moves the ones that do not fit behind a "…" menu) */
 @media (max-width: 600px) { .tab-wrapper .tab-container button { padding: 4px 7px; } }
 """

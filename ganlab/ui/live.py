@@ -53,10 +53,12 @@ WORKER_GONE = ("The training worker stopped (the server may be short of memory),
                "press Reset or Start for a new run.")
 HEADLINE = ("dataset", "loss", "seed")   # the controls in the top row; the others go by live / restart
 GROUPS = (("Training (applies immediately)", True), ("Networks, optimizer (a change starts a new run)", False))
+PRESET_WIDTH = 300                       # px: a preset's name stays readable (a phone gives it a row of its own)
+PAUSE = "‖ Pause"                        # ‖: a glyph every font has (⏸ showed as an empty box)
 CSV_TYPES = [".csv", ".txt"]             # what the CSV upload takes
 
 INTRO = """\
-### Live training: a GAN on points in the plane
+### Toy GAN: a GAN on points in the plane
 Pick a dataset and press **Start**. The generator G turns random noise into **purple** points; the real data
 is **green**. The background is the discriminator D: green where D says "real", purple where it says "fake".
 The faint purple lines are G's *manifold* (the image of a line or grid of latents), and the small arrows
@@ -221,6 +223,16 @@ def control(f: toy.Field, value) -> gr.components.Component:
     return gr.Number(value, label=f"{f.help} ({lo} to {hi})")
 
 
+def control_rows(fields: list, defaults: dict, per_row: int = 4) -> dict:
+    """The controls of ``fields`` (settings-table fields), ``per_row`` to a row, at ``defaults``: name → control."""
+    out = {}
+    for i in range(0, len(fields), per_row):
+        with gr.Row():
+            for f in fields[i:i + per_row]:
+                out[f.name] = control(f, defaults[f.name])
+    return out
+
+
 def refused(error: Exception, what: str, run: Session | None) -> str:
     """The status line after a refused input, shown once (common.warn: a warning toast and one log line)."""
     message = "⚠ " + warn(error, what, log)
@@ -252,18 +264,24 @@ def _status(run: Session | None) -> str:
 
 
 # -- the handlers: the sessions first, bound by build_live_tab (common.bind) ----------------------------------------
+def new_run(pool, *args, **kwargs):
+    """``pool.create(*args, **kwargs)``: a run in a worker; Refused with the reason for a refused config, or
+    saying that the worker stopped."""
+    try:
+        return pool.create(*args, **kwargs)
+    except ValueError as e:
+        raise Refused(str(e)) from None
+    except (WorkerGone, *WORKER_ERRORS):
+        raise Refused(WORKER_GONE) from None
+
+
 def restart(sessions: LiveSessions, values: dict, key: str, message: str = "") -> Session:
     """A new run from the controls, swapped into the session between two frames (Refused if refused)."""
     cfg = config_of(values)
     points = sessions.points.get(key) if cfg.dataset == "points" else None
     if cfg.dataset == "points" and points is None:
         raise Refused('dataset "points" needs your data: draw on the canvas or upload a CSV first.')
-    try:
-        remote = sessions.pool.create(cfg, points=points)
-    except ValueError as e:
-        raise Refused(str(e)) from None
-    except (WorkerGone, *WORKER_ERRORS):
-        raise Refused(WORKER_GONE) from None
+    remote = new_run(sessions.pool, cfg, points=points)
     old = sessions.get(key)
     if old is None or old.gone:
         run = Session(remote, cfg, generation=0 if old is None else old.generation + 1, message=message)
@@ -494,17 +512,14 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
 
     gr.Markdown(INTRO)
     with gr.Row():
-        preset = gr.Dropdown(list(presets.PRESETS), value=next(iter(presets.PRESETS)), label="experiment")
+        preset = gr.Dropdown(list(presets.PRESETS), value=next(iter(presets.PRESETS)), label="experiment",
+                             min_width=PRESET_WIDTH)
         for name in HEADLINE:
             c[name] = control(toy.BY_NAME[name], defaults[name])
     note = gr.Markdown(first.note, elem_id="live-note")
     for title, live in GROUPS:
         with gr.Accordion(title, open=False):
-            fields = _grouped(live)
-            for i in range(0, len(fields), 4):
-                with gr.Row():
-                    for f in fields[i:i + 4]:
-                        c[f.name] = control(f, defaults[f.name])
+            c.update(control_rows(_grouped(live), defaults))
     with gr.Accordion("Your own data", open=False):
         with gr.Row():
             # a plain 2-D canvas that runs code only while the pointer draws (Gradio's Sketchpad, a WebGL editor,
@@ -517,7 +532,7 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
                 use_csv = gr.Button("train on my CSV")
     with gr.Row():
         start = gr.Button("▶ Start", variant="primary")
-        pause = gr.Button("‖ Pause")   # ‖: a glyph every font has (⏸ showed as an empty box)
+        pause = gr.Button(PAUSE)
         step = gr.Button("Step (1 iteration)")
         reset = gr.Button("↺ Reset")
         refresh = gr.Button("refresh", visible=False)  # API only: /live_frame renders without training
