@@ -37,8 +37,8 @@ CACHE_MB = 256             # rendered views kept (a 1024-px image with its files
 HEAVY_PIXELS = 512 * 512   # a request rendering at least this many pixels takes the lane with every core
 BUSY_PREVIEW = 4           # every this many renders under way, a drag preview gets cheaper (ui.serve.PREVIEW_SIDES)
 CORES = os.cpu_count() or 1
-BACKGROUND_NICE = 10       # how much lower a background thread's CPU priority is (nice: +10 gets ~1/10 of a core
-                           # that renders at the normal priority want)
+BACKGROUND_NICE = 10       # how many nice levels lower a background thread runs: a small share of a core that
+                           # renders at the normal priority want, all of one they leave idle
 
 
 # -- the same view rendered once --------------------------------------------------------------------------------
