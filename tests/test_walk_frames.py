@@ -73,6 +73,7 @@ def test_the_cli_writes_the_frame_size_and_the_app_restores_it(big, tmp_path):
     assert not (tmp_path / "no.gif").exists()
 
     from gradio_client import Client
+    from gradio_client.exceptions import AppError
     with launched_app(root) as (_, url):
         client = Client(url, verbose=False)
         settings.pop("model")                     # the CLI's model was a folder: the app's picker names it
@@ -85,6 +86,8 @@ def test_the_cli_writes_the_frame_size_and_the_app_restores_it(big, tmp_path):
                                              api_name="/interpolate")
         assert gif_frames(walk).shape[:3] == (3, 256, 256) and json.loads(text)["frame_size"] == 256
         assert "3 frames of 256×256 px" in note
+        with pytest.raises(AppError, match=r"the frame size must be a whole number from 16 to 512 px"):
+            client.predict(model="tiny-big", keyframes="0, 1", frames=3, frame_size=4096, api_name="/interpolate")
 
 
 def test_the_app_offers_smaller_sizes_for_big_models_and_says_what_a_walk_renders(big, tiny_checkpoints):
