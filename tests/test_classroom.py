@@ -1,5 +1,6 @@
-"""A class on one app: one event per model pick, the full image after a typed value or arrow keys, and an export
-lane that never holds a short export behind a long one. The browser tests drive Chromium (see test_browser)."""
+"""A class on one app: one event per model pick, the full image after a typed value or arrow keys, an export
+lane that never holds a short export behind a long one, and a walk's stop button that stops the server's render.
+The browser tests drive Chromium (see test_browser)."""
 import shutil
 import threading
 import time
