@@ -51,8 +51,8 @@ def test_the_lecture_mlp_gan_draws_digits_from_one_or_two_classes_then_more(lect
 
 
 def test_the_recommended_mlp_gan_spreads_over_the_digits_sooner_than_the_lecture_settings(lecture_mlp):
-    """Compared step for step: the same network and batch (the EMA copy adds a little to each step;
-    bench/live_image.py prints both presets' steps/s)."""
+    """Compared step for step, as the page shows the step: the same network and batch (the EMA copy costs a
+    little per step; bench/live_image.py prints both presets' steps/s)."""
     assert presets.SHOWN["mlp", "recommended", "mnist"] in presets.PRESETS[presets.RECOMMENDED_MLP].note
     rec = measured(presets.PRESETS[presets.RECOMMENDED_MLP].config, (1000, 1400))
     for n in (1000, 1400):
