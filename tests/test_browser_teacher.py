@@ -254,6 +254,33 @@ def test_every_figure_of_every_bundled_model_is_readable_in_the_window(tiny_app,
             assert page.locator("#models-table").is_visible()             # a laptop keeps the table
 
 
+# -- the Live pictures ------------------------------------------------------------------------------------------
+PICTURES_JS = """sel => [...document.querySelectorAll(sel)].map(e => { const r = e.getBoundingClientRect();
+    return {left: r.left, right: r.right, top: r.top, width: r.width, drawn: e.naturalWidth}; })"""
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280x800", "390x844"])
+def test_the_live_toy_picture_is_readable_in_the_window(tiny_app, viewport):
+    """On a phone the toy's picture (the plane and the curves, side by side in one 760-px image) shrank to 326x179
+    px: its text and points at 0.43 of their drawn size. Now each panel is at least 300 px wide (stacked on a
+    phone) and drawn at its own size on a laptop, as before."""
+    _, url = tiny_app
+    with open_page(url, viewport) as page:
+        page.locator("#generated img").wait_for()
+        page.get_by_role("tab", name="Live training").click()
+        page.get_by_role("button", name="Step (1 iteration)").click()
+        page.locator("#live-frame img").first.wait_for()
+        page.wait_for_timeout(500)
+        pictures = page.evaluate(PICTURES_JS, "#live-frame img")
+        drawn = sum(p["drawn"] for p in pictures)
+        assert drawn == 760, pictures                                     # the plane and the curves, all of them
+        for p in pictures:
+            assert 0 <= p["left"] and p["right"] <= viewport["width"], pictures        # in the window
+            assert p["width"] >= min(300, p["drawn"]) and p["width"] >= 0.75 * p["drawn"], pictures   # readable
+        if viewport is LAPTOP:                                            # as before: side by side at drawn size
+            assert len({p["top"] for p in pictures}) == 1 and all(p["width"] == p["drawn"] for p in pictures)
+
+
 # -- the small things ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280x800", "390x844"])
 def test_the_small_things_a_teacher_noticed(tiny_app, viewport):

@@ -53,6 +53,9 @@ CSS = """
 .model-card dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 12px; margin: 0; }
 .model-card dt { font-weight: 600; }
 .model-card dd { margin: 0; overflow-wrap: anywhere; font-family: var(--font-mono); }
+/* the Live toy's picture: its two panels (live._frame_html) in a row that wraps, so a phone stacks them */
+#live-frame :has(> img.live-panel) { display: flex; flex-wrap: wrap; justify-content: center; }
+#live-frame img.live-panel { display: block; height: auto; margin: 0; }
 /* a phone: every tab's name in the tab bar (Gradio moves the ones that do not fit behind a "…" menu) */
 @media (max-width: 600px) { .tab-wrapper .tab-container button { padding: 4px 7px; } }
 """
