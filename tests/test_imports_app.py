@@ -338,6 +338,7 @@ def test_browser_drag_shows_a_preview_and_release_the_full_image(imp_app):
         page.locator("#model-picker input").click()
         page.get_by_role("option", name="StyleGAN2 · big-fir").click()
         page.get_by_text("512×512 px images").first.wait_for()
+        page.wait_for_function(f"({width}) > 0")                           # the caption can come before the pixels
         full = page.evaluate(width)
         assert full >= 1024                                                     # a grid of 512-px images
         page.locator("#pc0 input[type=range]").scroll_into_view_if_needed()
