@@ -281,6 +281,42 @@ def test_the_live_toy_picture_is_readable_in_the_window(tiny_app, viewport):
             assert len({p["top"] for p in pictures}) == 1 and all(p["width"] == p["drawn"] for p in pictures)
 
 
+@pytest.fixture(scope="module")
+def data_app(tiny_checkpoints, tmp_path_factory, data_dir):
+    """The app with MNIST (or the synthetic stand-in) for the Live training tab's image GAN."""
+    root = tmp_path_factory.mktemp("teacher-data-models")
+    shutil.copytree(tiny_checkpoints / "tiny-dcgan", root / "tiny-dcgan")
+    with launched_app(root, data_dir=data_dir) as (_, address):
+        yield address
+
+
+PLOT_TEXT_JS = """() => [...document.querySelectorAll('#live-image-tab svg')].flatMap(svg => {
+    const box = svg.getBoundingClientRect();
+    return [...svg.querySelectorAll('text')].map(t => { const r = t.getBoundingClientRect();
+        return {text: t.textContent, left: r.left, right: r.right, svgLeft: box.left, svgRight: box.right}; }); })"""
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280x800", "390x844"])
+def test_the_live_image_gan_pictures_are_readable_in_the_window(data_app, viewport):
+    """On a phone the class histogram's and the FD plot's titles ran past the plots' right edge and were cut."""
+    with open_page(data_app, viewport) as page:
+        page.locator("#generated img").wait_for()
+        page.get_by_role("tab", name="Live training").click()
+        page.get_by_role("tab", name=IMAGE_TAB).click()
+        page.locator("#live-image-start").click()
+        page.wait_for_function("() => [...document.querySelectorAll('#live-image-tab svg text')]"
+                               ".some(t => t.textContent.startsWith('FD to') || t.textContent.includes('quality'))")
+        page.locator("#live-image-pause").click()
+        page.wait_for_timeout(1000)
+        texts = page.evaluate(PLOT_TEXT_JS)
+        assert any("classes of 256" in t["text"] for t in texts)
+        for t in texts:                                                   # every title, axis name and tick
+            assert t["svgLeft"] - 1 <= t["left"] and t["right"] <= t["svgRight"] + 1, t
+            assert 0 <= t["left"] and t["right"] <= viewport["width"], t
+        [grid] = page.evaluate(PICTURES_JS, "#live-image-grid img")
+        assert 0 <= grid["left"] and grid["right"] <= viewport["width"] and grid["width"] >= grid["drawn"], grid
+
+
 # -- the small things ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280x800", "390x844"])
 def test_the_small_things_a_teacher_noticed(tiny_app, viewport):
