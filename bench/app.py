@@ -34,6 +34,7 @@ from gradio_client import Client  # noqa: E402
 
 from bench.common import free_port, rss_bytes, wait_for  # noqa: E402
 from ganlab import export, latent  # noqa: E402
+from ganlab.toy.gif import save_gif  # noqa: E402  (one shared palette: a UI's GIF stays small)
 from ganlab.ui import build_app, launch_kwargs  # noqa: E402
 from ganlab.ui import generate as gen_tab  # noqa: E402
 from ganlab.ui import interpolate as walk_tab  # noqa: E402
@@ -166,6 +167,7 @@ def start_times(names) -> None:
 
 PHONE = {"width": 390, "height": 844}      # the README's phone screenshots
 SCREENSHOT_COLOURS = 256                   # README screenshots are stored with this many colours (a few 100 KB)
+SLIDERS_GIF = dict(width=480, max_frames=40, fps=8)   # the slider-drag GIF (the sliders and the image): < 1 MB
 
 
 def save_png(image, path: Path) -> None:
@@ -177,17 +179,6 @@ def save_png(image, path: Path) -> None:
 
     image = Image.open(io.BytesIO(image)) if isinstance(image, bytes) else image
     image.convert("RGB").quantize(SCREENSHOT_COLOURS, method=Image.Quantize.FASTOCTREE).save(path, optimize=True)
-
-
-def save_gif_frames(frames: list, path: Path, width: int, duration_ms: int) -> None:
-    """Screenshots or frames (PIL images or arrays) as a looping GIF ``width`` px wide."""
-    import imageio.v3 as iio
-    import numpy as np
-    from PIL import Image
-
-    images = [f if isinstance(f, Image.Image) else Image.fromarray(np.asarray(f)) for f in frames]
-    images = [im.convert("RGB").resize((width, round(im.height * width / im.width)), Image.LANCZOS) for im in images]
-    iio.imwrite(path, np.stack([np.asarray(im) for im in images]), extension=".gif", duration=duration_ms, loop=0)
 
 
 def to_top(page, selector: str, margin: int = 48) -> None:
@@ -203,7 +194,6 @@ def screenshots(out: Path) -> None:
     import io
 
     import imageio.v3 as iio
-    import numpy as np
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
@@ -251,7 +241,7 @@ def screenshots(out: Path) -> None:
             page.wait_for_function("s => document.querySelector('#generated img')?.src !== s", arg=before)
             time.sleep(0.2)
             frames.append(Image.open(io.BytesIO(page.screenshot(clip=box))))
-        save_gif_frames(frames, out / "app-sliders.gif", 640, 100)
+        save_gif(frames, out / "app-sliders.gif", **SLIDERS_GIF)
         page.evaluate("window.scrollTo(0, 0)")
         page.get_by_role("tab", name="Interpolate").click()
         page.get_by_role("button", name="Interpolate and export GIF").click()
@@ -276,7 +266,7 @@ def screenshots(out: Path) -> None:
         link.wait_for()
         gif = page.request.get(urljoin(url, link.get_attribute("href")))
         live = iio.imread(gif.body(), extension=".gif")               # half size, ≤ ~50 frames, for the README
-        save_gif_frames(list(live[::max(1, len(live) // 50)]), out / "live-training.gif", live.shape[2] // 2, 120)
+        save_gif(list(live), out / "live-training.gif", fps=8, width=live.shape[2] // 2, max_frames=50)
 
         phone = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)   # a phone: two screens side by side
         phone.set_default_timeout(180_000)

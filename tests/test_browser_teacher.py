@@ -32,7 +32,8 @@ SHOWN_JS = """e => { const r = e.getBoundingClientRect();    // on screen (not, 
 RECORD_JS = """name => {      // a model's shown values: the row (or card) that holds its name, cell by cell
     const boxes = """ + SHOWN_JS + """;
     const leaves = root => [...root.querySelectorAll('*')].filter(e => !e.children.length && boxes(e))
-        .map(e => { const r = e.getBoundingClientRect(); return {text: e.textContent.trim(), left: r.left, right: r.right}; });
+        .map(e => { const r = e.getBoundingClientRect();
+                    return {text: e.textContent.trim(), left: r.left, right: r.right}; });
     let record = [...document.querySelectorAll('body *')]
         .find(e => !e.children.length && boxes(e) && e.textContent.trim() === name);
     while (record && leaves(record).length < 3) record = record.parentElement;
@@ -243,8 +244,9 @@ def test_every_figure_of_every_bundled_model_is_readable_in_the_window(tiny_app,
             for value in row:
                 where = [(c["left"], c["right"]) for c in shown if c["text"] == value]
                 assert any(0 <= left and right <= viewport["width"] for left, right in where), (row[0], value, where)
-        labels = page.evaluate("() => [...document.querySelectorAll('#models-list *')].filter(e => !e.children.length && ("
-                               + SHOWN_JS + ")(e)).map(e => [e.textContent.trim(), e.getBoundingClientRect().left, "
+        labels = page.evaluate("() => [...document.querySelectorAll('#models-list *')]"
+                               ".filter(e => !e.children.length && (" + SHOWN_JS + ")(e)).map(e => "
+                               "[e.textContent.trim(), e.getBoundingClientRect().left, "
                                "e.getBoundingClientRect().right])")
         for name in COLUMNS[1:]:            # each figure's name, in the window too (a card is headed by the model)
             assert any(t == name and 0 <= left and right <= viewport["width"] for t, left, right in labels), name

@@ -542,8 +542,7 @@ def build_live_tab(max_running: int = MAX_RUNNING, workers: int | None = None) -
         step = gr.Button("Step (1 iteration)")
         reset = gr.Button("↺ Reset")
         refresh = gr.Button("refresh", visible=False)  # API only: /live_frame renders without training
-    # no padding: on a phone the stacked panels are as wide as the page
-    frame = gr.HTML("<p>Press <b>Start</b>.</p>", label="training", elem_id="live-frame", padding=False)
+    frame = gr.HTML("<p>Press <b>Start</b>.</p>", label="training", elem_id="live-frame")
     status = gr.Markdown(_status(None), elem_id="live-status")
     with gr.Row():
         export_gif = gr.Button("export GIF")

@@ -46,8 +46,8 @@ def model_rows(registry: ModelRegistry) -> list[list[str]]:
 
 def model_cards(table) -> str:
     """The table's rows as one card per model, every column a labelled line: what a narrow window shows instead
-    of the table, whose eleven columns do not fit a phone (the CSS shows one or the other). ``table``: the
-    Dataframe's value as the page sends it (its ``data``), or the rows themselves."""
+    of the table, whose columns do not fit a phone (the CSS shows one or the other). ``table``: the Dataframe's
+    value as the page sends it (its ``data``), or the rows themselves."""
     rows = table.get("data", []) if isinstance(table, dict) else table or []
     cards = []
     for row in rows:
