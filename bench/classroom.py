@@ -58,6 +58,7 @@ from gradio_client import Client  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from bench.common import cpu_seconds, free_port, wait_for  # noqa: E402
+from tests.http_fixtures import stop_process  # noqa: E402
 
 BIG = "ffhq-1024-random"          # the imported 1024-px model's name in the app
 SMALL = "dcgan-mnist"              # the bundled model of the export scenario
@@ -463,11 +464,7 @@ def main() -> None:
                     print(steps[name][0])
                     steps[name][1]()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc)
             errors = [ln for ln in (Path(tmp) / "app.log").read_text().splitlines() if "Traceback" in ln]
             if errors:
                 print(f"   the app's log has {len(errors)} traceback(s): {Path(tmp) / 'app.log'} (removed)")

@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--class", dest="label", type=int, default=None,
                    help="class index (conditional models; default: the class the first keyframe's seed draws)")
     i.add_argument("--truncation", type=float, default=1.0)
-    i.add_argument("--size", type=int, default=256, help="GIF side in pixels")
+    i.add_argument("--size", type=int, default=256, help="GIF side in pixels: small images are upscaled crisply to it")
+    i.add_argument("--frame-size", default="full", help="each image rendered in full, then downscaled (antialiased) "
+                   "to this side in pixels, e.g. 256 for a smaller GIF of a big model; 'full': the model's size")
     i.add_argument("--out", type=Path, default=Path("walk.gif"))
     add_device(i, "render")
 
@@ -188,7 +190,8 @@ def cmd_interpolate(a) -> None:
     label = views.SEEDED if a.label is None else a.label
     frames, settings = views.render_walk(m, {"keyframes": a.seeds, "frames": a.frames, "loop": a.loop,
                                              "method": "slerp" if a.slerp else "lerp", "label": label,
-                                             "truncation": a.truncation, "fps": a.fps}, size=a.size)
+                                             "truncation": a.truncation, "fps": a.fps,
+                                             "frame_size": a.frame_size}, size=a.size)
     export.save_gif(a.out, frames, a.fps, settings)
     print(f"wrote {a.out} ({len(frames)} frame{'s' * (len(frames) != 1)})")
 

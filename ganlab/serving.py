@@ -9,7 +9,8 @@ served, not what its pixels are:
   :meth:`RenderCache.drop` forgets a model's entries (the registry calls it when a model is loaded again,
   replaced or dropped).
 - :class:`Lane`: heavy renders (see :func:`is_heavy`) in arrival order within a budget of torch threads: alone,
-  a render takes every core (:func:`torch_threads`); with a queue, one thread each, side by side; a visitor's
+  a render takes every core (:func:`torch_threads`); with a queue, one thread each, side by side, and the one
+  left running alone takes every core from its model's next layer on (:meth:`Lane.widen`); a visitor's
   waiting request is dropped when a newer one of theirs arrives (only their newest slider position is rendered). Small renders do not take the lane: they run side by side, one torch thread each,
   so many of them interleave without OpenMP threads waiting on each other.
 - :func:`busy`: how many renders are under way, which the app reads to make drag previews cheaper under load.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -35,6 +37,8 @@ CACHE_MB = 256             # rendered views kept (a 1024-px image with its files
 HEAVY_PIXELS = 512 * 512   # a request rendering at least this many pixels takes the lane with every core
 BUSY_PREVIEW = 4           # every this many renders under way, a drag preview gets cheaper (ui.serve.PREVIEW_SIDES)
 CORES = os.cpu_count() or 1
+BACKGROUND_NICE = 10       # how many nice levels lower a background thread runs: a small share of a core that
+                           # renders at the normal priority want, all of one they leave idle
 
 
 # -- the same view rendered once --------------------------------------------------------------------------------
@@ -156,6 +160,20 @@ def torch_threads(n: int):
         torch.set_num_threads(before)
 
 
+def lower_priority(by: int = BACKGROUND_NICE) -> bool:
+    """Lower the calling thread's CPU priority by ``by`` nice levels (Linux keeps a nice value per thread), so that
+    its work (e.g. writing the exact PNG of an image already shown) takes the CPU time that renders leave instead
+    of slowing the next render down. Returns whether it was lowered (False elsewhere, or when not permitted)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + by))
+        return True
+    except OSError:
+        return False
+
+
 _busy_lock = threading.Lock()
 _under_way = 0
 
@@ -221,7 +239,9 @@ class Lane:
 
     A turn that starts with nobody else running or waiting takes the whole budget (one visitor's 1024-px image
     uses every core); while others wait, turns take one thread each and run side by side, which keeps a busy
-    queue moving at the same rate without OpenMP threads waiting on each other (or on other processes).
+    queue moving at the same rate without OpenMP threads waiting on each other (or on other processes); a turn
+    left alone of those takes the whole budget at its model's next layer (:meth:`widen`), so that a queue does not
+    end on one core while the others idle.
     ``with lane.turn(owner, ticket):`` waits for its turn; a waiting turn that is no longer its owner's newest
     request (:class:`Tickets`) raises :class:`Superseded` instead. ``on_wait(ahead, eta_s)`` is called while
     waiting, when the number of turns ahead changes (the page shows it)."""
@@ -275,15 +295,72 @@ class Lane:
                     on_wait(ahead, ahead * self.seconds / self.threads)
                 self._cond.wait(0.5)
         start = time.perf_counter()
+        mine = _Turn(self, threads)
         try:
-            with torch_threads(threads):
+            with torch_threads(threads), _widening(mine):
                 yield
         finally:
             with self._cond:
                 self._running -= 1
-                self._used -= threads
+                self._used -= mine.threads
                 self.seconds = 0.7 * self.seconds + 0.3 * (time.perf_counter() - start)
                 self._cond.notify_all()
+
+    def widen(self, turn: _Turn) -> bool:
+        """Give the running ``turn`` (started with fewer threads while others ran or waited) the whole budget if
+        it is now alone: nobody else running or waiting. Called in the turn's own thread (torch's thread count is
+        per thread), between two of its model's layers (see :func:`_widening`); returns whether it widened."""
+        with self._cond:
+            if turn.threads >= self.threads or self._running != 1 or self._queue:
+                return False
+            self._used += self.threads - turn.threads
+            turn.threads = self.threads
+        torch.set_num_threads(self.threads)
+        return True
+
+
+@dataclass
+class _Turn:
+    lane: Lane
+    threads: int
+
+
+_local = threading.local()          # the narrowed turn the current thread runs, if any
+_narrowed = 0                       # narrowed turns running (in every lane): while any, the layer hook is on
+_hook = None
+_hook_lock = threading.Lock()
+
+
+def _widen_at_layer(module, args) -> None:
+    """A module forward pre-hook: a narrowed turn of this thread takes every core once it runs alone, so the last
+    render of a queue does not finish on one core while the others idle."""
+    turn = getattr(_local, "turn", None)
+    if turn is not None and turn.lane.widen(turn):
+        _local.turn = None
+
+
+@contextlib.contextmanager
+def _widening(turn: _Turn):
+    """While a turn that started narrow (fewer threads than its lane's budget) runs, its thread checks between
+    layers whether it may widen (``Lane.widen``); the hook is on only while such turns run."""
+    global _narrowed, _hook
+    if turn.threads >= turn.lane.threads:
+        yield
+        return
+    with _hook_lock:
+        _narrowed += 1
+        if _hook is None:
+            _hook = torch.nn.modules.module.register_module_forward_pre_hook(_widen_at_layer)
+    _local.turn = turn
+    try:
+        yield
+    finally:
+        _local.turn = None
+        with _hook_lock:
+            _narrowed -= 1
+            if _narrowed == 0 and _hook is not None:
+                _hook.remove()
+                _hook = None
 
 
 @contextlib.contextmanager

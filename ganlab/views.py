@@ -34,7 +34,7 @@ from .models.base import to_uint8
 MAX_GRID = 64                 # most images in one view
 MAX_FRAMES = 240              # most frames in one walk
 MAX_VIEW_PIXELS = 16 * 1024 * 1024   # most pixels one view renders: 16 images of 1024 px, 64 of 512 px
-MAX_WALK_PIXELS = 64 * 1024 * 1024   # most pixels one walk renders (frames × images per frame × side²)
+MAX_WALK_PIXELS = 64 * 1024 * 1024   # most pixels one walk keeps (frames × images per frame × frame side²)
 MAX_LIST_CHARS = 1000         # longest keyframe / class list text (bounded before parsing)
 MAX_SEEDS = 10_000            # most seeds one list holds (the CLI's --seeds)
 N_COORDS = 8                  # sliders over z[0] … z[7]
@@ -46,6 +46,9 @@ PSI_RANGE = (-2.0, 2.0)       # truncation ψ accepted (1 = off, 0 = the average
 FPS_RANGE = (1.0, 50.0)
 PREVIEW_SIZE = 256            # a preview renders models that can (``previews``) at this side, e.g. while dragging
 SMALL_PREVIEW = 128           # a cheaper preview, for a busy server (ganlab.serving.busy)
+FRAME_SIZES = (512, 256, 128)  # the smaller frame sizes the app offers for a walk of a big model (frame_size)
+FULL = "full"                 # frame_size: the model's own image size
+MIN_FRAME = 16                # smallest frame size a walk accepts
 BIG_SIDE = 512                # models with images this large render slowly on a CPU: the app says it is rendering
 PIXELS_PER_BATCH = 4 * 256 * 256   # images rendered at once are bounded by pixels: one 1024-px image at a time
 NOISE_MODES = ("const", "random", "none")       # fixed noise, fresh noise each draw, no noise (style-based only)
@@ -58,10 +61,10 @@ DIRS = [f"pc{j}" for j in range(N_DIRS)]
 VIEW_KEYS = ["model", "seed", "n", "label", "truncation", "cutoff", "noise", "mix_seed", "mix", *COORDS, *DIRS]
 VIEW_DEFAULTS = {"seed": 0, "n": 4, "label": ALL, "truncation": 1.0, "cutoff": MAX_CUTOFF, "noise": "const",
                  "mix_seed": 1, "mix": [], **{k: 0.0 for k in COORDS + DIRS}}
-WALK_OWN_KEYS = ["keyframes", "from_view", "mode", "classes", "method", "frames", "fps", "loop"]
+WALK_OWN_KEYS = ["keyframes", "from_view", "mode", "classes", "method", "frames", "fps", "loop", "frame_size"]
 WALK_KEYS = [k for k in VIEW_KEYS if k != "n"] + WALK_OWN_KEYS
 WALK_DEFAULTS = {"keyframes": "0, 1, 2", "from_view": False, "mode": "latent", "classes": "0, 1",
-                 "method": "slerp", "frames": 60, "fps": 10.0, "loop": True}
+                 "method": "slerp", "frames": 60, "fps": 10.0, "loop": True, "frame_size": FULL}
 SEEDS = "seeds"               # a CLI grid of seeds that are not one view: its seed list, in place of seed and n
 OLD_KEYS = {"class": "label"}  # written by the CLI before it wrote the views' settings (and "seeds" as a list)
 _ITEM = re.compile(r"(\d+)(?:-(\d+))?")
@@ -170,9 +173,15 @@ def max_images(model) -> int:
     return max(1, min(MAX_GRID, MAX_VIEW_PIXELS // model.image_size ** 2))
 
 
-def walk_pixels(model, frames: int, images_per_frame: int = 1) -> int:
-    """Pixels a walk renders (before any upscaling): what MAX_WALK_PIXELS bounds."""
-    return frames * images_per_frame * model.image_size ** 2
+def walk_pixels(model, frames: int, images_per_frame: int = 1, side: int | None = None) -> int:
+    """Pixels a walk renders (before any upscaling) at the model's image size, or kept at a frame size ``side``
+    (:func:`frame_side`: what MAX_WALK_PIXELS bounds)."""
+    return frames * images_per_frame * (side or model.image_size) ** 2
+
+
+def frame_side(model, w: dict) -> int:
+    """The side of each image in the frames of the checked walk ``w``: its frame_size, or the model's size."""
+    return model.image_size if w["frame_size"] == FULL else w["frame_size"]
 
 
 def is_big(model) -> bool:
@@ -244,24 +253,37 @@ def edit_codes(model, z: torch.Tensor, labels=None, truncation: float = 1.0, *, 
 
 @torch.no_grad()
 def render_codes(model, codes: torch.Tensor, labels=None, truncation: float = 1.0, noise_mode: str = "const",
-                 batch: int = 64, callback=None, max_resolution: int | None = None) -> np.ndarray:
+                 batch: int = 64, callback=None, max_resolution: int | None = None,
+                 size: int | None = None) -> np.ndarray:
     """uint8 (N, H, W, C) images of codes from :func:`edit_codes` (or a path between them), in batches of at
     most ``batch`` images and PIXELS_PER_BATCH pixels (big models: one image at a time, which bounds the memory
     of a render and lets progress move per image); ``callback(done, total)`` after each batch (progress bars).
-    ``max_resolution``: a preview (:func:`preview_resolution`; only for models with ``previews``)."""
+    ``max_resolution``: a preview (:func:`preview_resolution`; only for models with ``previews``); ``size``: the
+    full images downscaled to this side (:func:`downscale`), e.g. a walk's frame size."""
     batch = max(1, min(batch, PIXELS_PER_BATCH // model.image_size ** 2))
     preview = {"max_resolution": max_resolution} if max_resolution and model.previews else {}
     out = []
     for i in range(0, len(codes), batch):
         chunk = codes[i:i + batch]
         if model.style_based:                                                     # w (N, num_ws, w_dim)
-            out.append(to_uint8(model.synthesis(chunk, noise_mode, **preview)))
+            images = model.synthesis(chunk, noise_mode, **preview)
         else:
             lab = labels[i:i + batch] if isinstance(labels, (list, tuple, torch.Tensor, np.ndarray)) else labels
-            out.append(to_uint8(model.generate(chunk, lab, truncation)))
+            images = model.generate(chunk, lab, truncation)
+        out.append(to_uint8(downscale(images, size)))
         if callback:
             callback(min(i + batch, len(codes)), len(codes))
     return np.concatenate(out)
+
+
+def downscale(images: torch.Tensor, size: int | None) -> torch.Tensor:
+    """(N, C, H, W) float images resized to ``size`` px a side (None or their own size: unchanged): bicubic with
+    antialiasing (Pillow's resize filter, so no aliasing at any factor), on the images' device and before they
+    are rounded to 8 bits (one rounding, and a GPU sends only the small frames back)."""
+    if not size or size == images.shape[-1]:
+        return images
+    return torch.nn.functional.interpolate(images.float(), size=(size, size), mode="bicubic", antialias=True,
+                                           align_corners=False)
 
 
 def view_images(model, v: dict, seeds: list[int], preview: bool | int = False,
@@ -378,12 +400,20 @@ def check_walk(model, values: dict) -> tuple[dict, dict]:
             raise ValueError("give at least two keyframes: two seeds, or one seed and the current view.")
     if keys > w["frames"]:
         raise ValueError(f"{keys} keyframes need at least {keys} frames (one each), got {w['frames']}.")
+    size = w["frame_size"]
+    w["frame_size"] = FULL if isinstance(size, str) and size.strip().lower() == FULL else whole(
+        size, "the frame size", min(MIN_FRAME, model.image_size), model.image_size,
+        f" px (or '{FULL}': the model's own size)")
+    if w["frame_size"] == model.image_size:
+        w["frame_size"] = FULL                                                    # one spelling of one walk
     per_frame = model.num_classes if w["mode"] == "latent" and v["label"] == ALL else 1
-    if walk_pixels(model, w["frames"], per_frame) > MAX_WALK_PIXELS:
-        most = max(1, MAX_WALK_PIXELS // walk_pixels(model, 1, per_frame))
-        raise ValueError(f"that walk renders {w['frames']} frames of {per_frame} {model.image_size}-px image"
+    side = frame_side(model, w)
+    if walk_pixels(model, w["frames"], per_frame, side) > MAX_WALK_PIXELS:
+        most = max(1, MAX_WALK_PIXELS // walk_pixels(model, 1, per_frame, side))
+        smaller = " (or a smaller frame size)" if side > MIN_FRAME else ""
+        raise ValueError(f"that walk renders {w['frames']} frames of {per_frame} {side}-px image"
                          f"{'s' * (per_frame > 1)}, more than the {MAX_WALK_PIXELS / 2**20:g} megapixels one walk may "
-                         f"take: use at most {most} frames.")
+                         f"take: use at most {most} frames{smaller}.")
     return v, w
 
 
@@ -400,16 +430,19 @@ def walk_classes(model, v: dict, seeds: list[int]) -> list:
 
 
 def render_walk(model, values: dict, size: int = 256, callback=None) -> tuple[np.ndarray, dict]:
-    """(frames uint8 (T, H, W, C) at least ``size`` px, settings) of the walk ``values`` describe. Keyframes
-    that are all the same image give one frame (a still), not a GIF of copies."""
+    """(frames uint8 (T, H, W, C), settings) of the walk ``values`` describe: small images upscaled crisply to at
+    least ``size`` px; with a frame_size, each image rendered in full and downscaled to it (never upscaled).
+    Keyframes that are all the same image give one frame (a still), not a GIF of copies."""
     v, w = check_walk(model, values)
     seeds = parse_list(w["keyframes"], "keyframe seed", 0, latent.MAX_SEED, MAX_FRAMES)
+    side = None if w["frame_size"] == FULL else w["frame_size"]
+    size = side or size
     fit = dict(target=size, max_side=max(export.MAX_SIDE, size))
     if w["mode"] == "class":
         classes = parse_list(w["classes"], "class", 0, model.num_classes - 1, MAX_FRAMES)
         z = (view_codes(model, v, [(v["seed"], classes[0])])[0] if w["from_view"] else
              latent.seed_latents(seeds[:1], model.z_dim, model.latent_dist))
-        frames = class_morph(model, z, classes, w["frames"], w["method"], w["loop"], v["truncation"])
+        frames = class_morph(model, z, classes, w["frames"], w["method"], w["loop"], v["truncation"], side)
         return np.stack([export.fit_grid(f[None], **fit) for f in frames]), {**v, **w}
     classes = walk_classes(model, v, seeds)
     plain = {**v, "mix": [], **{k: 0.0 for k in COORDS + DIRS}}                  # seed keyframes: no edits
@@ -424,7 +457,7 @@ def render_walk(model, values: dict, size: int = 256, callback=None) -> tuple[np
             path = latent.keyframe_path(keys, w["frames"], w["method"], w["loop"])
         step = (lambda done, total, i=i: callback(i * total + done, len(classes) * total)) if callback else None
         per_class.append(render_codes(model, path, None if c is None else [c] * len(path), v["truncation"],
-                                      v["noise"], callback=step))
+                                      v["noise"], callback=step, size=side))
     frames = np.stack(per_class, axis=1)                                          # (T, classes, H, W, C)
     columns = grid_columns(1, len(classes))
     return np.stack([export.fit_grid(f, columns, **fit) for f in frames]), {**v, **w}
@@ -432,9 +465,9 @@ def render_walk(model, values: dict, size: int = 256, callback=None) -> tuple[np
 
 @torch.no_grad()
 def class_morph(model, z: torch.Tensor, classes, frames: int, method: str = "lerp", loop: bool = False,
-                truncation: float = 1.0) -> np.ndarray:
+                truncation: float = 1.0, size: int | None = None) -> np.ndarray:
     """uint8 frames (T, H, W, C) of a model with a label embedding at the fixed latent ``z`` (1, z_dim), walking
-    through the label embeddings of ``classes``; frame 0 is class classes[0]."""
+    through the label embeddings of ``classes``; frame 0 is class classes[0]; ``size``: downscaled to it."""
     emb = model.class_embeddings(classes)                                         # (K, embed_dim)
     path = latent.keyframe_path(emb, frames, method, loop)                        # (T, embed_dim)
-    return to_uint8(model.generate_embedded(z.expand(frames, -1), path, truncation))
+    return to_uint8(downscale(model.generate_embedded(z.expand(frames, -1), path, truncation), size))

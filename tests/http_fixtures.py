@@ -5,12 +5,14 @@
   Threaded, 127.0.0.1, random port.
 - ``free_port()``: a free loopback port; ``refused_url()``: a URL whose port nobody listens on.
 - ``wait_import(client, name)``: waits until the app (through gradio_client) reports an import ready or failed.
+- ``stop_process(proc)``: stops a server started as a subprocess (SIGTERM, then SIGKILL if it lingers).
 """
 from __future__ import annotations
 
 import contextlib
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -136,3 +138,13 @@ def wait_import(client, name: str, timeout: float = 120) -> str:
             return row[2]
         time.sleep(0.5)
     raise TimeoutError(f"{name} not ready after {timeout:g} s")
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop ``proc`` (e.g. ``python app.py``): SIGTERM, and SIGKILL if it has not exited after ``timeout`` s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import free_port
+from .http_fixtures import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,9 +55,4 @@ def test_share_offline_says_why_and_serves_locally(tmp_path):
         assert "Traceback" not in out and "Could not create share link" not in out, out
         assert not (tmp_path / "hf" / "gradio" / "frpc").exists()   # Gradio did not even try
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

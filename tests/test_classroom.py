@@ -1,5 +1,6 @@
-"""A class on one app: one event per model pick, the full image after a typed value or arrow keys, and an export
-lane that never holds a short export behind a long one. The browser tests drive Chromium (see test_browser)."""
+"""A class on one app: one event per model pick, the full image after a typed value or arrow keys, an export
+lane that never holds a short export behind a long one, and a walk's stop button that stops the server's render.
+The browser tests drive Chromium (see test_browser)."""
 import shutil
 import threading
 import time
@@ -114,3 +115,48 @@ def test_a_long_export_never_holds_up_a_short_one(big_model, tiny_checkpoints, m
             release.set()
             t.join(120)
         assert long_result["out"][0].endswith(".gif")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_stop_ends_a_running_walk_in_the_server_and_the_page_walks_again(big_model, monkeypatch):
+    """A long walk (each frame held back here), stop pressed: the server's render ends at its next frame (not
+    after the remaining frames), and the page exports the next walk."""
+    real = views.render_codes
+    slow, frames, ended = threading.Event(), [], []
+
+    def held(model, codes, *args, callback=None, **kwargs):
+        if len(codes) < 60:                                      # a view (the page load's), not the walk
+            return real(model, codes, *args, callback=callback, **kwargs)
+
+        def step(done, total):
+            frames.append(done)
+            if slow.is_set():
+                time.sleep(0.25)                                 # 60 frames: 15 s
+            callback(done, total)
+        try:
+            return real(model, codes, *args, callback=step if callback else None, **kwargs)
+        finally:
+            ended.append(time.monotonic())
+    monkeypatch.setattr(views, "render_codes", held)
+    slow.set()
+    with launched_app(big_model) as (_, url), open_page(url) as page:
+        page.locator("#generated img").wait_for()
+        page.get_by_role("tab", name="Interpolate").click()
+        page.get_by_role("button", name="Interpolate and export GIF").click()
+        deadline = time.monotonic() + 60
+        while len(frames) < 3 and time.monotonic() < deadline:   # the walk is under way
+            time.sleep(0.05)
+        assert len(frames) >= 3 and not ended
+        page.locator("#walk-stop").click()
+        stopped = time.monotonic()
+        while not ended and time.monotonic() < stopped + 10:
+            time.sleep(0.05)
+        assert ended and ended[0] - stopped < 5, "the render went on after stop"   # the rest: 14 s more
+        assert len(frames) < 30                                  # of 60
+        assert page.locator("#walk-file a[href]").count() == 0   # no GIF of the stopped walk
+        slow.clear()
+        frames.clear()
+        page.get_by_role("button", name="Interpolate and export GIF").click()
+        page.locator("#walk-file a[href]").first.wait_for()      # the next walk runs to its GIF
+        assert frames[-1] == 60

@@ -1,5 +1,6 @@
 """Serving many visitors: the render cache, single flight, the heavy-work lane and its superseded turns,
 torch threads per request; the device choice (also on the meta device) and ZeroGPU's decorator."""
+import os
 import sys
 import threading
 import time
@@ -298,6 +299,22 @@ def test_large_images_are_shown_as_jpeg_and_downloaded_as_the_exact_png(registry
     server.close()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a nice value per thread is Linux's")
+def test_the_exact_pngs_are_written_at_a_lower_cpu_priority_than_renders(registry):
+    """The PNG behind a shown image's download link must not slow the next render down: its writer thread runs
+    at a lower priority (a higher nice value) than the threads that render."""
+    from ganlab.ui.serve import ViewServer
+    server = ViewServer(registry)
+    try:
+        writer = server._png_writer.submit(threading.get_native_id).result(timeout=30)
+        here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        if here >= 19:
+            pytest.skip("the tests run at the lowest priority already")
+        assert os.getpriority(os.PRIO_PROCESS, writer) == min(19, here + serving.BACKGROUND_NICE)
+    finally:
+        server.close()
+
+
 def test_a_pages_superseded_request_is_not_shown(registry):
     """A page's request whose render finishes after the same page asked for something newer returns
     Superseded (the page keeps its newer image), while an API call always gets its answer."""
@@ -397,6 +414,51 @@ def test_lane_gives_a_lone_render_every_core_and_a_queue_one_thread_each():
     for th in [t, *others]:
         th.join(10)
     assert seen == {"alone": 2, "b": 1, "c": 1}
+
+
+def test_the_last_of_a_queue_takes_every_core_at_its_next_layer_once_alone():
+    """Turns that started side by side (one thread each) must not end the queue on one core: the one left alone
+    widens to the lane's budget at its model's next layer, and not before it is alone."""
+    lane = serving.Lane(threads=2)
+    layer = torch.nn.Linear(4, 4)
+    first_in, first_go, c_done, b_beside = threading.Event(), threading.Event(), threading.Event(), threading.Event()
+    both, seen = threading.Barrier(2, timeout=5), {}
+
+    def first():
+        with lane.turn("a"):
+            first_in.set()
+            first_go.wait(5)
+
+    def b():
+        with lane.turn("b"):
+            both.wait()
+            layer(torch.ones(1, 4))                   # c still runs: b stays at one thread
+            seen["b beside c"] = torch.get_num_threads()
+            b_beside.set()
+            c_done.wait(5)
+            seen["b alone, before a layer"] = torch.get_num_threads()
+            layer(torch.ones(1, 4))
+            seen["b alone"] = torch.get_num_threads()
+            seen["budget used"] = lane._used
+
+    def c():
+        with lane.turn("c"):
+            both.wait()
+            b_beside.wait(5)
+        c_done.set()
+
+    t = threading.Thread(target=first)
+    t.start()
+    first_in.wait(5)
+    others = [threading.Thread(target=b), threading.Thread(target=c)]
+    for o in others:
+        o.start()
+        time.sleep(0.05)                              # b before c in line
+    first_go.set()
+    for th in [t, *others]:
+        th.join(10)
+    assert seen == {"b beside c": 1, "b alone, before a layer": 1, "b alone": 2, "budget used": 2}
+    assert lane._used == 0 and serving._hook is None  # the layer hook is off once no narrow turn runs
 
 
 def test_stop_ends_a_pages_running_job_at_its_next_step(registry):

@@ -50,10 +50,30 @@ def render_walk(app: App, values: dict, callback=None, on_wait=None):
 
 
 def walk_size(app: App, values: dict) -> str:
-    """What a walk will render, in words, said before it runs: "60 frames of 1024×1024 px"."""
+    """What a walk will render, in words, said before it runs: "60 frames of 1024×1024 px", or with a smaller
+    frame size "60 frames of 256×256 px (1024-px images, downscaled)"."""
     model = app.registry.get(values.get("model"))
     _, w = views.check_walk(model, values)
-    return f"{w['frames']} frames of {model.image_size}×{model.image_size} px"
+    side = views.frame_side(model, w)
+    what = f"{w['frames']} frames of {side}×{side} px"
+    return what if side == model.image_size else f"{what} ({model.image_size}-px images, downscaled)"
+
+
+def frame_sizes(model) -> list[tuple[str, str | int]]:
+    """The frame size dropdown's choices for ``model``: its own size, and the smaller sizes of FRAME_SIZES."""
+    return [(f"full ({model.image_size} px)", views.FULL)] + [
+        (f"{s} px", s) for s in views.FRAME_SIZES if s < model.image_size]
+
+
+def frame_size_update(app: App, model: str, value=views.FULL):
+    """The frame size dropdown for ``model``: shown for big models (views.is_big); keeps ``value`` if offered."""
+    try:
+        m = app.registry.get(model)
+    except (ValueError, CheckpointError):
+        return gr.update(visible=False, value=views.FULL)
+    choices = frame_sizes(m)
+    offered = [c for _, c in choices]
+    return gr.update(choices=choices, visible=views.is_big(m), value=value if value in offered else views.FULL)
 
 
 # -- the handlers: (app, gen, tab) first, bound by build_interpolate_tab (common.bind) -----------------------------
@@ -88,8 +108,10 @@ def restore(app: App, gen: generate.GenerateView, tab: InterpolateTab, text: str
     values = parse_settings(text, KEYS)
     values.setdefault("model", model)
     updates = gen.model_controls(values)
-    _, walk = views.check_walk(app.registry.get(values.get("model")), values)
+    walk_model = values.get("model")
+    _, walk = views.check_walk(app.registry.get(walk_model), values)
     updates.update({tab.controls[k]: gr.update(value=walk[k]) for k in OWN_KEYS})
+    updates[tab.controls["frame_size"]] = frame_size_update(app, walk_model, walk["frame_size"])
     return {**updates, **dict(zip(tab.outputs, export_gif(app, values, progress)))}
 
 
@@ -133,6 +155,11 @@ def build_interpolate_tab(app: App, gen: generate.GenerateView):
                 c["frames"] = gr.Slider(2, views.MAX_FRAMES, DEFAULTS["frames"], step=1, label="frames")
                 c["fps"] = gr.Slider(*views.FPS_RANGE, DEFAULTS["fps"], step=1, label="frames per second")
             c["loop"] = gr.Checkbox(DEFAULTS["loop"], label="loop back to the first keyframe")
+            c["frame_size"] = gr.Dropdown([("full", views.FULL)] + [(f"{s} px", s) for s in views.FRAME_SIZES],
+                                          value=DEFAULTS["frame_size"], label="frame size", visible=False,
+                                          elem_id="walk-frame-size",
+                                          info="a smaller GIF: each image is rendered in full, then downscaled "
+                                               "(antialiased); the render takes as long")
             with gr.Row():
                 run_btn = gr.Button("Interpolate and export GIF", variant="primary", scale=3)
                 stop_btn = gr.Button("stop", elem_id="walk-stop", scale=1)
@@ -166,3 +193,6 @@ def build_interpolate_tab(app: App, gen: generate.GenerateView):
                   concurrency_id="export", concurrency_limit=EXPORTS).then(
         lambda: None, None, opened, api_visibility="private", queue=False)   # emptied: the next file can be dropped
     picker.change(bind(options, app), picker, class_group, api_name="interpolate_options", **UNPROCESSED)
+    # the frame size offered for the model: on the page's load and when the model changes (triggers=None: both)
+    gr.on(None, bind(frame_size_update, app), [picker, c["frame_size"]], c["frame_size"], api_visibility="private",
+          **UNPROCESSED)

@@ -87,7 +87,9 @@ class ViewServer:
         # long exports (a walk of a large model): one at a time with every core, in a lane of their own so that
         # short exports (a small model's GIF) and the views do not wait for them
         self.export_lane = serving.Lane()
-        self._png_writer = ThreadPoolExecutor(1, thread_name_prefix="ganlab-png")
+        # the exact PNGs behind the download links of images already shown, written at a lower CPU priority: they
+        # take what the renders leave (between requests, or a core a lone one-thread render does not use)
+        self._png_writer = ThreadPoolExecutor(1, thread_name_prefix="ganlab-png", initializer=serving.lower_priority)
         self._count = 0
         self._recent: dict = {}                     # page → (its latest action, when): repeats of one action
         self._stopped: set = set()                  # pages that pressed stop during their export
