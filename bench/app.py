@@ -265,8 +265,8 @@ def screenshots(out: Path) -> None:
         link = page.locator("a[href$='.gif']").last
         link.wait_for()
         gif = page.request.get(urljoin(url, link.get_attribute("href")))
-        live = iio.imread(gif.body(), extension=".gif")               # half size, ≤ ~50 frames, for the README
-        save_gif(list(live), out / "live-training.gif", fps=8, width=live.shape[2] // 2, max_frames=50)
+        live = iio.imread(gif.body(), extension=".gif")        # the tab's export, at most 50 of its frames
+        save_gif(list(live), out / "live-training.gif", fps=8, width=live.shape[2], max_frames=50)
 
         phone = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)   # a phone: two screens side by side
         phone.set_default_timeout(180_000)
