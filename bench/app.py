@@ -34,6 +34,7 @@ from gradio_client import Client  # noqa: E402
 
 from bench.common import free_port, rss_bytes, wait_for  # noqa: E402
 from ganlab import export, latent  # noqa: E402
+from ganlab.toy.gif import save_gif  # noqa: E402  (one shared palette: a UI's GIF stays small)
 from ganlab.ui import build_app, launch_kwargs  # noqa: E402
 from ganlab.ui import generate as gen_tab  # noqa: E402
 from ganlab.ui import interpolate as walk_tab  # noqa: E402
@@ -164,11 +165,35 @@ def start_times(names) -> None:
     shutil.rmtree(trivial.parent, ignore_errors=True)
 
 
+PHONE = {"width": 390, "height": 844}      # the README's phone screenshots
+SCREENSHOT_COLOURS = 256                   # README screenshots are stored with this many colours (a few 100 KB)
+SLIDERS_GIF = dict(width=480, max_frames=40, fps=8)   # the slider-drag GIF (the sliders and the image): < 1 MB
+
+
+def save_png(image, path: Path) -> None:
+    """A screenshot (PNG bytes or a PIL image) as a palette PNG: a UI's flat colours survive 256 of them and the
+    file is a fraction of the size."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(image)) if isinstance(image, bytes) else image
+    image.convert("RGB").quantize(SCREENSHOT_COLOURS, method=Image.Quantize.FASTOCTREE).save(path, optimize=True)
+
+
+def to_top(page, selector: str, margin: int = 48) -> None:
+    """Scroll ``selector`` to the top of the window, ``margin`` px below its edge."""
+    page.evaluate("([s, m]) => { document.querySelector(s).scrollIntoView({block: 'start'}); window.scrollBy(0, -m); }",
+                  [selector, margin])
+
+
 def screenshots(out: Path) -> None:
-    """README screenshots (Generate, Interpolate, Models, Live training) and GIFs (slider drag, an exported walk,
-    a live-training run)."""
+    """README screenshots and GIFs at 1280 px (Generate, Interpolate, Models, Live training; a slider drag beside
+    the image it moves, an exported walk, a live-training run) and on a 390x844 phone (the Models tab's cards,
+    the Live picture's panels stacked)."""
+    import io
+
     import imageio.v3 as iio
-    import numpy as np
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
@@ -178,6 +203,7 @@ def screenshots(out: Path) -> None:
     cond = next((n for n in names if n.startswith("cgan")), None)
     style = next((n for n in names if n.startswith("stylegan")), names[0])
     port = free_port()
+    url = f"http://127.0.0.1:{port}/"
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_kwargs())
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--no-first-run"]
@@ -185,7 +211,7 @@ def screenshots(out: Path) -> None:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=args)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.set_default_timeout(180_000)
-        page.goto(f"http://127.0.0.1:{port}/")
+        page.goto(url)
         image = page.locator("#generated img")
         image.wait_for()
 
@@ -198,11 +224,15 @@ def screenshots(out: Path) -> None:
 
         if cond:
             pick(cond)
-            page.screenshot(path=out / "app-generate-classes.png", full_page=True)
+            save_png(page.screenshot(full_page=True), out / "app-generate-classes.png")
         pick(style)
-        page.screenshot(path=out / "app-generate.png", full_page=True)
-        frames = []                                   # drag PC 1 step by step and record the image area
-        box = page.locator("#generated").bounding_box()
+        save_png(page.screenshot(full_page=True), out / "app-generate.png")
+        frames = []                    # drag PC 1 step by step: the sliders and the image they move, side by side
+        page.locator("#pc0").scroll_into_view_if_needed()
+        time.sleep(0.5)
+        sliders, picture = (page.locator(e).bounding_box() for e in ("#pc0", "#image-column"))
+        left, bottom = sliders["x"] - 8, max(picture["y"] + picture["height"], sliders["y"] + sliders["height"])
+        box = {"x": left, "y": 0, "width": picture["x"] + picture["width"] + 8 - left, "height": bottom + 8}
         page.locator("#pc0 input[type=range]").focus()
         for key in ["ArrowRight"] * 15 + ["ArrowLeft"] * 30 + ["ArrowRight"] * 15:
             before = image.get_attribute("src")
@@ -210,38 +240,61 @@ def screenshots(out: Path) -> None:
                 page.keyboard.press(key)
             page.wait_for_function("s => document.querySelector('#generated img')?.src !== s", arg=before)
             time.sleep(0.2)
-            shot = page.screenshot(clip=box)
-            frames.append(np.asarray(Image.open(__import__("io").BytesIO(shot)).convert("RGB")))
-        iio.imwrite(out / "app-sliders.gif", np.stack(frames), extension=".gif", duration=100, loop=0)
+            frames.append(Image.open(io.BytesIO(page.screenshot(clip=box))))
+        save_gif(frames, out / "app-sliders.gif", **SLIDERS_GIF)
+        page.evaluate("window.scrollTo(0, 0)")
         page.get_by_role("tab", name="Interpolate").click()
         page.get_by_role("button", name="Interpolate and export GIF").click()
         link = page.locator("#walk-file a[href]").first
         link.wait_for()
         time.sleep(1)
-        page.screenshot(path=out / "app-interpolate.png", full_page=True)
-        gif = page.request.get(urljoin(f"http://127.0.0.1:{port}/", link.get_attribute("href")))
+        save_png(page.screenshot(full_page=True), out / "app-interpolate.png")
+        gif = page.request.get(urljoin(url, link.get_attribute("href")))
         (out / "walk.gif").write_bytes(gif.body())
         page.get_by_role("tab", name="Models").click()
         time.sleep(1)
-        page.screenshot(path=out / "app-models.png", full_page=True)
+        save_png(page.screenshot(full_page=True), out / "app-models.png")
         page.get_by_role("tab", name="Live training").click()   # the parabola, trained live for 8 s
         page.get_by_role("button", name="▶ Start").click()
-        page.locator("#live-frame img").wait_for()
+        page.locator("#live-frame img").first.wait_for()
         time.sleep(8)
         page.get_by_role("button", name="‖ Pause").click()
         time.sleep(1)
-        page.screenshot(path=out / "app-live.png", full_page=True)
+        save_png(page.screenshot(full_page=True), out / "app-live.png")
         page.get_by_role("button", name="export GIF").click()
         link = page.locator("a[href$='.gif']").last
         link.wait_for()
-        gif = page.request.get(urljoin(f"http://127.0.0.1:{port}/", link.get_attribute("href")))
-        live = iio.imread(gif.body(), extension=".gif")               # half size, ≤ ~50 frames, for the README
-        live = [np.asarray(Image.fromarray(f).convert("RGB").resize((f.shape[1] // 2, f.shape[0] // 2), Image.LANCZOS))
-                for f in live[::max(1, len(live) // 50)]]
-        iio.imwrite(out / "live-training.gif", np.stack(live), extension=".gif", duration=120, loop=0)
+        gif = page.request.get(urljoin(url, link.get_attribute("href")))
+        live = iio.imread(gif.body(), extension=".gif")        # the tab's export, at most 50 of its frames
+        save_gif(list(live), out / "live-training.gif", fps=8, width=live.shape[2], max_frames=50)
+
+        phone = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)   # a phone: two screens side by side
+        phone.set_default_timeout(180_000)
+        phone.goto(url)
+        phone.locator("#generated img").wait_for()
+        phone.get_by_role("tab", name="Models").click()
+        phone.locator("#models-cards .model-card").first.wait_for()
+        to_top(phone, "#models-cards")
+        time.sleep(1)
+        screens = [phone.screenshot()]
+        phone.get_by_role("tab", name="Live training").click()
+        phone.get_by_role("button", name="▶ Start").click()
+        phone.locator("#live-frame img").first.wait_for()
+        time.sleep(6)
+        phone.get_by_role("button", name="‖ Pause").click()
+        to_top(phone, "#live-frame")
+        time.sleep(1)
+        screens.append(phone.screenshot())
+        screens = [Image.open(io.BytesIO(s)).convert("RGB") for s in screens]
+        gap = 24
+        both = Image.new("RGB", (sum(s.width for s in screens) + gap, screens[0].height), (255, 255, 255))
+        both.paste(screens[0], (0, 0))
+        both.paste(screens[1], (screens[0].width + gap, 0))
+        save_png(both, out / "app-phone.png")
         browser.close()
     demo.close()
-    print("wrote", ", ".join(sorted(p.name for p in out.iterdir() if p.name.startswith(("app-", "walk", "live-")))))
+    print("wrote", ", ".join(f"{p.name} ({p.stat().st_size // 1024} KB)" for p in sorted(out.iterdir())
+                             if p.name.startswith(("app-", "walk", "live-training"))))
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """What a teacher sees, in a real browser at a laptop's 1280x800 and a phone's 390x844 (issue 20): one model per
-source in the Models tab, import failures said once beside the Import button, restoring a view or a walk from a
-PNG or GIF that ganlab made.
+source in the Models tab, every bundled model's figures readable in the window, import failures said once beside
+the Import button, restoring a view or a walk from a PNG or GIF that ganlab made, the Live pictures on a phone.
 
 Same Chromium and skip rule as test_browser.py.
 """
@@ -27,6 +27,18 @@ LAPTOP, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
 ROW_JS = """([table, first]) => [...document.querySelectorAll(table + ' [role=row]')]
     .map(row => [...row.querySelectorAll('[role=gridcell]')].map(cell => cell.textContent.trim()))
     .find(cells => cells[0] === first)"""   # a table row's cells, whether scrolled into view or not
+SHOWN_JS = """e => { const r = e.getBoundingClientRect();    // on screen (not, e.g., a table's hidden sizing row)
+    return r.width > 0 && r.height > 0 && e.checkVisibility({opacityProperty: true, visibilityProperty: true}); }"""
+RECORD_JS = """name => {      // a model's shown values: the row (or card) that holds its name, cell by cell
+    const boxes = """ + SHOWN_JS + """;
+    const leaves = root => [...root.querySelectorAll('*')].filter(e => !e.children.length && boxes(e))
+        .map(e => { const r = e.getBoundingClientRect();
+                    return {text: e.textContent.trim(), left: r.left, right: r.right}; });
+    let record = [...document.querySelectorAll('body *')]
+        .find(e => !e.children.length && boxes(e) && e.textContent.trim() === name);
+    while (record && leaves(record).length < 3) record = record.parentElement;
+    return record ? leaves(record) : null;
+}"""
 CHANGED_JS = "s => document.querySelector('#generated img')?.src !== s"
 WHEEL = "dcgan-tutorial/gan_face_generate-1.1.1-py3-none-any.whl"
 
@@ -206,6 +218,105 @@ def test_the_catalog_fits_the_window_and_explains_its_columns(tiny_app, viewport
         assert cells[2] == "size not published" and cells[-1] == "not imported"
         help_text = page.locator(".column-help").filter(has_text="licence").first.inner_text()
         assert all(f"{name}:" in help_text for name in ("resolution", "download", "licence", "status"))
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280x800", "390x844"])
+def test_every_figure_of_every_bundled_model_is_readable_in_the_window(tiny_app, viewport):
+    """On a phone the bundled-model table showed its first column only: the ten others (family to status) were
+    scrolled out of the window's width. A window where they do not fit now gets a card per model."""
+    from gradio_client import Client
+
+    from ganlab.ui.models import COLUMNS
+
+    _, url = tiny_app
+    with open_page(url, viewport) as page:
+        page.locator("#generated img").wait_for()
+        page.get_by_role("tab", name="Models").click()
+        page.get_by_text("tiny-stylegan2", exact=True).locator("visible=true").first.wait_for()
+        page.get_by_role("button", name="refresh").locator("visible=true").first.click()
+        rows = Client(url, verbose=False).predict(api_name="/models")["data"]      # what the table holds
+        assert len(rows) == 4
+        for row in rows:
+            page.wait_for_function(f"([name, status]) => ({RECORD_JS})(name)?.some(c => c.text === status)",
+                                   arg=[row[0], row[-1]])                 # the page has refreshed too
+            shown = page.evaluate(RECORD_JS, row[0])
+            assert shown, row[0]
+            for value in row:
+                where = [(c["left"], c["right"]) for c in shown if c["text"] == value]
+                assert any(0 <= left and right <= viewport["width"] for left, right in where), (row[0], value, where)
+        labels = page.evaluate("() => [...document.querySelectorAll('#models-list *')]"
+                               ".filter(e => !e.children.length && (" + SHOWN_JS + ")(e)).map(e => "
+                               "[e.textContent.trim(), e.getBoundingClientRect().left, "
+                               "e.getBoundingClientRect().right])")
+        for name in COLUMNS[1:]:            # each figure's name, in the window too (a card is headed by the model)
+            assert any(t == name and 0 <= left and right <= viewport["width"] for t, left, right in labels), name
+        help_text = page.locator(".column-help").filter(has_text="class acc").first.inner_text()
+        assert all(f"{name}:" in help_text for name in ("parameters", "steps", "train time", "class acc", "status"))
+        if viewport is LAPTOP:
+            assert page.locator("#models-table").is_visible()             # a laptop keeps the table
+
+
+# -- the Live pictures ------------------------------------------------------------------------------------------
+PICTURES_JS = """sel => [...document.querySelectorAll(sel)].map(e => { const r = e.getBoundingClientRect();
+    return {left: r.left, right: r.right, top: r.top, width: r.width, drawn: e.naturalWidth}; })"""
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280x800", "390x844"])
+def test_the_live_toy_picture_is_readable_in_the_window(tiny_app, viewport):
+    """On a phone the toy's picture (the plane and the curves, side by side in one 760-px image) shrank to 326x179
+    px: its text and points at 0.43 of their drawn size. Now each panel is at least 300 px wide (stacked on a
+    phone) and drawn at its own size on a laptop, as before."""
+    _, url = tiny_app
+    with open_page(url, viewport) as page:
+        page.locator("#generated img").wait_for()
+        page.get_by_role("tab", name="Live training").click()
+        page.get_by_role("button", name="Step (1 iteration)").click()
+        page.locator("#live-frame img").first.wait_for()
+        page.wait_for_timeout(500)
+        pictures = page.evaluate(PICTURES_JS, "#live-frame img")
+        drawn = sum(p["drawn"] for p in pictures)
+        assert drawn == 760, pictures                                     # the plane and the curves, all of them
+        for p in pictures:
+            assert 0 <= p["left"] and p["right"] <= viewport["width"], pictures        # in the window
+            assert p["width"] >= min(300, p["drawn"]) and p["width"] >= 0.75 * p["drawn"], pictures   # readable
+        if viewport is LAPTOP:                                            # as before: side by side at drawn size
+            assert len({p["top"] for p in pictures}) == 1 and all(p["width"] == p["drawn"] for p in pictures)
+
+
+@pytest.fixture(scope="module")
+def data_app(tiny_checkpoints, tmp_path_factory, data_dir):
+    """The app with MNIST (or the synthetic stand-in) for the Live training tab's image GAN."""
+    root = tmp_path_factory.mktemp("teacher-data-models")
+    shutil.copytree(tiny_checkpoints / "tiny-dcgan", root / "tiny-dcgan")
+    with launched_app(root, data_dir=data_dir) as (_, address):
+        yield address
+
+
+PLOT_TEXT_JS = """() => [...document.querySelectorAll('#live-image-tab svg')].flatMap(svg => {
+    const box = svg.getBoundingClientRect();
+    return [...svg.querySelectorAll('text')].map(t => { const r = t.getBoundingClientRect();
+        return {text: t.textContent, left: r.left, right: r.right, svgLeft: box.left, svgRight: box.right}; }); })"""
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280x800", "390x844"])
+def test_the_live_image_gan_pictures_are_readable_in_the_window(data_app, viewport):
+    """On a phone the class histogram's and the FD plot's titles ran past the plots' right edge and were cut."""
+    with open_page(data_app, viewport) as page:
+        page.locator("#generated img").wait_for()
+        page.get_by_role("tab", name="Live training").click()
+        page.get_by_role("tab", name=IMAGE_TAB).click()
+        page.locator("#live-image-start").click()
+        page.wait_for_function("() => [...document.querySelectorAll('#live-image-tab svg text')]"
+                               ".some(t => t.textContent.startsWith('FD to') || t.textContent.includes('quality'))")
+        page.locator("#live-image-pause").click()
+        page.wait_for_timeout(1000)
+        texts = page.evaluate(PLOT_TEXT_JS)
+        assert any("classes of 256" in t["text"] for t in texts)
+        for t in texts:                                                   # every title, axis name and tick
+            assert t["svgLeft"] - 1 <= t["left"] and t["right"] <= t["svgRight"] + 1, t
+            assert 0 <= t["left"] and t["right"] <= viewport["width"], t
+        [grid] = page.evaluate(PICTURES_JS, "#live-image-grid img")
+        assert 0 <= grid["left"] and grid["right"] <= viewport["width"] and grid["width"] >= grid["drawn"], grid
 
 
 # -- the small things ------------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def test_reset_or_a_network_setting_while_training_shows_the_new_run(live_url):
             pause(page)
             time.sleep(1.5)                                  # time for any late frame of an old stream to land
             assert f"run {trial + 1}" in status(page) and "paused" in status(page)
-            assert page.locator("#live-frame img").get_attribute("data-run") == str(trial)
+            assert page.locator("#live-frame img").first.get_attribute("data-run") == str(trial)
             if trial == 3:
                 assert "G hidden layers changed, and that starts a new run" in status(page)
             page.get_by_role("button", name="▶ Start").click()

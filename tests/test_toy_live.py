@@ -18,8 +18,8 @@ def test_run_trains_in_a_lower_priority_worker_and_a_dead_worker_is_replaced(tmp
         pool.start()                                    # the app starts its workers before the first visitor
         [pid] = pool.pids()
         run = pool.create(default_config())
-        jpeg, info = run.tick(max_seconds=0.05)
-        assert jpeg[:2] == b"\xff\xd8" and info["iteration"] > 0 and info["gif_frames"] == 1
+        (plane, curves), info = run.tick(max_seconds=0.05)
+        assert plane[:2] == curves[:2] == b"\xff\xd8" and info["iteration"] > 0 and info["gif_frames"] == 1
         assert pool.pids() == [pid] and pid != os.getpid()
         assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE)
         assert run.step(3)[1]["iteration"] == info["iteration"] + 3
@@ -232,9 +232,10 @@ def test_live_gif_frames_keep_their_colours(tmp_path):
 
     from ganlab.toy import runs
     from ganlab.toy.gif import GIF_WIDTH, save_gif
+    from ganlab.toy.render import side_by_side
 
     run = runs.ToyRun(default_config(naive=True))
-    frames = [np.asarray(Image.open(io.BytesIO(run.step(50)[0])).convert("RGB")) for _ in range(20)]
+    frames = [np.asarray(side_by_side(*(Image.open(io.BytesIO(b)) for b in run.step(50)[0]))) for _ in range(20)]
     path = save_gif(frames, tmp_path / "a.gif")
     with Image.open(path) as gif:
         for i in (0, 10, 19):

@@ -1,4 +1,5 @@
-"""Pictures of a toy run (numpy + PIL, no matplotlib): the data plane and three curve panels, side by side.
+"""Pictures of a toy run (numpy + PIL, no matplotlib): the data plane and three curve panels, as two pictures (the
+Live tab lays them out for the window) or side by side in one (a GIF's frame).
 
 The renderers take plain data, a :class:`ganlab.toy.trainer.Plane` and a :class:`~ganlab.toy.trainer.History`
 (from ``trainer.plane()`` and ``trainer.history()``), never the trainer's internals.
@@ -23,6 +24,7 @@ TEXT_RGB = (40, 40, 40)
 MANIFOLD_RGB = (178, 140, 190)
 ARROW_RGB = (60, 20, 70)
 CURVES_WIDTH = 360
+PLANE_SIZE = 400
 
 
 def heatmap_rgb(values: np.ndarray, probability: bool) -> np.ndarray:
@@ -74,7 +76,7 @@ def draw_dots(image: np.ndarray, pixels: np.ndarray, rgb, radius: int = 1) -> No
     image[rows, cols] = rgb  # one fancy-indexed write for all N·k² pixels
 
 
-def render_plane(plane, size: int = 400) -> Image.Image:
+def render_plane(plane, size: int = PLANE_SIZE) -> Image.Image:
     """The data plane: D's heatmap, axes, G's manifold, real (green) and fake (purple) points, the naive G's
     points (orange squares with a dark edge, on top), and arrows along -dL_G/dx on some fakes. A PIL RGB
     image (size × size)."""
@@ -167,7 +169,7 @@ def render_curves(series: list[tuple[np.ndarray, np.ndarray, tuple, str]], title
     return image
 
 
-def render_curve_panels(history, height: int = 400, width: int = CURVES_WIDTH) -> Image.Image:
+def render_curve_panels(history, height: int = PLANE_SIZE, width: int = CURVES_WIDTH) -> Image.Image:
     """Losses, mean D(real)/D(fake) and the distances, stacked: a PIL image (width × height)."""
     image = Image.new("RGB", (width, height), PANEL_BG)
     s, x_max, h, probability = history.series, max(history.iteration, 1), height // 3, history.probability
@@ -185,15 +187,28 @@ def render_curve_panels(history, height: int = 400, width: int = CURVES_WIDTH) -
 
 
 @one_blas_thread
-def render_frame(trainer, size: int = 400, refresh_metrics: bool = True, curves: Image.Image | None = None,
-                 heatmap: bool = True, manifold: bool = True, arrows: int = 32) -> np.ndarray:
-    """The whole picture of a ToyTrainer: the plane (size × size) and, to its right, the curve panels
-    (CURVES_WIDTH wide; pass ``curves`` from render_curve_panels to reuse them). The distances are measured
-    now if refresh_metrics and not yet at this iteration. Returns (size, size + CURVES_WIDTH, 3) uint8."""
+def render_panels(trainer, size: int = PLANE_SIZE, refresh_metrics: bool = True, curves: Image.Image | None = None,
+                  heatmap: bool = True, manifold: bool = True, arrows: int = 32) -> tuple[Image.Image, Image.Image]:
+    """The picture of a ToyTrainer as its two panels, for a page that lays them out itself (side by side on a
+    wide window, stacked on a phone): the plane (size × size) and the curve panels (CURVES_WIDTH × size; pass
+    ``curves`` from render_curve_panels to reuse them). The distances are measured now if refresh_metrics and
+    not yet at this iteration."""
     if trainer.metrics_due(ever=not refresh_metrics):
         trainer.metrics()
-    frame = Image.new("RGB", (size + CURVES_WIDTH, size), PANEL_BG)
     plane = trainer.plane(heatmap=48 if heatmap else 0, manifold=manifold, arrows=arrows)
-    frame.paste(render_plane(plane, size), (0, 0))
-    frame.paste(curves if curves is not None else render_curve_panels(trainer.history(), size), (size, 0))
-    return np.asarray(frame)
+    return render_plane(plane, size), curves if curves is not None else render_curve_panels(trainer.history(), size)
+
+
+def side_by_side(plane: Image.Image, curves: Image.Image) -> Image.Image:
+    """The two panels as one picture, the curves to the right of the plane."""
+    frame = Image.new("RGB", (plane.width + curves.width, max(plane.height, curves.height)), PANEL_BG)
+    frame.paste(plane, (0, 0))
+    frame.paste(curves, (plane.width, 0))
+    return frame
+
+
+def render_frame(trainer, size: int = PLANE_SIZE, refresh_metrics: bool = True, curves: Image.Image | None = None,
+                 heatmap: bool = True, manifold: bool = True, arrows: int = 32) -> np.ndarray:
+    """The whole picture of a ToyTrainer: :func:`render_panels` side by side. Returns (size, size +
+    CURVES_WIDTH, 3) uint8."""
+    return np.asarray(side_by_side(*render_panels(trainer, size, refresh_metrics, curves, heatmap, manifold, arrows)))

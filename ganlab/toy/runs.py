@@ -1,8 +1,9 @@
 """Live toy-GAN runs, trained and drawn in worker processes: what the Live training tab streams.
 
 A :class:`ToyRun` is one run (a :class:`ganlab.toy.trainer.ToyTrainer`) plus what streaming it needs: the frame
-cadence (the plane every frame, the curve panels and the distances less often), JPEG frames and the frames kept
-for the GIF. ``tick`` trains for a slice of a frame's time, renders and returns the frame in one call.
+cadence (the plane every frame, the curve panels and the distances less often), the frames as two JPEGs (the
+plane and the curves, which the page lays out side by side or, on a phone, stacked) and the frames kept for the
+GIF. ``tick`` trains for a slice of a frame's time, renders and returns the frame in one call.
 
 A :class:`RunPool` hosts the runs in a few worker processes (a :class:`ganlab.workers.WorkerPool`: each run is a
 proxy whose method calls go to its worker). Training is a tight numpy loop; in the web server's own process it
@@ -27,7 +28,7 @@ from PIL import Image
 from ..workers import WORKER_ERRORS, WORKER_NICE, WorkerGone, WorkerPool  # noqa: F401  (the Live tab's names)
 from .config import ToyConfig
 from .gif import GIF_FRAMES, pick, save_gif
-from .render import render_curve_panels, render_frame
+from .render import render_curve_panels, render_panels, side_by_side
 from .trainer import ToyTrainer
 
 FRAME_SECONDS = 0.08        # target time between frames while training (render + train budget)
@@ -54,34 +55,34 @@ class ToyRun:
         trainer = ToyTrainer(config, points=points)
         with self._lock:
             self.trainer = trainer
-            self._curves, self._last_curves, self._last_metrics = None, 0.0, 0.0
+            self._curves, self._curves_jpeg, self._last_curves, self._last_metrics = None, b"", 0.0, 0.0
             self._render_seconds = 0.03
-            self._gif: list[bytes] = []      # JPEG bytes
+            self._gif: list[tuple[bytes, bytes]] = []      # the frames' panels, JPEG bytes
             self._gif_every, self._frames = 1, 0
             return self._status()
 
     # -- streaming ------------------------------------------------------------------------------------------
     def tick(self, max_seconds: float = float("inf"), max_steps: int | None = None,
-             frame_seconds: float = FRAME_SECONDS) -> tuple[bytes, dict]:
+             frame_seconds: float = FRAME_SECONDS) -> tuple[tuple[bytes, bytes], dict]:
         """Train for what is left of ``frame_seconds`` after rendering (at least MIN_TRAIN_BUDGET, at most
-        ``max_seconds`` and ``max_steps``), then render: (JPEG bytes, status)."""
+        ``max_seconds`` and ``max_steps``), then render: ((plane JPEG, curves JPEG), status)."""
         with self._lock:
             budget = min(max(frame_seconds - self._render_seconds, MIN_TRAIN_BUDGET), max_seconds)
             if budget > 0 and (max_steps is None or max_steps > 0):
                 self.trainer.train_for(budget, max_steps=max_steps)
             started = time.monotonic()
-            jpeg = self._render(record=True)
+            panels = self._render(record=True)
             self._render_seconds = time.monotonic() - started
-            return jpeg, self._status()
+            return panels, self._status()
 
-    def step(self, n: int = 1) -> tuple[bytes, dict]:
-        """Train exactly n iterations and render: (JPEG bytes, status)."""
+    def step(self, n: int = 1) -> tuple[tuple[bytes, bytes], dict]:
+        """Train exactly n iterations and render: ((plane JPEG, curves JPEG), status)."""
         with self._lock:
             self.trainer.step(n)
             return self._render(record=True), self._status()
 
-    def frame(self, record: bool = False) -> tuple[bytes, dict]:
-        """Render without training: (JPEG bytes, status)."""
+    def frame(self, record: bool = False) -> tuple[tuple[bytes, bytes], dict]:
+        """Render without training: ((plane JPEG, curves JPEG), status)."""
         with self._lock:
             return self._render(record=record), self._status()
 
@@ -105,7 +106,8 @@ class ToyRun:
         with self._lock:
             frames = [self._gif[i] for i in pick(len(self._gif), GIF_FRAMES)]
             settings = {"kind": "toy2d live run", **self.trainer.settings()}
-        return str(save_gif([Image.open(io.BytesIO(b)) for b in frames], path, settings))
+        return str(save_gif([side_by_side(*(Image.open(io.BytesIO(b)) for b in panels)) for panels in frames], path,
+                            settings))
 
     def save_checkpoint(self, path: str) -> str:
         """Write the run's zip (config.json + model.safetensors) at ``path``."""
@@ -113,8 +115,9 @@ class ToyRun:
             return str(self.trainer.save_checkpoint(path))
 
     # -- internals ------------------------------------------------------------------------------------------
-    def _render(self, record: bool) -> bytes:
-        """The frame as JPEG: the plane every time; the distances and the curve panels less often."""
+    def _render(self, record: bool) -> tuple[bytes, bytes]:
+        """The frame as two JPEGs, (plane, curves): the plane every time; the distances and the curve panels
+        less often."""
         now = time.monotonic()
         refresh = now - self._last_metrics >= METRICS_SECONDS
         if refresh:
@@ -122,16 +125,15 @@ class ToyRun:
             self.trainer.metrics()
         if self._curves is None or refresh or now - self._last_curves >= CURVES_SECONDS:
             self._curves, self._last_curves = render_curve_panels(self.trainer.history()), now
-        frame = render_frame(self.trainer, refresh_metrics=False, curves=self._curves)
-        buffer = io.BytesIO()
-        Image.fromarray(frame).save(buffer, "JPEG", quality=JPEG_QUALITY)
-        jpeg = buffer.getvalue()
+            self._curves_jpeg = _jpeg(self._curves)
+        plane, _ = render_panels(self.trainer, refresh_metrics=False, curves=self._curves)
+        panels = _jpeg(plane), self._curves_jpeg
         self._frames += 1
         if record and self._frames % self._gif_every == 0:
-            self._gif.append(jpeg)
+            self._gif.append(panels)
             if len(self._gif) >= MAX_GIF_FRAMES:
                 self._gif, self._gif_every = self._gif[::2], self._gif_every * 2
-        return jpeg
+        return panels
 
     def _status(self) -> dict:
         t, log = self.trainer, self.trainer.metric_log
@@ -139,6 +141,12 @@ class ToyRun:
         return {"iteration": t.iteration, "its_per_second": t.last_its_per_second, "train_seconds": t.train_seconds,
                 "js": last("js"), "sw": last("sw"), "naive_js": last("naive_js") if t.naive_G is not None else None,
                 "gif_frames": len(self._gif)}
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()
 
 
 class _Manager(BaseManager):

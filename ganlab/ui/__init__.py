@@ -19,7 +19,7 @@ import torch
 from ..models import FAMILIES, display_name
 from ..registry import ModelRegistry
 from . import generate, imports, interpolate, live_image, models
-from .common import CSS, UNPROCESSED, App, TempFiles, bind, model_choices
+from .common import CSS, HEAD, UNPROCESSED, App, TempFiles, bind, model_choices
 from .live import build_live_tab
 from .serve import ViewServer
 
@@ -125,5 +125,5 @@ def launch_kwargs() -> dict:
     an API client) gets Gradio's own explanation instead of a generic "error" (ganlab's messages are gr.Errors),
     and no run history: Gradio would keep every event's inputs and outputs in the browser's localStorage and
     rewrite it on every event, so that dragging a slider slowed from ~10 to ~2 image updates/s over 200 events
-    (bench/drag.py)."""
-    return {"css": CSS, "show_error": True, "run_history": False}
+    (bench/drag.py). ``head``: the CSS rules Gradio's loader would drop from ``css``."""
+    return {"css": CSS, "head": HEAD, "show_error": True, "run_history": False}

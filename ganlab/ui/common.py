@@ -42,9 +42,33 @@ CSS = """
 }
 /* a dropdown's text ends before its arrow (with an ellipsis when it is longer) instead of running under it */
 .secondary-wrap input[role=combobox] { box-sizing: border-box; padding-right: 24px; text-overflow: ellipsis; }
+/* the Models tab's bundled models: the table where all its columns fit, else a card per model (models.model_cards)
+   instead of columns scrolled out of sight; decided by the space the tab has (a container query, in HEAD),
+   whatever the window's scrollbar takes */
+#models-list { container-type: inline-size; }
+#models-cards { display: none; }
+.model-cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 12px; }
+.model-card { border: 1px solid var(--border-color-primary); border-radius: var(--radius-md); padding: 8px 12px; }
+.model-card h4 { margin: 0 0 6px; font-family: var(--font-mono); }
+.model-card dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 12px; margin: 0; }
+.model-card dt { font-weight: 600; }
+.model-card dd { margin: 0; overflow-wrap: anywhere; font-family: var(--font-mono); }
+/* the Live toy's picture: its two panels (live._frame_html) in a row that wraps, so a phone stacks them */
+#live-frame :has(> img.live-panel) { display: flex; flex-wrap: wrap; justify-content: center; }
+#live-frame img.live-panel { display: block; height: auto; margin: 0; }
+/* the panels and the cards as wide as the page */
+#live-frame .html-container, #models-cards .html-container { padding-left: 0; padding-right: 0; }
 /* a phone: every tab's name in the tab bar (Gradio moves the ones that do not fit behind a "…" menu) */
 @media (max-width: 600px) { .tab-wrapper .tab-container button { padding: 4px 7px; } }
 """
+
+HEAD = """<style>
+/* rules Gradio's CSS loader drops (it keeps style, @media, @keyframes and @font-face rules only) */
+@container (max-width: 1199px) {
+  #models-table { display: none !important; }
+  #models-cards { display: block !important; }
+}
+</style>"""
 
 
 class TempFiles:

@@ -35,7 +35,7 @@ import gradio as gr
 import numpy as np
 
 from ganlab import toy
-from ganlab.toy import presets
+from ganlab.toy import presets, render
 from ganlab.toy.runs import WORKER_ERRORS, RunPool, WorkerGone
 
 from .common import UNPROCESSED, Refused, bind, refuse, warn
@@ -54,6 +54,8 @@ WORKER_GONE = ("The training worker stopped (the server may be short of memory),
 HEADLINE = ("dataset", "loss", "seed")   # the controls in the top row; the others go by live / restart
 GROUPS = (("Training (applies immediately)", True), ("Networks, optimizer (a change starts a new run)", False))
 PRESET_WIDTH = 300                       # px: a preset's name stays readable (a phone gives it a row of its own)
+MIN_PANEL_WIDTH = 300                    # px: the picture's panels (plane, curves) stack rather than get narrower
+PANEL_ALT = ("live GAN training: the data plane", "live GAN training: loss, mean D and distance curves")
 PAUSE = "‖ Pause"                        # ‖: a glyph every font has (⏸ showed as an empty box)
 CSV_TYPES = [".csv", ".txt"]             # what the CSV upload takes
 
@@ -107,9 +109,9 @@ class Session:
             raise Refused(WORKER_GONE) from None
 
     def show(self, method: str, *args, **kwargs) -> str:
-        """Call a method returning (JPEG, status), keep the status, return the frame as HTML."""
-        jpeg, self.info = self.call(method, *args, **kwargs)
-        return _frame_html(jpeg, self.generation)
+        """Call a method returning ((plane JPEG, curves JPEG), status), keep the status, return the frame as HTML."""
+        panels, self.info = self.call(method, *args, **kwargs)
+        return _frame_html(panels, self.generation)
 
 
 class LiveSessions:
@@ -242,11 +244,15 @@ def refused(error: Exception, what: str, run: Session | None) -> str:
     return _status(run)
 
 
-def _frame_html(jpeg: bytes, generation: int = 0) -> str:
-    """The frame as JPEG-in-HTML (no files: ten frames a second must not fill Gradio's cache)."""
-    data = base64.b64encode(jpeg).decode("ascii")
-    return (f'<img src="data:image/jpeg;base64,{data}" alt="live GAN training frame" data-run="{generation}" '
-            'style="width:100%;max-width:760px;height:auto;display:block;margin:auto"/>')
+def _frame_html(panels: tuple[bytes, bytes], generation: int = 0) -> str:
+    """The frame's two panels as JPEG-in-HTML (no files: ten frames a second must not fill Gradio's cache): side by
+    side at their own size where they fit, narrower in proportion down to MIN_PANEL_WIDTH each, else stacked
+    (a phone), each as wide as the window (the row is a flex box: common.CSS)."""
+    return "".join(
+        f'<img src="data:image/jpeg;base64,{base64.b64encode(jpeg).decode("ascii")}" alt="{alt}" '
+        f'data-run="{generation}" class="live-panel" style="flex:{width} 1 0;max-width:{width}px;'
+        f'min-width:min({MIN_PANEL_WIDTH}px,100%)"/>'
+        for jpeg, width, alt in zip(panels, (render.PLANE_SIZE, render.CURVES_WIDTH), PANEL_ALT))
 
 
 def _status(run: Session | None) -> str:

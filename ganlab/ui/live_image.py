@@ -455,9 +455,9 @@ def build_live_image_tab(app: App, gen, sessions: ImageSessions, tab: gr.Tab | N
         with gr.Column():
             grid = gr.HTML("<p>Press <b>Start</b>.</p>", elem_id="live-image-grid")
         with gr.Column():
-            hist = gr.BarPlot(x="class", y="samples", title="classes of 256 fixed samples (the classifier's view)",
-                              sort=None, height=260, elem_id="live-image-hist")
-            fd = gr.LinePlot(x="step", y="FD", title="quality: FD to the test set (lower is better)", height=220)
+            hist = gr.BarPlot(x="class", y="samples", title="classes of 256 fixed samples", sort=None, height=260,
+                              x_title="class, as the classifier sees it", elem_id="live-image-hist")   # titles
+            fd = gr.LinePlot(x="step", y="FD", title="FD to the test set (lower is better)", height=220)  # fit a phone
     with gr.Row():
         losses = gr.LinePlot(x="step", y="value", color="curve", title="losses", height=220)
         means = gr.LinePlot(x="step", y="value", color="curve", title="mean D(real), D(fake)", height=220)

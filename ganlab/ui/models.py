@@ -5,6 +5,8 @@ from building the untrained network from its config on the CPU: see ``ModelRegis
 """
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 
 from .. import device
@@ -40,6 +42,21 @@ def model_rows(registry: ModelRegistry) -> list[list[str]]:
         rows.append([s.name] + [row[c] for c in SUMMARY_COLUMNS] +
                     [("loaded" if s.loaded else "available") if s.available else f"unavailable: {s.reason}"])
     return rows
+
+
+def model_cards(table) -> str:
+    """The table's rows as one card per model, every column a labelled line: what a narrow window shows instead
+    of the table, whose columns do not fit a phone (the CSS shows one or the other). ``table``: the Dataframe's
+    value as the page sends it (its ``data``), or the rows themselves."""
+    rows = table.get("data", []) if isinstance(table, dict) else table or []
+    cards = []
+    for row in rows:
+        if not row:
+            continue
+        fields = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(str(value))}</dd>"
+                         for label, value in zip(COLUMNS[1:], row[1:]))
+        cards.append(f'<section class="model-card"><h4>{html.escape(str(row[0]))}</h4><dl>{fields}</dl></section>')
+    return '<div class="model-cards">' + "".join(cards) + "</div>"
 
 
 def _metrics(registry: ModelRegistry, name: str) -> dict:
@@ -82,9 +99,13 @@ def build_info_panel(app: App, picker: gr.Dropdown) -> gr.Markdown:
 
 def build_models_tab(app: App) -> gr.Dataframe:
     gr.Markdown(INTRO)
-    table = gr.Dataframe(model_rows(app.registry), headers=COLUMNS, interactive=False, wrap=True,
-                         elem_id="models-table", max_height=4000)
+    rows = model_rows(app.registry)
+    with gr.Column(elem_id="models-list"):     # the CSS shows the table where it fits, else the cards
+        table = gr.Dataframe(rows, headers=COLUMNS, interactive=False, wrap=True, elem_id="models-table",
+                             max_height=4000)
+        cards = gr.HTML(model_cards(rows), elem_id="models-cards")
     gr.Markdown(COLUMN_HELP, elem_classes="column-help")
     refresh = gr.Button("refresh")
     refresh.click(bind(model_rows, app.registry), None, table, api_name="models")
+    table.change(model_cards, table, cards, queue=False, api_visibility="private", **UNPROCESSED)
     return table
