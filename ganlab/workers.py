@@ -58,8 +58,9 @@ def without_main_script():
 
 def worker_init(nice: int, parent: int) -> None:
     """Lower the worker's priority, and exit if the process that started the pool goes away (even SIGKILLed)."""
-    if nice and hasattr(os, "nice"):
-        os.nice(nice)
+    lower = getattr(os, "nice", None)      # POSIX only
+    if nice and lower is not None:
+        lower(nice)
 
     def watch():
         while True:
