@@ -263,6 +263,35 @@ def test_the_same_view_typed_dragged_or_restored_is_rendered_once(registry):
     server.close()
 
 
+def test_views_that_differ_only_in_settings_without_effect_are_rendered_once(registry):
+    """The picker sets a StyleGAN's ψ cutoff to its layer count, a fresh page or an API client sends the slider's
+    maximum: the same pixels, one render; each request still gets its own settings back."""
+    from ganlab.ui.serve import ViewServer
+    server = ViewServer(registry)
+    model = registry.get("tiny-big")
+    assert model.style_based and model.num_ws < views.MAX_CUTOFF
+    picked = server.render(model, {"seed": 3, "n": 1, "cutoff": model.num_ws})
+    fresh = server.render(model, {"seed": 3, "n": 1, "cutoff": views.MAX_CUTOFF, "mix_seed": 9})   # ψ = 1, no mixing
+    assert server.cache.renders == 1 and fresh.display == picked.display
+    assert fresh.settings["cutoff"] == views.MAX_CUTOFF and picked.settings["cutoff"] == model.num_ws
+    truncated = {"seed": 3, "n": 1, "truncation": 0.5}
+    server.render(model, {**truncated, "cutoff": model.num_ws})
+    server.render(model, {**truncated, "cutoff": views.MAX_CUTOFF})                   # more than its layers = all
+    assert server.cache.renders == 2
+    server.render(model, {**truncated, "cutoff": 1})                                  # a real change
+    server.render(model, {"seed": 3, "n": 1, "mix": ["fine"], "mix_seed": 9})
+    server.render(model, {"seed": 3, "n": 1, "mix": ["fine"], "mix_seed": 10})
+    assert server.cache.renders == 5
+    small = registry.get("tiny-dcgan")                                    # no styles: cutoff and mixing seed unread
+    server.render(small, {"seed": 3, "n": 1, "truncation": 0.5, "cutoff": 1, "mix_seed": 2})
+    server.render(small, {"seed": 3, "n": 1, "truncation": 0.5, "cutoff": 5, "mix_seed": 4})
+    assert server.cache.renders == 6
+    exact, _ = views.render_view(model, {"seed": 3, "n": 1, "cutoff": views.MAX_CUTOFF})
+    again, _ = views.render_view(model, {"seed": 3, "n": 1, "cutoff": model.num_ws})
+    assert np.array_equal(exact, again)                                              # the premise: the same pixels
+    server.close()
+
+
 def test_a_replaced_model_drops_its_cached_views_and_files(registry, tmp_path):
     from ganlab import checkpoint
     from ganlab.ui.serve import ViewServer

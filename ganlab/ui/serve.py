@@ -3,8 +3,8 @@
 One :class:`ViewServer` per app: every view the page or an API client asks for goes through
 :meth:`ViewServer.render`, which
 
-- renders each distinct view once (the key is the validated view from ``views.check_view``, the model and the
-  preview side) and keeps its files in a cache bounded in bytes (``serving.RenderCache``), dropped when the
+- renders each distinct view once (the key is the validated view from ``views.check_view`` reduced to what
+  decides its pixels, see :func:`pixel_view`, with the model and the preview side) and keeps its files in a cache bounded in bytes (``serving.RenderCache``), dropped when the
   registry loads, replaces or drops that model;
 - sizes the compute: a heavy render (a 1024-px image, a big grid) waits its turn in one lane and then uses every
   core; small ones run at once with one torch thread each; the page is told its place in line while it waits;
@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import device, export, serving, views
@@ -66,6 +66,19 @@ class Rendered:
     size: tuple[int, int]    # (width, height) of the grid in pixels
     nbytes: int = 0
     preview: int | None = None   # the side a preview was drawn at (None: the full image)
+
+
+def pixel_view(model, v: dict) -> dict:
+    """The validated view ``v`` without the settings that cannot change its pixels (as ``views.view_codes`` reads
+    them), so that equivalent views are one cache entry and one render: the ψ cutoff counts at most the model's
+    layers (more means all of them) and not at all at ψ = 1 (nothing is truncated); the mixing seed only with
+    layers to mix; neither for a model without styles. E.g. the picker sets a StyleGAN's cutoff to its
+    layer count while a fresh page or an API client sends the slider's maximum: the same image."""
+    v = dict(v)
+    styled = model.style_based
+    v["cutoff"] = min(v["cutoff"], model.num_ws) if styled and v["truncation"] != 1.0 else None
+    v["mix_seed"] = v["mix_seed"] if styled and v["mix"] else None
+    return v
 
 
 def session_of_page() -> str | None:
@@ -137,7 +150,7 @@ class ViewServer:
         side = PREVIEW_SIDES[min(serving.busy() // serving.BUSY_PREVIEW, len(PREVIEW_SIDES) - 1)]
         res = views.preview_resolution(model, side) if preview else None
         jpeg = page and views.is_big(model)
-        key = (v["model"], id(model), json.dumps(v, sort_keys=True), res, jpeg)
+        key = (v["model"], id(model), json.dumps(pixel_view(model, v), sort_keys=True), res, jpeg)
         ticket = self.tickets.take(owner)
         self.lane.wake()
         try:
@@ -148,7 +161,8 @@ class ViewServer:
             out = self.cache.get(key, render, size=lambda r: r.nbytes)
             if not self.tickets.newest(owner, ticket):
                 raise serving.Superseded
-            return out
+            # an equivalent view rendered for someone else: the same files, this request's own settings shown
+            return out if out.settings == v else replace(out, settings=v)
         finally:
             self.tickets.done(owner, ticket)
 
