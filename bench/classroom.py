@@ -14,8 +14,10 @@ pickle (``bench/stylegan2_speed.py``'s builder) and imported with ``ganlab.impor
    against the exact pixels);
 1. ``single``: one visitor, one 1024-px image, round trip (the event plus fetching the image, as a page does),
    next to the model's own render time measured again just before (the app idle; so is ``seeds``'s figure);
-2. ``same``: N students ask the same view at once ("everyone: seed 7");
-   (students are pages: the page's own protocol and header, so the app serves them as it serves a browser;
+2. ``same``: N students ask the same view at once ("everyone: seed 7"), every control alike;
+   (students are pages: the page's own protocol and header, so the app serves them as it serves a browser, and
+   opened before the scenarios with the load events a browser sends on opening the page, which is when the
+   server sets up a visitor's session: the opening of them all at once is timed and printed on its own;
    the single visitor is also timed through gradio_client's /generate);
 3. ``seeds``: N students each ask another seed at once;
 4. ``drag``: N students each drag the z[0] slider for ``--drag-seconds`` with the page's own events (the next
@@ -25,8 +27,8 @@ pickle (``bench/stylegan2_speed.py``'s builder) and imported with ``ganlab.impor
    GIF of the MNIST model (last: the server is stopped after it).
 
 For each: p50 / p95 / max latency, images per second, errors, the app's CPU (cores used, and images per CPU-second
-of the app: its own efficiency, steadier than images/s when other processes take part of the machine) and the
-whole machine's (busy share of every core, other processes included: on a shared machine compare runs made
+of the app: its own efficiency, steadier than images/s when other processes take part of the machine), this
+bench's own (its students' threads share the machine with the app) and the whole machine's (busy share of every core, other processes included: on a shared machine compare runs made
 under the same conditions). Targets (issue 19): single ≤ 1.25x the in-process render; the last of 30 same-view
 students within 2x a single round trip; 10 different seeds ≥ 0.9x the model's own images/s; a drag preview at
 least every 3 s (median) with no errors; the MNIST GIF ≤ 2 s while the walk exports.
@@ -154,6 +156,7 @@ class Machine:
 
     def start(self):
         self.t, self.app, self.total = time.perf_counter(), cpu_seconds(self.pid), self._stat()
+        self.own = cpu_seconds(os.getpid())
 
     def read(self, images: int | None = None) -> str:
         """The reading in words; ``images``: also images per CPU-second of the app (the app's own efficiency,
@@ -163,8 +166,9 @@ class Machine:
         total, idle = self._stat()
         busy = 1 - (idle - self.total[1]) / max(1, total - self.total[0])
         per = f", {images / used:.2f} images per app CPU-second" if images and used > 0 else ""
-        return (f"CPU: app {used / wall:.2f} of {os.cpu_count()} cores{per}, machine {busy * 100:.0f} % busy "
-                "(all processes)")
+        own = (cpu_seconds(os.getpid()) - self.own) / wall
+        return (f"CPU: app {used / wall:.2f} of {os.cpu_count()} cores{per}, the students (this bench) {own:.2f}, "
+                f"machine {busy * 100:.0f} % busy (all processes)")
 
 
 class Page:
@@ -187,6 +191,17 @@ class Page:
 
     def api(self, name: str) -> dict:
         return next(d for d in self.config["dependencies"] if d.get("api_name") == name)
+
+    def open(self) -> None:
+        """What a browser sends on opening the page: its load events (the picked model shown, its info, the
+        models table), the first events of the page's session."""
+        for name in ("page_load", "page_model_info", "models_on_load"):
+            dep = self.api(name)
+            self.send(dep, dep["targets"][0][0])
+
+    def view(self, name: str = "generate") -> tuple:
+        """The inputs event ``name`` would send now (the controls' values)."""
+        return tuple(json.dumps(self.values.get(i), sort_keys=True) for i in self.api(name)["inputs"])
 
     def set(self, **values) -> None:
         for elem_id, value in values.items():
@@ -277,6 +292,9 @@ class Bench:
         self.model = model                  # the 1024-px model loaded in this process: its own render time
         self.config = httpx.get(f"{url}config", timeout=60).json()
         self.pages = [Page(url, self.config) for _ in range(max(students))]
+        lat, err, _ = at_once(len(self.pages), lambda i: self.pages[i].open())
+        print(f"   {len(self.pages)} students' pages opened at once (the load events a browser sends on opening): "
+              f"p50 {statistics.median(lat):.2f} s, max {max(lat):.2f} s, errors {err}", flush=True)
         self.client = Client(url, download_files=False, **LIGHT_CLIENT)
         self.http = httpx.Client(timeout=TIMEOUT)
         self.machine = Machine(pid)
@@ -290,6 +308,7 @@ class Bench:
         t = time.perf_counter()
         self.generate(0, seed=0)                                            # loads the model lazily
         self.generate(0, seed=0, z0=0.5)
+        self.pages[0].set(z0=0.0)                                          # the slider back where the others are
         self.client.predict(model=SMALL, seed=0, n=1, api_name="/generate")
         print(f"   warm-up (the app loads both models on first use): {time.perf_counter() - t:.1f} s", flush=True)
 
@@ -322,9 +341,13 @@ class Bench:
     def run_same(self) -> None:
         for n in self.students:
             self.machine.start()
-            lat, err, wall = at_once(n, lambda i: self.generate(i, seed=1000 + n))
+            for page in self.pages[:n]:
+                page.set(**{"model-picker": BIG, "grid-n": 1, "seed": 1000 + n})
+            views = len({page.view() for page in self.pages[:n]})
+            lat, err, wall = at_once(n, lambda i: self.generate(i))
             ratio = f"; the last / single round trip {max(lat) / self.single:.1f}x (target ≤ 2 at 30)" \
                 if self.single and lat else ""
+            ratio += "" if views == 1 else f"; NOT one view: {views} different views were sent"
             stats(f"{n:2d} students, the same view", lat, len(lat), wall, err, self.machine.read(len(lat)), ratio)
 
     def run_seeds(self) -> None:
@@ -461,7 +484,7 @@ def main() -> None:
                      "export": ("5. export lanes", lambda: bench.run_export(export_timeout))}
             for name in SCENARIOS:                               # in this order: the export stops the server last
                 if name in scenarios:
-                    print(steps[name][0])
+                    print(steps[name][0], flush=True)
                     steps[name][1]()
         finally:
             stop_process(proc)
