@@ -27,11 +27,12 @@ pickle (``bench/stylegan2_speed.py``'s builder) and imported with ``ganlab.impor
    GIF of the MNIST model (last: the server is stopped after it).
 
 For each: p50 / p95 / max latency, images per second, errors, the app's CPU (cores used, and images per CPU-second
-of the app: its own efficiency, steadier than images/s when other processes take part of the machine), this
-bench's own (its students' threads share the machine with the app) and the whole machine's (busy share of every core, other processes included: on a shared machine compare runs made
-under the same conditions). Targets (issue 19): single ≤ 1.25x the in-process render; the last of 30 same-view
-students within 2x a single round trip; 10 different seeds ≥ 0.9x the model's own images/s; a drag preview at
-least every 3 s (median) with no errors; the MNIST GIF ≤ 2 s while the walk exports.
+of the app: its own efficiency, steadier than images/s when other processes take part of the machine), this bench's
+own (its students' threads share the machine with the app) and the whole machine's (busy share of every core, other
+processes included: on a shared machine compare runs made under the same conditions). Targets (issue 19): single ≤
+1.25x the in-process render; the last of 30 same-view students within 2x a single round trip; 10 different seeds ≥
+0.9x the model's own images/s; a drag preview at least every 3 s (median) with no errors; the MNIST GIF ≤ 2 s while
+the walk exports.
 """
 from __future__ import annotations
 

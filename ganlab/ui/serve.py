@@ -4,8 +4,8 @@ One :class:`ViewServer` per app: every view the page or an API client asks for g
 :meth:`ViewServer.render`, which
 
 - renders each distinct view once (the key is the validated view from ``views.check_view`` reduced to what
-  decides its pixels, see :func:`pixel_view`, with the model and the preview side) and keeps its files in a cache bounded in bytes (``serving.RenderCache``), dropped when the
-  registry loads, replaces or drops that model;
+  decides its pixels, :func:`pixel_view`, with the model and the preview side) and keeps its files in a cache
+  bounded in bytes (``serving.RenderCache``), dropped when the registry loads, replaces or drops that model;
 - sizes the compute: a heavy render (a 1024-px image, a big grid) waits its turn in one lane and then uses every
   core; small ones run at once with one torch thread each; the page is told its place in line while it waits;
 - drops a page's request that its own newer request superseded (only the newest slider position is drawn);
