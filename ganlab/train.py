@@ -26,7 +26,6 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from safetensors.torch import load_file, save_file
-from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
 from . import checkpoint, data, device, losses
@@ -320,6 +319,8 @@ class Trainer:
         g.eval()
         imgs = g.generate(self.fixed_z, self.fixed_y)
         g.train(was)
+        from torchvision.utils import make_grid, save_image   # here: its import costs the app's start time
+
         save_image(make_grid(imgs, nrow=8, normalize=True, value_range=(-1, 1), padding=1), path)
 
     def summary(self) -> dict:

@@ -92,3 +92,11 @@ def test_a_broken_tab_module_fails_the_app_loudly():
            "    print('refused')\nelse:\n    print('imported')"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.stdout.strip() == "refused", out.stderr[-2000:]
+
+
+def test_the_app_starts_without_importing_torchvision():
+    """torchvision's import (about a second) is paid by the code that draws grids or reads datasets, when it first
+    runs, not by every start of the app (bench/app.py's start figure)."""
+    code = "import sys, ganlab.ui, app; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torchvision'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip() == "[]", out.stdout[-500:] + out.stderr[-2000:]

@@ -21,7 +21,6 @@ import time
 
 import torch
 from PIL import Image, ImageDraw
-from torchvision.utils import make_grid
 
 from .. import evaluate
 from ..models.base import to_uint8
@@ -231,6 +230,8 @@ def _take(labels: torch.Tensor | None, index: list[int]) -> torch.Tensor | None:
 
 def grid_png(images: torch.Tensor, columns: int = GRID_COLUMNS) -> bytes:
     """Images (N, C, S, S) in [-1, 1] as one PNG grid, ``columns`` wide, 2 px grey gaps."""
+    from torchvision.utils import make_grid   # here: its import costs the app's start time
+
     grid = make_grid(images, nrow=columns, padding=2, pad_value=0.0)          # (C', H, W), gaps mid-grey
     pixels = to_uint8(grid[None])[0]                                          # (H, W, 3)
     buffer = io.BytesIO()
