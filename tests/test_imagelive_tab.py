@@ -155,3 +155,17 @@ def test_offline_the_page_says_where_to_put_the_data_in_one_line(mirror, tiny_ch
     last = statuses[-1]
     assert last.startswith("⚠") and "\n" not in last and "could not be downloaded" in last
     assert "GANLAB_DATA_DIR" in last and not sessions.runs
+
+
+def test_a_network_event_that_changes_nothing_keeps_the_run(tab):
+    """Only a changed network setting starts a new run; the same value again (a slider's event sent twice, an API
+    client repeating itself) keeps the visitor's training."""
+    url, sessions, _ = tab
+    client = Client(url, verbose=False)
+    client.predict(api_name="/live_image_reset")
+    status = client.predict(z_dim=32, api_name="/live_image_rebuild")[1]
+    assert "latent size changed" in status
+    run = sessions.runs[client.session_hash]
+    generation, remote = run.generation, run.remote
+    status = client.predict(z_dim=32, api_name="/live_image_rebuild")[1]
+    assert run.generation == generation and run.remote is remote and "latent size changed" in status

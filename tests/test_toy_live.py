@@ -161,6 +161,8 @@ def test_reset_or_a_restarting_setting_while_training_shows_the_new_run(live_app
     _stream_until(job, len(job.outputs()) + 3)
     _, status = client.predict(g_depth=1, api_name="/live_rebuild")          # a network setting: a new run
     assert "run 3" in status and "starts a new run" in status and "G hidden layers" in status
+    _, status = client.predict(g_depth=1, api_name="/live_rebuild")          # the same value again: the same run
+    assert "run 3" in status and "G hidden layers" in status
     _stream_until(job, len(job.outputs()) + 3)
     assert "paused" in client.predict(api_name="/live_pause")
     job.result(timeout=20)

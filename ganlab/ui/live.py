@@ -330,6 +330,8 @@ def on_rebuild(sessions: LiveSessions, request: gr.Request, **values):
         first = next(iter(presets.PRESETS.values())).config                    # no run yet: the page's start
         before = toy.to_dict(old.config if old is not None else first)
         changed = [n for n in toy.RESTART_FIELDS if values.get(n) != before[n]]
+        if not changed and old is not None and not old.gone:
+            return gr.skip(), _status(old)       # an event that changes no network setting keeps the run
         what = ", ".join(toy.BY_NAME[n].help for n in changed)
         message = f"New run: {what} changed, and that starts a new run." if what else "New run."
         return shown(restart(sessions, values, key, message))

@@ -237,6 +237,8 @@ def on_rebuild(sessions: ImageSessions, request: gr.Request, progress=gr.Progres
     old = sessions.get(key)
     try:
         changed = [n for n in RESTART_FIELDS if old is not None and values.get(n) != getattr(old.config, n)]
+        if not changed and old is not None and not old.gone:     # an event that changes no network setting
+            return (gr.skip(), _status(old, sessions.line.slots), *(gr.skip(),) * 5)   # keeps the run
         what = ", ".join(BY_NAME[n].help for n in changed) or "a network setting"
         return shown(sessions, restart(sessions, values, key, f"New run: {what} changed, and that starts a new run.",
                                        progress))
