@@ -209,10 +209,15 @@ def restart(sessions: ImageSessions, values: dict, key: str, message: str = "", 
     return old
 
 
+def status_only(text: str) -> tuple:
+    """The frame's outputs with only the status line changed (the pictures stay as they are)."""
+    return (gr.skip(), text, *(gr.skip(),) * 5)
+
+
 def shown(sessions: ImageSessions, run: Session) -> tuple:
     """A frame after a restart; a running stream draws the new run itself (one writer)."""
     if run.running:
-        return (gr.skip(), _status(run, sessions.line.slots), *(gr.skip(),) * 5)
+        return status_only(_status(run, sessions.line.slots))
     return frame(run, sessions.line.slots)
 
 
@@ -220,8 +225,7 @@ def refused(sessions: ImageSessions, error: Exception, what: str, run: Session |
     text = warn(str(error), what, log)
     if run is not None:
         run.message = f"⚠ {text}"
-    return (gr.skip(), _status(run, sessions.line.slots) if run else f"⚠ {text}",
-            *(gr.skip(),) * 5)
+    return status_only(_status(run, sessions.line.slots) if run else f"⚠ {text}")
 
 
 def on_reset(sessions: ImageSessions, request: gr.Request, progress=gr.Progress(), **values):
@@ -238,7 +242,7 @@ def on_rebuild(sessions: ImageSessions, request: gr.Request, progress=gr.Progres
     try:
         changed = [n for n in RESTART_FIELDS if old is not None and values.get(n) != getattr(old.config, n)]
         if not changed and old is not None and not old.gone:     # an event that changes no network setting
-            return (gr.skip(), _status(old, sessions.line.slots), *(gr.skip(),) * 5)   # keeps the run
+            return status_only(_status(old, sessions.line.slots))           # keeps the run
         what = ", ".join(BY_NAME[n].help for n in changed) or "a network setting"
         return shown(sessions, restart(sessions, values, key, f"New run: {what} changed, and that starts a new run.",
                                        progress))
@@ -255,7 +259,7 @@ def on_start(sessions: ImageSessions, request: gr.Request, **values):
         run = sessions.get(key)
         if run is None or run.gone:
             for download in downloading(sessions, config_of(values).dataset):
-                yield (gr.skip(), f"**{download.describe()}**", *(gr.skip(),) * 5)
+                yield status_only(f"**{download.describe()}**")
             run = restart(sessions, values, key)
     except Refused as e:
         yield refused(sessions, e, "start", sessions.get(key))
@@ -267,7 +271,7 @@ def on_start(sessions: ImageSessions, request: gr.Request, **values):
     try:
         while alive() and (place := sessions.line.ask(key)):
             run.place = place
-            yield (gr.skip(), _status(run, sessions.line.slots), *(gr.skip(),) * 5)
+            yield status_only(_status(run, sessions.line.slots))
             time.sleep(LINE_POLL_SECONDS)
         run.place = 0
         started = run.snap["train_seconds"] if run.snap else 0.0
