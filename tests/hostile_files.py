@@ -58,21 +58,29 @@ class Persisted:
 
 
 @contextlib.contextmanager
-def fake_persistence():
-    """``torch_utils.persistence`` importable for the time of a ``pickle.dump`` (so that names resolve)."""
-    fake = types.ModuleType("torch_utils.persistence")
-    fake._reconstruct_persistent_obj = _reconstruct_persistent_obj
-    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
-    saved = {n: sys.modules.get(n) for n in ("torch_utils", "torch_utils.persistence")}
-    sys.modules.update({"torch_utils": types.ModuleType("torch_utils"), "torch_utils.persistence": fake})
+def stand_in_modules(*names: str):
+    """Empty modules importable under ``names`` for the time of the block (yielded by name, for the caller to
+    fill), as the upstream code's own modules would be when it writes a file; what was there before comes back."""
+    saved = {n: sys.modules.get(n) for n in names}
+    modules = {n: types.ModuleType(n) for n in names}
+    sys.modules.update(modules)
     try:
-        yield
+        yield modules
     finally:
-        for n, m in saved.items():
-            if m is None:
+        for n, mod in saved.items():
+            if mod is None:
                 sys.modules.pop(n, None)
             else:
-                sys.modules[n] = m
+                sys.modules[n] = mod
+
+
+@contextlib.contextmanager
+def fake_persistence():
+    """``torch_utils.persistence`` importable for the time of a ``pickle.dump`` (so that names resolve)."""
+    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
+    with stand_in_modules("torch_utils", "torch_utils.persistence") as modules:
+        modules["torch_utils.persistence"]._reconstruct_persistent_obj = _reconstruct_persistent_obj
+        yield
 
 
 def stylegan2_tree(kwargs: dict = SG2_KWARGS, seed: int = 0) -> Persisted:
@@ -172,20 +180,10 @@ def stylegan1_state(seed: int = 0) -> dict:
 @contextlib.contextmanager
 def zoo_config_class():
     """The zoo's ``models.utils.config.BaseConfig`` importable while a file is written."""
-    names = ("models", "models.utils", "models.utils.config")
-    saved = {n: sys.modules.get(n) for n in names}
-    try:
-        for n in names:
-            sys.modules[n] = types.ModuleType(n)
+    with stand_in_modules("models", "models.utils", "models.utils.config") as modules:
         cls = type("BaseConfig", (), {"__module__": "models.utils.config"})
-        sys.modules["models.utils.config"].BaseConfig = cls
+        modules["models.utils.config"].BaseConfig = cls
         yield cls
-    finally:
-        for n, mod in saved.items():
-            if mod is None:
-                sys.modules.pop(n, None)
-            else:
-                sys.modules[n] = mod
 
 
 def write_zoo(path: Path, net: dict, avg: dict | None = None, **config) -> Path:
