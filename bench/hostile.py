@@ -31,6 +31,20 @@ def _rss_mb() -> float:
         return next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")) / 1024
 
 
+def _timed(outcomes: Counter, attempt, refusal: type[Exception], refused) -> float:
+    """One attack: ``attempt()`` names the outcome when nothing refused it, ``refused()`` when it raised
+    ``refusal``; any other exception is a failure. Counts the outcome; returns the seconds it took."""
+    t = time.perf_counter()
+    try:
+        outcome = attempt()
+    except refusal:
+        outcome = refused()
+    except Exception as e:                                         # noqa: BLE001 (counted as a failure)
+        outcome = f"{type(e).__name__} (failure)"
+    outcomes[outcome] += 1
+    return time.perf_counter() - t
+
+
 def _files(kind: str, tmp: Path) -> tuple[Counter, float]:
     import ganlab
     from ganlab.models import CheckpointError
@@ -41,16 +55,15 @@ def _files(kind: str, tmp: Path) -> tuple[Counter, float]:
         folder = tmp / f"case{i}"
         folder.mkdir()
         path, fmt, _ = build(folder)
-        t = time.perf_counter()
-        try:
-            ganlab.import_model(path, folder / "out", format=fmt)
-            outcome = "imported (failure)"
-        except CheckpointError:
-            outcome = "refused" if not (folder / "out").exists() else "refused, left output (failure)"
-        except Exception as e:                                     # noqa: BLE001 (counted as a failure)
-            outcome = f"{type(e).__name__} (failure)"
-        slowest = max(slowest, time.perf_counter() - t)
-        outcomes[outcome] += 1
+
+        def attempt(path=path, fmt=fmt, out=folder / "out"):
+            ganlab.import_model(path, out, format=fmt)
+            return "imported (failure)"
+
+        def refused(out=folder / "out"):
+            return "refused" if not out.exists() else "refused, left output (failure)"
+
+        slowest = max(slowest, _timed(outcomes, attempt, CheckpointError, refused))
     return outcomes, slowest
 
 
@@ -68,19 +81,18 @@ def _folders(tmp: Path) -> tuple[Counter, float]:
         bad = checkpoint.save(tiny_generator("stylegan2"), root / "bad")
         (bad / "config.json").write_text(text(json.loads((bad / "config.json").read_text())))
         reg = ModelRegistry(root)
-        t = time.perf_counter()
-        try:
+
+        def attempt(reg=reg):
             reg.get("bad")
-            outcome = "loaded (failure)"
-        except CheckpointError:
+            return "loaded (failure)"
+
+        def refused(reg=reg):
             status = {s.name: s for s in reg.status()}
             serving = status["good"].available and reg.get("good") is not None
-            outcome = ("refused, listed unavailable, others serve" if serving and not status["bad"].available
-                       else "refused, but the listing is wrong (failure)")
-        except Exception as e:                                     # noqa: BLE001
-            outcome = f"{type(e).__name__} (failure)"
-        slowest = max(slowest, time.perf_counter() - t)
-        outcomes[outcome] += 1
+            return ("refused, listed unavailable, others serve" if serving and not status["bad"].available
+                    else "refused, but the listing is wrong (failure)")
+
+        slowest = max(slowest, _timed(outcomes, attempt, CheckpointError, refused))
     return outcomes, slowest
 
 
